@@ -1,0 +1,34 @@
+"""Physics engines behind one protocol (`sim.engines.base.Engine`).
+
+Backends are imported lazily so that `import sim` costs nothing and a deploy machine without
+pybullet can still use MuJoCo, and vice versa.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.engines.base import Engine
+    from sim.params import ParamsLike
+    from sim.robot import RobotSpec
+
+ENGINES = ("mujoco", "pybullet")
+
+
+def make_engine(robot: RobotSpec | str, engine: str = "mujoco", params: ParamsLike = None) -> Engine:
+    """Create a simulated robot in `engine` with `params` (file, mapping, or None for nominal)."""
+    from sim.params import resolve_params
+    from sim.robot import RobotSpec, load_robot
+
+    spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
+    values = resolve_params(spec, params)
+    if engine == "mujoco":
+        from sim.engines.mujoco import MujocoEngine
+
+        return MujocoEngine(spec, values)
+    if engine == "pybullet":
+        from sim.engines.pybullet import PybulletEngine
+
+        return PybulletEngine(spec, values)
+    raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")

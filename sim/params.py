@@ -1,0 +1,95 @@
+"""The one parameter vocabulary: names, params files, and resolution to absolute values.
+
+A physical parameter has one name everywhere: `<link>.mass`, `<joint>.damping`,
+`<joint>.frictionloss`, `<joint>.armature`, `<actuator>.gain`, `<actuator>.kp`, `<actuator>.kd`,
+`action_delay` (seconds) and `obs_noise` (std, in the joint's units). Domain randomization samples
+these names, a params file sets them, system identification fits them.
+
+A params file is YAML mapping names to an absolute value or to `{scale: s}` of the nominal one:
+
+    pole.mass: 0.25
+    hinge.damping: {scale: 1.5}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.errors import ConfigError, UnknownParameterError
+from sim.robot import RobotSpec
+
+ParamsLike = str | Path | Mapping[str, Any] | None
+
+
+def parameter_names(robot: RobotSpec) -> list[str]:
+    """Every name of the vocabulary this robot has, in a stable order."""
+    return list(robot.nominal)
+
+
+def check_name(robot: RobotSpec, name: str, source: str) -> None:
+    if name not in robot.nominal:
+        raise UnknownParameterError(
+            source, name, f"unknown parameter for robot '{robot.name}'; valid names: {', '.join(robot.nominal)}"
+        )
+
+
+def load_yaml_mapping(path: str | Path, what: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "", f"{what} file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "", f"not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", f"expected a mapping for a {what} file, got {type(data).__name__}")
+    return data
+
+
+def _number(value: Any, source: str, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, field, f"got {value!r}; expected a number or {{scale: s}}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(source, field, f"got {value!r}; expected a finite number")
+    return value
+
+
+def resolve_params(robot: RobotSpec, params: ParamsLike = None) -> dict[str, float]:
+    """Absolute values of every parameter: nominal, overridden by `params` (file path or mapping)."""
+    values = dict(robot.nominal)
+    if params is None:
+        return values
+    if isinstance(params, (str, Path)):
+        source = str(params)
+        data = load_yaml_mapping(params, "params")
+    else:
+        source = "params"
+        data = dict(params)
+    for name, spec in data.items():
+        check_name(robot, name, source)
+        if isinstance(spec, dict):
+            if set(spec) != {"scale"}:
+                raise ConfigError(source, name, f"got {spec!r}; expected an absolute value or {{scale: s}}")
+            value = robot.nominal[name] * _number(spec["scale"], source, f"{name}.scale")
+        else:
+            value = _number(spec, source, name)
+        if value < 0:
+            raise ConfigError(source, name, f"resolves to {value:g}; physical parameters must be >= 0")
+        if name.endswith(".mass") and value <= 0:
+            raise ConfigError(source, name, f"resolves to {value:g}; a link mass must be > 0")
+        values[name] = value
+    return values
+
+
+def write_params(path: str | Path, values: Mapping[str, float], comment: str = "") -> None:
+    """Write a params file that `resolve_params` (and `robot-rl train --params`) reads back."""
+    text = "".join(f"# {line}\n" for line in comment.splitlines())
+    text += yaml.safe_dump({k: float(v) for k, v in values.items()}, sort_keys=False)
+    Path(path).write_text(text)

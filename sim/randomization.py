@@ -1,0 +1,150 @@
+"""Domain randomization: a YAML config of ranges over the parameter vocabulary, sampled per episode.
+
+Config format (`sim/robots/<robot>/randomization/<name>.yaml`, or any path):
+
+    parameters:                 # names of the vocabulary (sim/params.py)
+      pole.mass: {scale_uniform: [0.8, 1.2]}     # times the base value (nominal or --params)
+      slider.damping: {log_uniform: [0.2, 1.0]}  # absolute, log-uniform
+      action_delay: {uniform: [0.0, 0.02]}       # absolute, uniform
+    initial_state:              # uniform spread added to the task's initial joint state
+      position: [0.05, 0.1]     # +- per joint (m or rad), robot.yaml joint order
+      velocity: [0.05, 0.1]
+    push:                       # random impulsive pushes: a joint-velocity kick
+      probability: 0.02         # per control step
+      velocity: [0.3, 0.5]      # max kick per joint (m/s or rad/s)
+
+Sampling is a pure function of a numpy Generator, so the same seed gives the same episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import ConfigError
+from sim.params import check_name, load_yaml_mapping
+from sim.robot import RobotSpec
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "scale_uniform")
+RandomizationLike = str | Path | dict | None
+
+
+@dataclass(frozen=True)
+class ParameterRange:
+    name: str
+    distribution: str
+    low: float
+    high: float
+
+    def sample(self, rng: np.random.Generator, base: float) -> float:
+        if self.distribution == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if self.distribution == "log_uniform":
+            return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
+        return float(base * rng.uniform(self.low, self.high))
+
+
+@dataclass(frozen=True)
+class DomainRandomization:
+    source: str
+    parameters: tuple[ParameterRange, ...] = ()
+    position_spread: np.ndarray | None = None
+    velocity_spread: np.ndarray | None = None
+    push_probability: float = 0.0
+    push_velocity: np.ndarray | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def sample_params(self, rng: np.random.Generator, base: dict[str, float]) -> dict[str, float]:
+        values = dict(base)
+        for r in self.parameters:
+            values[r.name] = r.sample(rng, base[r.name])
+        return values
+
+    def sample_initial_offset(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        dq = np.zeros(n) if self.position_spread is None else rng.uniform(-1, 1, n) * self.position_spread
+        dv = np.zeros(n) if self.velocity_spread is None else rng.uniform(-1, 1, n) * self.velocity_spread
+        return dq, dv
+
+    def sample_push(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
+        if self.push_probability <= 0 or self.push_velocity is None or rng.random() >= self.push_probability:
+            return None
+        return rng.uniform(-1, 1, n) * self.push_velocity
+
+
+def available_configs(robot: RobotSpec) -> list[str]:
+    return sorted(p.stem for p in (robot.root / "randomization").glob("*.yaml"))
+
+
+def _per_joint(value: Any, n: int, source: str, field_name: str) -> np.ndarray:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value] * n
+    if not isinstance(value, list) or len(value) != n or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
+        raise ConfigError(source, field_name, f"got {value!r}; expected one non-negative number or a list of "
+                          f"{n} (one per joint, robot.yaml order)")
+    return np.array(value, dtype=float)
+
+
+def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRandomization | None:
+    """A DR config by name (`default`, from the robot's folder), path, or mapping; None/'none' -> None."""
+    if config is None or (isinstance(config, str) and config.lower() == "none"):
+        return None
+    if isinstance(config, dict):
+        source, data = "randomization", config
+    else:
+        path = Path(config)
+        if not path.suffix:
+            path = robot.root / "randomization" / f"{config}.yaml"
+            if not path.is_file():
+                raise ConfigError(str(config), "", f"no randomization config '{config}' for robot '{robot.name}'; "
+                                  f"available: {', '.join(available_configs(robot)) or 'none'} (or give a path)")
+        source, data = str(path), load_yaml_mapping(path, "randomization")
+    unknown = set(data) - {"parameters", "initial_state", "push"}
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown section; expected parameters, initial_state, push")
+    ranges = []
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(source, "parameters",
+                          "expected a mapping name -> {uniform|log_uniform|scale_uniform: [lo, hi]}")
+    for name, spec in params.items():
+        check_name(robot, name, source)
+        field_name = f"parameters.{name}"
+        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
+            raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
+                              + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
+        dist, bounds = next(iter(spec.items()))
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+                or bounds[0] > bounds[1] or bounds[0] < 0):
+            raise ConfigError(source, f"{field_name}.{dist}", f"got {bounds!r}; expected [lo, hi] with 0 <= lo <= hi")
+        if dist == "log_uniform" and bounds[0] <= 0:
+            raise ConfigError(source, f"{field_name}.log_uniform", "lower bound must be > 0 for a log-uniform range")
+        if name.endswith(".mass") and bounds[0] <= 0:
+            raise ConfigError(source, field_name, "a mass range must stay above 0")
+        ranges.append(ParameterRange(name, dist, float(bounds[0]), float(bounds[1])))
+    n = len(robot.joints)
+    init = data.get("initial_state") or {}
+    if not isinstance(init, dict) or set(init) - {"position", "velocity"}:
+        raise ConfigError(source, "initial_state", "expected a mapping with 'position' and/or 'velocity'")
+    push = data.get("push") or {}
+    if not isinstance(push, dict) or set(push) - {"probability", "velocity"}:
+        raise ConfigError(source, "push", "expected a mapping with 'probability' and 'velocity'")
+    prob = push.get("probability", 0.0)
+    if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+        raise ConfigError(source, "push.probability", f"got {prob!r}; expected a probability in [0, 1]")
+    def spread(section: dict, key: str, field_name: str) -> np.ndarray | None:
+        return _per_joint(section[key], n, source, field_name) if key in section else None
+
+    return DomainRandomization(
+        source=source,
+        parameters=tuple(ranges),
+        position_spread=spread(init, "position", "initial_state.position"),
+        velocity_spread=spread(init, "velocity", "initial_state.velocity"),
+        push_probability=float(prob),
+        push_velocity=spread(push, "velocity", "push.velocity"),
+        raw=data,
+    )

@@ -1,0 +1,289 @@
+"""Robot descriptions: `sim/robots/<name>/robot.yaml` (+ its URDF) as one typed `RobotSpec`.
+
+Every layer reads the robot from here: the engines build their models from it, tasks scale
+actions with it, the runtime's SafetyFilter takes its limits from it, calibration names its
+parameters after it. Imports only the standard library, numpy-free, and yaml, so a deploy
+machine without a simulator can load it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.errors import ConfigError
+from sim.urdf import Urdf, read_urdf
+
+ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
+JOINT_TYPES = ("prismatic", "revolute", "continuous")
+ACTUATOR_TYPES = ("force", "position")
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """One actuated or passive joint, with the limits the safety layer enforces."""
+
+    name: str
+    type: str
+    position_limits: tuple[float, float] | None  # None: unlimited (continuous)
+    velocity_limit: float
+    effort_limit: float
+
+
+@dataclass(frozen=True)
+class ActuatorSpec:
+    """How a command becomes a joint force, identically in every engine.
+
+    force:    tau = clip(gain * u, +-effort_limit)
+    position: tau = clip(gain * (kp * (u - q) - kd * qdot), +-effort_limit)
+    `gain`, `kp` and `kd` here are the nominal values; the parameter vocabulary can change them.
+    """
+
+    name: str
+    joint: str
+    type: str
+    gain: float
+    kp: float
+    kd: float
+    effort_limit: float
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    name: str
+    description: str
+    root: Path  # folder holding robot.yaml
+    yaml_path: Path
+    urdf_path: Path
+    control_hz: float
+    physics_dt: float
+    contacts: bool
+    joints: tuple[JointSpec, ...]
+    actuators: tuple[ActuatorSpec, ...]
+    nominal: dict[str, float]  # every parameter of the vocabulary -> nominal value
+    end_effector: str | None = None
+    urdf: Urdf = field(repr=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return tuple(j.name for j in self.joints)
+
+    @property
+    def actuator_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.actuators)
+
+    @property
+    def substeps(self) -> int:
+        """Physics steps per control step."""
+        return int(round(1.0 / (self.control_hz * self.physics_dt)))
+
+    @property
+    def control_dt(self) -> float:
+        return self.substeps * self.physics_dt
+
+    def joint(self, name: str) -> JointSpec:
+        for j in self.joints:
+            if j.name == name:
+                return j
+        raise KeyError(f"robot '{self.name}' has no joint '{name}'; joints: {', '.join(self.joint_names)}")
+
+    def actuator_joint_indices(self) -> list[int]:
+        """Index into `joints` of each actuator's joint, in actuator order."""
+        return [self.joint_names.index(a.joint) for a in self.actuators]
+
+    @property
+    def moving_links(self) -> tuple[str, ...]:
+        """Links whose mass is a parameter: children of the listed joints, in joint order."""
+        return tuple(self.urdf.joints[j.name].child for j in self.joints)
+
+
+def available_robots() -> list[str]:
+    """Names of the robots shipped in sim/robots/."""
+    return sorted(p.parent.name for p in ROBOTS_DIR.glob("*/robot.yaml"))
+
+
+def resolve_robot_yaml(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "robot.yaml"
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(str(path), "", "robot description not found")
+        return path
+    candidate = ROBOTS_DIR / str(name_or_path) / "robot.yaml"
+    if not candidate.is_file():
+        raise ConfigError(
+            str(name_or_path), "", f"unknown robot; available robots: {', '.join(available_robots())} "
+            "(or give a path to a robot.yaml)"
+        )
+    return candidate
+
+
+def _require(data: dict, key: str, kind: type | tuple, source: str, expected: str, prefix: str = "") -> Any:
+    if key not in data:
+        raise ConfigError(source, prefix + key, f"missing; expected {expected}")
+    value = data[key]
+    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else ()):
+        raise ConfigError(source, prefix + key, f"got {value!r}; expected {expected}")
+    if not isinstance(value, kind):
+        raise ConfigError(source, prefix + key, f"got {value!r}; expected {expected}")
+    return value
+
+
+def _positive(value: Any, source: str, field_name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, field_name, f"got {value!r}; expected a number")
+    if value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(source, field_name, f"got {value!r}; expected a {kind} number")
+    return float(value)
+
+
+def _urdf_path(data: dict, yaml_path: Path) -> Path:
+    source = str(yaml_path)
+    ref = data.get("urdf")
+    if isinstance(ref, str):
+        return (yaml_path.parent / ref).resolve()
+    if isinstance(ref, dict):
+        package = _require(ref, "package", str, source, "an installed python package name", "urdf.")
+        rel = _require(ref, "path", str, source, "a path inside that package", "urdf.")
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(source, "urdf.package", f"python package '{package}' is not installed")
+        return Path(list(spec.submodule_search_locations)[0]) / rel
+    raise ConfigError(source, "urdf", f"got {ref!r}; expected a file name next to robot.yaml or "
+                      "{package: NAME, path: REL_PATH}")
+
+
+def load_robot(name_or_path: str | Path) -> RobotSpec:
+    """Load a robot by name (`cartpole`) or path to its robot.yaml / folder, validating every field."""
+    yaml_path = resolve_robot_yaml(name_or_path)
+    source = str(yaml_path)
+    try:
+        data = yaml.safe_load(yaml_path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "expected a mapping of fields (name, urdf, joints, actuators, ...)")
+    name = _require(data, "name", str, source, "the robot's name, a string")
+    urdf_path = _urdf_path(data, yaml_path)
+    urdf = read_urdf(urdf_path)
+    control_hz = _positive(_require(data, "control_hz", (int, float), source, "a rate in Hz, e.g. 50"),
+                           source, "control_hz")
+    physics_dt = _positive(_require(data, "physics_dt", (int, float), source, "a timestep in seconds, e.g. 0.002"),
+                           source, "physics_dt")
+    ratio = 1.0 / (control_hz * physics_dt)
+    if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+        raise ConfigError(source, "physics_dt", f"1/control_hz = {1 / control_hz:g} s is not a whole number "
+                          f"of physics steps of {physics_dt:g} s; choose physics_dt dividing the control period")
+
+    joints_data = _require(data, "joints", list, source, "a list of {name, type, ...} in command order")
+    if not joints_data:
+        raise ConfigError(source, "joints", "empty; expected at least one joint")
+    joints: list[JointSpec] = []
+    for i, jd in enumerate(joints_data):
+        prefix = f"joints[{i}]."
+        if not isinstance(jd, dict):
+            raise ConfigError(source, f"joints[{i}]", f"got {jd!r}; expected a mapping with name and type")
+        jname = _require(jd, "name", str, source, "a joint name from the URDF", prefix)
+        if jname not in urdf.joints:
+            raise ConfigError(source, prefix + "name", f"joint '{jname}' is not in {urdf_path.name}; its joints: "
+                              f"{', '.join(n for n, j in urdf.joints.items() if j.type != 'fixed')}")
+        uj = urdf.joints[jname]
+        jtype = jd.get("type", uj.type)
+        if jtype not in JOINT_TYPES:
+            raise ConfigError(source, prefix + "type", f"got {jtype!r}; expected one of {', '.join(JOINT_TYPES)}")
+        limits = jd.get("position_limits")
+        if limits is None and jtype != "continuous" and uj.lower is not None and uj.upper is not None:
+            limits = [uj.lower, uj.upper]
+        if limits is not None:
+            if (not isinstance(limits, list) or len(limits) != 2
+                    or not all(isinstance(v, (int, float)) for v in limits) or limits[0] >= limits[1]):
+                raise ConfigError(source, prefix + "position_limits", f"got {limits!r}; expected [lower, upper] "
+                                  "with lower < upper")
+            limits = (float(limits[0]), float(limits[1]))
+        vel = jd.get("velocity_limit", uj.velocity)
+        if vel is None:
+            raise ConfigError(source, prefix + "velocity_limit", "missing here and in the URDF; expected a "
+                              "positive number (m/s or rad/s)")
+        eff = jd.get("effort_limit", uj.effort)
+        if eff is None:
+            raise ConfigError(source, prefix + "effort_limit", "missing here and in the URDF; expected N or N*m")
+        joints.append(JointSpec(jname, jtype, limits, _positive(vel, source, prefix + "velocity_limit"),
+                                _positive(eff, source, prefix + "effort_limit", allow_zero=True)))
+    names = [j.name for j in joints]
+    if len(set(names)) != len(names):
+        raise ConfigError(source, "joints", f"joint names repeat: {names}")
+
+    acts_data = _require(data, "actuators", list, source, "a list of {name, joint, type, ...}")
+    actuators: list[ActuatorSpec] = []
+    for i, ad in enumerate(acts_data):
+        prefix = f"actuators[{i}]."
+        if not isinstance(ad, dict):
+            raise ConfigError(source, f"actuators[{i}]", f"got {ad!r}; expected a mapping")
+        aname = _require(ad, "name", str, source, "an actuator name", prefix)
+        ajoint = _require(ad, "joint", str, source, f"one of the joints: {', '.join(names)}", prefix)
+        if ajoint not in names:
+            raise ConfigError(source, prefix + "joint", f"'{ajoint}' is not a listed joint; expected one of "
+                              f"{', '.join(names)}")
+        atype = _require(ad, "type", str, source, f"one of {', '.join(ACTUATOR_TYPES)}", prefix)
+        if atype not in ACTUATOR_TYPES:
+            raise ConfigError(source, prefix + "type", f"got {atype!r}; expected one of {', '.join(ACTUATOR_TYPES)}")
+        joint_spec = joints[names.index(ajoint)]
+        effort = ad.get("effort_limit", joint_spec.effort_limit)
+        effort = _positive(effort, source, prefix + "effort_limit")
+        kp = kd = 0.0
+        if atype == "position":
+            kp = _positive(_require(ad, "kp", (int, float), source, "a stiffness, N*m/rad", prefix), source,
+                           prefix + "kp")
+            kd = _positive(ad.get("kd", 0.0), source, prefix + "kd", allow_zero=True)
+        elif "kp" in ad or "kd" in ad:
+            raise ConfigError(source, prefix + "kp", "kp/kd only apply to type: position actuators")
+        gain = _positive(ad.get("gain", 1.0), source, prefix + "gain")
+        actuators.append(ActuatorSpec(aname, ajoint, atype, gain, kp, kd, effort))
+    if len({a.name for a in actuators}) != len(actuators):
+        raise ConfigError(source, "actuators", "actuator names repeat")
+
+    ee = data.get("end_effector")
+    if ee is not None and ee not in urdf.links:
+        raise ConfigError(source, "end_effector", f"link '{ee}' is not in {urdf_path.name}")
+
+    spec = RobotSpec(
+        name=name, description=str(data.get("description", "")), root=yaml_path.parent, yaml_path=yaml_path,
+        urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=bool(data.get("contacts", False)),
+        joints=tuple(joints), actuators=tuple(actuators), nominal={}, end_effector=ee, urdf=urdf,
+    )
+    nominal = _nominal_from_urdf(spec)
+    overrides = data.get("nominal", {}) or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(source, "nominal", "expected a mapping of parameter name -> value")
+    for key, value in overrides.items():
+        if key not in nominal:
+            raise ConfigError(source, f"nominal.{key}", "unknown parameter; valid names: " + ", ".join(nominal))
+        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=True)
+    spec.nominal.update(nominal)
+    return spec
+
+
+def _nominal_from_urdf(spec: RobotSpec) -> dict[str, float]:
+    """Every name of the parameter vocabulary for this robot, with its URDF / robot.yaml value."""
+    nominal: dict[str, float] = {}
+    for link in spec.moving_links:
+        nominal[f"{link}.mass"] = spec.urdf.links[link].mass
+    for j in spec.joints:
+        uj = spec.urdf.joints[j.name]
+        nominal[f"{j.name}.damping"] = uj.damping
+        nominal[f"{j.name}.frictionloss"] = uj.friction
+        nominal[f"{j.name}.armature"] = 0.0
+    for a in spec.actuators:
+        nominal[f"{a.name}.gain"] = a.gain
+        if a.type == "position":
+            nominal[f"{a.name}.kp"] = a.kp
+            nominal[f"{a.name}.kd"] = a.kd
+    nominal["action_delay"] = 0.0
+    nominal["obs_noise"] = 0.0
+    return nominal

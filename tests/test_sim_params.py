@@ -1,0 +1,86 @@
+"""The parameter vocabulary: params files and domain randomization configs."""
+
+import numpy as np
+import pytest
+
+from sim.errors import ConfigError, UnknownParameterError
+from sim.params import resolve_params, write_params
+from sim.randomization import load_randomization
+from sim.robot import load_robot
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+    return load_robot("cartpole")
+
+
+def test_params_absolute_and_scale(cartpole, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("pole.mass: 0.3\nhinge.damping: {scale: 2.0}\n")
+    values = resolve_params(cartpole, path)
+    assert values["pole.mass"] == 0.3
+    assert values["hinge.damping"] == pytest.approx(2 * cartpole.nominal["hinge.damping"])
+    assert values["cart.mass"] == cartpole.nominal["cart.mass"]
+
+
+def test_params_roundtrip_through_file(cartpole, tmp_path):
+    values = resolve_params(cartpole, {"pole.mass": 0.27, "action_delay": 0.01})
+    write_params(tmp_path / "fit.yaml", values, comment="fitted")
+    assert resolve_params(cartpole, tmp_path / "fit.yaml") == values
+
+
+def test_unknown_param_lists_valid_names(cartpole):
+    with pytest.raises(UnknownParameterError) as err:
+        resolve_params(cartpole, {"pole.weight": 1.0})
+    assert "pole.weight" in str(err.value) and "pole.mass" in str(err.value) and "hinge.damping" in str(err.value)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"pole.mass": "heavy"}, "expected a number"),
+    ({"pole.mass": {"factor": 2}}, "scale"),
+    ({"pole.mass": -1.0}, ">= 0"),
+    ({"pole.mass": 0.0}, "> 0"),
+])
+def test_bad_param_values(cartpole, bad, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve_params(cartpole, bad)
+
+
+def test_default_dr_differs_per_episode_and_repeats_per_seed(cartpole):
+    dr = load_randomization(cartpole, "default")
+    base = cartpole.nominal
+    a = [dr.sample_params(np.random.default_rng(7), base) for _ in range(2)]
+    assert a[0] == a[1]
+    rng = np.random.default_rng(7)
+    first, second = dr.sample_params(rng, base), dr.sample_params(rng, base)
+    assert first != second
+    assert 0.8 * base["pole.mass"] <= first["pole.mass"] <= 1.2 * base["pole.mass"]
+    assert 0.0 <= first["action_delay"] <= 0.02
+
+
+def test_log_uniform_stays_in_range(cartpole):
+    dr = load_randomization(cartpole, {"parameters": {"hinge.damping": {"log_uniform": [0.001, 0.1]}}})
+    rng = np.random.default_rng(0)
+    draws = np.array([dr.sample_params(rng, cartpole.nominal)["hinge.damping"] for _ in range(500)])
+    assert draws.min() >= 0.001 and draws.max() <= 0.1
+    # log-uniform: the median sits near the geometric mean, far below the arithmetic one
+    assert np.median(draws) < 0.03
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"parameters": {"pole.weight": {"uniform": [0, 1]}}}, "valid names"),
+    ({"parameters": {"pole.mass": {"gaussian": [0, 1]}}}, "uniform"),
+    ({"parameters": {"pole.mass": {"uniform": [2, 1]}}}, "lo <= hi"),
+    ({"parameters": {"hinge.damping": {"log_uniform": [0, 1]}}}, "> 0"),
+    ({"push": {"probability": 2}}, "probability"),
+    ({"initial_state": {"position": [0.1]}}, "one per joint"),
+    ({"gravity": {}}, "unknown section"),
+])
+def test_bad_dr_configs(cartpole, config, match):
+    with pytest.raises(ConfigError, match=match):
+        load_randomization(cartpole, config)
+
+
+def test_unknown_dr_name_lists_available(cartpole):
+    with pytest.raises(ConfigError, match="available: default"):
+        load_randomization(cartpole, "wild")
