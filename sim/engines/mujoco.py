@@ -91,6 +91,9 @@ class ModelParamWriter:
         self.nominal_mass = model.body_mass[self.body_ids].copy()
         self.nominal_inertia = model.body_inertia[self.body_ids].copy()
         self.dof_ids = [model.jnt_dofadr[model.joint(j.name).id] for j in robot.joints]
+        # One scratch MjData for mj_setConst: models sharing this writer have the same sizes, and
+        # allocating an MjData per episode reset would cost more than the rest of the reset.
+        self._scratch = mujoco.MjData(model)
 
     def apply(self, model: mujoco.MjModel, params: dict[str, float]) -> None:
         robot = self.robot
@@ -107,7 +110,7 @@ class ModelParamWriter:
             model.dof_armature[d] = params[f"{j.name}.armature"]
         _set_actuator_params(model.actuator_gainprm, model.actuator_biasprm, robot, params)
         # Derived quantities (e.g. the constant part of the mass matrix) must follow the new values.
-        mujoco.mj_setConst(model, mujoco.MjData(model))
+        mujoco.mj_setConst(model, self._scratch)
 
 
 class MujocoEngine:
