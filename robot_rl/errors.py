@@ -2,8 +2,15 @@
 
 from sim.errors import ConfigError, SimError
 
-__all__ = ["USER_ERRORS", "RobotRLError", "ConfigError", "SimError", "CheckpointError", "PolicyContractError",
-           "SafetyError"]
+__all__ = [
+    "USER_ERRORS",
+    "RobotRLError",
+    "ConfigError",
+    "SimError",
+    "CheckpointError",
+    "PolicyContractError",
+    "SafetyError",
+]
 
 
 class RobotRLError(Exception):

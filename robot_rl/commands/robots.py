@@ -33,9 +33,14 @@ def run(args: argparse.Namespace) -> int:
         for name in available_robots():
             r = load_robot(name)
             kinds = sorted({a.type for a in r.actuators})
-            table.add_row(name, str(len(r.joints)), f"{len(r.actuators)} ({', '.join(kinds)})",
-                          f"{r.control_hz:g} Hz / {r.physics_dt * 1000:g} ms", ", ".join(available_configs(r)),
-                          r.description)
+            table.add_row(
+                name,
+                str(len(r.joints)),
+                f"{len(r.actuators)} ({', '.join(kinds)})",
+                f"{r.control_hz:g} Hz / {r.physics_dt * 1000:g} ms",
+                ", ".join(available_configs(r)),
+                r.description,
+            )
         console.print(table)
         return 0
     r = load_robot(args.robot)

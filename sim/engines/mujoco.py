@@ -53,32 +53,6 @@ def _set_actuator_params(gainprm: np.ndarray, biasprm: np.ndarray, robot: RobotS
             biasprm[i, :3] = (0.0, -gain * kp, -gain * kd)
 
 
-def apply_params_to_spec(spec: mujoco.MjSpec, robot: RobotSpec, params: dict[str, float]) -> None:
-    """Write parameter values into an MjSpec (for tools, like mujoco.sysid, that edit specs)."""
-    for link in robot.moving_links:
-        body = spec.body(link)
-        nominal = robot.urdf.links[link].mass
-        new = params[f"{link}.mass"]
-        if nominal > 0:
-            body.inertia = np.asarray(body.inertia) * (new / body.mass if body.mass > 0 else 1.0)
-        body.mass = new
-    for j in robot.joints:
-        joint = spec.joint(j.name)
-        joint.damping[0] = params[f"{j.name}.damping"]
-        joint.frictionloss = params[f"{j.name}.frictionloss"]
-        joint.armature = params[f"{j.name}.armature"]
-    for i, act in enumerate(robot.actuators):
-        a = spec.actuator(act.name)
-        gain = params[f"{act.name}.gain"]
-        if act.type == "force":
-            a.gainprm[0] = gain
-        else:
-            kp, kd = params[f"{act.name}.kp"], params[f"{act.name}.kd"]
-            a.gainprm[0] = gain * kp
-            a.biasprm[0], a.biasprm[1], a.biasprm[2] = 0.0, -gain * kp, -gain * kd
-        del i
-
-
 class ModelParamWriter:
     """Writes vocabulary values into a compiled MjModel's arrays (no recompile).
 

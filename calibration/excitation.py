@@ -1,0 +1,207 @@
+"""Informative, safe excitation: a random-phase multisine on each actuator, with a holding feedback.
+
+Why a multisine: it puts energy at chosen frequencies (log-spaced from slow drift to a few Hz,
+covering a pendulum's natural frequency and the motor's bandwidth) with a low crest factor, so
+every parameter that shapes the response at some frequency leaves a mark in the log. The seed
+picks the phases, so two seeds give two independent experiments for cross-validation.
+
+Why a feedback term: a force-driven joint on a rail integrates any force bias into drift. The
+command is `excitation - kp * (q - centre) - kd * qd`, plus a stiff wall term in the outer quarter
+of the travel, clipped to the actuator's effort limit. The feedback acts on the *measured* state,
+as it would on a robot; identification replays the *logged* command open loop, so the feedback
+biases nothing. Position (PD) actuators get a multisine target within the joint's range instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.robot import RobotSpec
+
+
+@dataclass(frozen=True)
+class ExcitationConfig:
+    """Shape of the excitation; defaults suit a robot whose joints move a few Hz at most."""
+
+    f_min: float = 0.1  # Hz
+    f_max: float = 3.0  # Hz
+    n_freqs: int = 16
+    amplitude: float = 0.4  # fraction of the effort limit (force) or of the half range (position)
+    settle: float = 0.5  # s at rest with zero excitation first: a clean initial state
+    ramp: float = 1.0  # s of fade-in after the settle
+    hold: float = 0.5  # holding stiffness: fraction of the effort limit at the end of travel
+    wall_start: float = 0.75  # fraction of the half travel where the stiff wall term starts
+
+
+def multisine(duration: float, dt: float, cfg: ExcitationConfig, rng: np.random.Generator) -> np.ndarray:
+    """Unit-peak random-phase multisine sampled every `dt` for `duration` seconds."""
+    n = int(round(duration / dt)) + 1
+    t = np.arange(n) * dt
+    freqs = np.geomspace(cfg.f_min, cfg.f_max, cfg.n_freqs)
+    phases = rng.uniform(0.0, 2.0 * np.pi, cfg.n_freqs)
+    # Weight ~ 1/sqrt(f): a force on an inertia gives motion ~ 1/f^2; this keeps low
+    # frequencies from dominating the travel while high ones still carry energy.
+    weights = 1.0 / np.sqrt(freqs / freqs[0])
+    s = (weights[None, :] * np.sin(2.0 * np.pi * freqs[None, :] * t[:, None] + phases[None, :])).sum(axis=1)
+    return s / np.max(np.abs(s))
+
+
+def rest_pose(robot: RobotSpec) -> np.ndarray:
+    """Joint positions at rest: actuated joints centred, each passive hinge at its lowest-energy angle.
+
+    For the cart-pole that is the pole hanging down (hinge = pi); for an arm, the range centres.
+    Potential energy is taken from MuJoCo's model of the robot, the one place that knows the masses
+    and kinematics in full.
+    """
+    import mujoco
+
+    from sim.engines.mujoco import build_spec
+
+    model = build_spec(robot).compile()
+    model.opt.enableflags |= mujoco.mjtEnableBit.mjENBL_ENERGY
+    data = mujoco.MjData(model)
+    adr = [model.jnt_qposadr[model.joint(j.name).id] for j in robot.joints]
+    actuated = {a.joint for a in robot.actuators}
+    q = np.array([0.0 if j.position_limits is None else 0.5 * sum(j.position_limits) for j in robot.joints])
+    for k, j in enumerate(robot.joints):
+        if j.name in actuated or j.type == "prismatic":
+            continue
+        best = None
+        for angle in (0.0, np.pi, -np.pi / 2, np.pi / 2):
+            if j.position_limits is not None and not (j.position_limits[0] <= angle <= j.position_limits[1]):
+                continue
+            trial = q.copy()
+            trial[k] = angle
+            data.qpos[adr] = trial
+            mujoco.mj_forward(model, data)
+            if best is None or data.energy[0] < best[0] - 1e-9:
+                best = (float(data.energy[0]), angle)
+        if best is not None:
+            q[k] = best[1]
+    return q
+
+
+class Excitation:
+    """The excitation policy: `command(t, q, qd)` for measured joint state, robot actuator order."""
+
+    def __init__(self, robot: RobotSpec, duration: float, seed: int, cfg: ExcitationConfig | None = None,
+                 center: np.ndarray | None = None):
+        self.robot = robot
+        self.cfg = cfg or ExcitationConfig()
+        self.duration = float(duration)
+        self.dt = robot.control_dt
+        rng = np.random.default_rng(seed)
+        self.signals = np.stack([multisine(duration, self.dt, self.cfg, rng) for _ in robot.actuators], axis=1)
+        self.joint_index = robot.actuator_joint_indices()
+        self.center = rest_pose(robot) if center is None else np.asarray(center, dtype=float)
+        self._gains = [self._holding_gains(i) for i in range(len(robot.actuators))]
+
+    def _holding_gains(self, i: int) -> tuple[float, float, float, float]:
+        """(kp, kd, wall stiffness, half travel) of actuator i's holding feedback."""
+        act = self.robot.actuators[i]
+        jnt = self.robot.joints[self.joint_index[i]]
+        limit = act.effort_limit / act.gain
+        if jnt.position_limits is None:
+            return 0.0, 0.5 * limit / jnt.velocity_limit, 0.0, np.inf
+        half = 0.5 * (jnt.position_limits[1] - jnt.position_limits[0])
+        kp = self.cfg.hold * limit / half
+        if jnt.type == "prismatic":
+            links = self.robot.moving_links[self.joint_index[i]:]
+            mass = sum(self.robot.nominal[f"{link}.mass"] for link in links)
+            kd = 2.0 * 0.7 * np.sqrt(kp * act.gain * mass) / act.gain
+        else:
+            kd = 0.5 * limit / jnt.velocity_limit
+        wall = limit / ((1.0 - self.cfg.wall_start) * half)
+        return kp, kd, wall, half
+
+    def envelope(self, t: float) -> float:
+        """0 while settling, then a smooth ramp to 1."""
+        x = (t - self.cfg.settle) / self.cfg.ramp if self.cfg.ramp > 0 else float(t >= self.cfg.settle)
+        x = min(max(x, 0.0), 1.0)
+        return 0.5 - 0.5 * np.cos(np.pi * x)
+
+    def command(self, t: float, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
+        k = min(int(round(t / self.dt)), len(self.signals) - 1)
+        env = self.envelope(t)
+        out = np.zeros(len(self.robot.actuators))
+        for i, act in enumerate(self.robot.actuators):
+            j = self.joint_index[i]
+            jnt = self.robot.joints[j]
+            s = env * self.signals[k, i]
+            if act.type == "position":
+                if jnt.position_limits is None:
+                    out[i] = self.center[j] + self.cfg.amplitude * s
+                else:
+                    lo, hi = jnt.position_limits
+                    half = 0.5 * (hi - lo)
+                    out[i] = np.clip(self.center[j] + self.cfg.amplitude * half * s, lo + 0.05 * half,
+                                     hi - 0.05 * half)
+                continue
+            limit = act.effort_limit / act.gain
+            kp, kd, wall, half = self._gains[i]
+            err = q[j] - self.center[j]
+            u = self.cfg.amplitude * limit * s - kp * err - kd * qd[j]
+            over = abs(err) - self.cfg.wall_start * half
+            if over > 0:
+                u -= np.sign(err) * wall * over + kd * qd[j]
+            out[i] = np.clip(u, -0.95 * limit, 0.95 * limit)
+        return out
+
+
+@dataclass
+class ExcitationRun:
+    """What a simulated excitation produced: the log and how close it came to the limits."""
+
+    log: object  # calibration.log.RobotLog
+    max_travel_fraction: float  # largest |q - centre| / half travel over limited joints
+    max_effort_fraction: float  # largest |command| / effort limit
+
+
+def run_excitation(engine, robot: RobotSpec, duration: float, seed: int, obs_noise: float = 0.0,
+                   cfg: ExcitationConfig | None = None, recorder=None, progress=None,
+                   source: str = "simulation") -> ExcitationRun:
+    """Play the excitation on a simulated robot (`sim.engines` Engine), return and optionally record it.
+
+    Per control step k: read the joint state (plus Gaussian `obs_noise`, as a sensor would), compute
+    the command from it, log both at t_k (joint state first), then step the engine. `recorder` is a
+    `calibration.rosbag_io.BagRecorder`; `progress(k, n)` is called every step.
+    """
+    from calibration.log import make_log
+
+    exc = Excitation(robot, duration, seed, cfg)
+    rng = np.random.default_rng(seed + 1_000_003)
+    engine.reset(exc.center, np.zeros(len(robot.joints)))
+    n = int(round(duration / robot.control_dt))
+    nj = len(robot.joints)
+    t = np.arange(n + 1) * robot.control_dt
+    qs, qds = np.zeros((n + 1, nj)), np.zeros((n + 1, nj))
+    cmds = np.zeros((n + 1, len(robot.actuators)))
+    for k in range(n + 1):
+        q, qd = engine.joint_state()
+        if obs_noise > 0:
+            q = q + rng.normal(0.0, obs_noise, nj)
+            qd = qd + rng.normal(0.0, obs_noise, nj)
+        qs[k], qds[k] = q, qd
+        u = exc.command(float(t[k]), q, qd) if k < n else np.zeros(len(robot.actuators))
+        cmds[k] = u
+        if recorder is not None:
+            t_ns = int(round(t[k] * 1e9))
+            recorder.write_joint_state(t_ns, None, q, qd)
+            if k < n:
+                recorder.write_command(t_ns, u)
+        if k < n:
+            engine.step(u)
+        if progress is not None:
+            progress(k + 1, n + 1)
+    log = make_log(joint_names=robot.joint_names, actuator_names=robot.actuator_names, t=t, q=qs, qd=qds,
+                   command_t=t[:n], command=cmds[:n], source=source)
+    travel = 0.0
+    for k, j in enumerate(robot.joints):
+        if j.position_limits is not None:
+            half = 0.5 * (j.position_limits[1] - j.position_limits[0])
+            travel = max(travel, float(np.max(np.abs(qs[:, k] - exc.center[k])) / half))
+    limits = np.array([a.effort_limit / a.gain for a in robot.actuators])
+    effort = float(np.max(np.abs(cmds) / limits)) if len(limits) else 0.0
+    return ExcitationRun(log=log, max_travel_fraction=travel, max_effort_fraction=effort)

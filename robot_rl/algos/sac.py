@@ -1,0 +1,300 @@
+"""Soft Actor-Critic (Haarnoja et al. 2018, with automatic entropy tuning), readable top to bottom.
+
+One ``iterate()`` = ``steps_per_iteration`` env steps of vectorized collection, each vector step
+followed by ``utd * num_envs`` gradient updates (the updates-to-data ratio counts gradient steps
+per env step, whatever the number of envs). The pieces, each named where used:
+
+* twin Q networks (clipped double-Q: the target uses the minimum of the two) with Polyak-averaged
+  target networks;
+* a tanh-squashed Gaussian policy with the change-of-variables log-prob correction;
+* automatic entropy tuning: the temperature alpha is learned so the policy entropy tracks
+  ``target_entropy`` (default ``-act_dim``);
+* a preallocated replay buffer; time-limit truncations are not terminal (the target bootstraps);
+* optional running observation normalization and asymmetric critic input (privileged state).
+
+Speed on a CPU comes from doing less per update, not from changing the algorithm: both critics
+run as one batched module (``TwinQ``), the actor loss uses detached critic weights (no critic
+weight gradients are computed for it), a batch is one gather from one buffer tensor, Adam is the
+fused/foreach implementation, target networks move with one ``_foreach_lerp_``, and no loss is
+read back with ``.item()`` inside the hot loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from robot_rl.algos.collector import VecCollector
+from robot_rl.algos.modules import (
+    DeterministicPolicy,
+    SquashedGaussianActor,
+    TwinQ,
+    make_normalizer,
+    squashed_gaussian_sample,
+)
+from robot_rl.algos.storage import ReplayBuffer
+
+
+@dataclass
+class SACConfig:
+    num_envs: int = 1
+    buffer_size: int = 1_000_000
+    batch_size: int = 256
+    learning_starts: int = 1000  # env steps of uniform random actions before any update
+    utd: float = 1.0  # gradient updates per env step
+    gamma: float = 0.99
+    tau: float = 0.005  # Polyak averaging rate of the target critics
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    autotune: bool = True
+    init_alpha: float = 1.0
+    target_entropy: float | None = None  # None: -act_dim
+    hidden: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    normalize_obs: bool = False
+    asymmetric: bool = False
+    matmul_dtype: str = "float32"  # "bfloat16": matmuls in bf16 (AMX/AVX512-BF16 CPUs), last layers fp32
+    steps_per_iteration: int = 1000  # env steps per iterate() call (granularity of logging/checkpoints)
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused CPU kernel where this torch has one (one call updates all tensors)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+class SAC:
+    name = "sac"
+
+    def __init__(self, env: gym.vector.VectorEnv, config: SACConfig, total_steps: int, seed: int):
+        self.cfg = config
+        self.total_steps = int(total_steps)
+        self.collector = VecCollector(env, seed=seed, use_privileged=config.asymmetric)
+        c = self.collector
+        torch.manual_seed(seed)  # network initialization only; sampling uses self.generator
+        self.actor = SquashedGaussianActor(c.obs_dim, c.act_dim, config.hidden, config.activation, config.normalize_obs)
+        critic_in = c.obs_dim + c.priv_dim
+        self.critic_normalizer = make_normalizer(critic_in, config.normalize_obs)
+        self.critic = TwinQ(critic_in + c.act_dim, config.hidden, config.activation)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.critic_optimizer = _adam(self.critic.parameters(), config.critic_lr)
+        self.target_entropy = float(-c.act_dim if config.target_entropy is None else config.target_entropy)
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(config.init_alpha)), requires_grad=config.autotune)
+        # The actor and the temperature share one optimizer (two parameter groups, own learning rates):
+        # their losses touch disjoint parameters, so one backward and one fused Adam step serve both.
+        groups = [{"params": list(self.actor.parameters()), "lr": config.actor_lr}]
+        if config.autotune:
+            groups.append({"params": [self.log_alpha], "lr": config.alpha_lr})
+        self.actor_optimizer = _adam(groups, config.actor_lr)
+        if config.matmul_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"matmul_dtype must be 'float32' or 'bfloat16', got {config.matmul_dtype!r}")
+        self._bf16 = config.matmul_dtype == "bfloat16"
+        self.replay = ReplayBuffer(config.buffer_size, c.obs_dim, c.act_dim, c.priv_dim)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.global_step = 0
+        self.iteration = 0
+        self.update_credit = 0.0  # fractional gradient updates owed (utd * env steps - updates done)
+        self.num_updates = 0
+        self._critic_params = list(self.critic.parameters())
+        self._target_params = list(self.critic_target.parameters())
+
+    def _critic_input(self, obs: torch.Tensor, priv: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        # Asymmetric actor-critic: the critic also sees privileged state (empty when not asymmetric).
+        return torch.cat([self.critic_normalizer(torch.cat([obs, priv], -1)), action], -1)
+
+    # ------------------------------------------------------------------ one gradient update
+    def update(self) -> torch.Tensor:
+        """One SAC gradient step on a replay batch; returns detached [critic loss, actor loss, alpha, entropy]."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+            return self._update()
+
+    def _update(self) -> torch.Tensor:
+        cfg = self.cfg
+        b = self.replay.sample(cfg.batch_size, self.generator)
+        noise = torch.randn(2, cfg.batch_size, self.collector.act_dim, generator=self.generator)
+        alpha = self.log_alpha.detach().exp()
+
+        # Critic target: r + gamma * (1 - terminated) * (min_i Q'_i(s', a') - alpha * log pi(a'|s')).
+        with torch.no_grad():
+            mean, log_std = self.actor.distribution(b["next_obs"])
+            next_action, next_logp = squashed_gaussian_sample(mean, log_std, noise[0])
+            q_next = self.critic_target(self._critic_input(b["next_obs"], b["next_priv"], next_action))
+            soft_value = q_next.min(0).values - alpha * next_logp  # clipped double-Q
+            target = b["rewards"] + cfg.gamma * (1.0 - b["terminated"]) * soft_value
+
+        # Critic loss: both Qs regress to the same target (summed MSE, one backward for both).
+        q = self.critic(self._critic_input(b["obs"], b["priv"], b["actions"]))
+        critic_loss = 0.5 * (q - target).square().mean(1).sum()
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        # Actor loss: E[alpha * log pi(a|s) - min_i Q_i(s, a)], a ~ pi reparameterized, against the
+        # just-updated critic. Its weights enter detached: gradients reach the action, and no
+        # weight gradients are computed for the critic.
+        mean, log_std = self.actor.distribution(b["obs"])
+        action, logp = squashed_gaussian_sample(mean, log_std, noise[1])
+        q_pi = self.critic(self._critic_input(b["obs"], b["priv"], action), params=self._detached()).min(0).values
+        actor_loss = (alpha * logp - q_pi).mean()
+        loss = actor_loss
+        # Automatic entropy tuning: raise alpha when the entropy (-log pi) is below target, lower it above.
+        logp = logp.detach()
+        if cfg.autotune:
+            loss = loss - (self.log_alpha * (logp + self.target_entropy)).mean()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_optimizer.step()
+
+        # Polyak averaging of the target critics: target <- target + tau * (online - target).
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target_params, self._critic_params, cfg.tau)
+        self.num_updates += 1
+        return torch.stack([critic_loss.detach(), actor_loss.detach(), alpha, -logp.mean()])
+
+    def _detached(self) -> list[torch.Tensor]:
+        return [p.detach() for p in self._critic_params]
+
+    # ------------------------------------------------------------------ collection + updates
+    def iterate(self) -> dict[str, float]:
+        """Collect ``steps_per_iteration`` env steps, updating after each vector step at the UTD ratio."""
+        cfg, c = self.cfg, self.collector
+        sums = torch.zeros(4)
+        n_updates = 0
+        empty = torch.zeros(c.num_envs, 0)
+        vector_steps = max(1, cfg.steps_per_iteration // c.num_envs)
+        for _ in range(vector_steps):
+            obs = torch.from_numpy(c.obs)
+            priv = torch.from_numpy(c.priv) if c.priv is not None else empty
+            if self.global_step < cfg.learning_starts:
+                # Uniform random actions fill the buffer before the policy means anything.
+                action = torch.rand(c.num_envs, c.act_dim, generator=self.generator) * 2.0 - 1.0
+            else:
+                with torch.inference_mode():
+                    action, _ = self.actor.sample(obs, self.generator)
+            step = c.step(action.numpy())
+
+            # The true next observation: the terminal one for envs that just reset.
+            next_obs = torch.from_numpy(step.next_obs.copy())
+            next_priv = torch.from_numpy(step.next_priv.copy()) if step.next_priv is not None else empty
+            if len(step.done_idx):
+                rows = torch.from_numpy(step.done_idx)
+                next_obs[rows] = torch.from_numpy(step.final_obs)
+                if step.final_priv is not None:
+                    next_priv[rows] = torch.from_numpy(step.final_priv)
+            self.replay.add(
+                obs=obs,
+                next_obs=next_obs,
+                priv=priv,
+                next_priv=next_priv,
+                actions=action,
+                rewards=torch.from_numpy(step.reward),
+                terminated=torch.from_numpy(step.terminated.astype(np.float32)),
+            )
+            if cfg.normalize_obs:
+                self.actor.normalizer.update(obs)
+                self.critic_normalizer.update(torch.cat([obs, priv], -1))
+            self.global_step += c.num_envs
+
+            if self.global_step >= cfg.learning_starts:
+                self.update_credit += cfg.utd * c.num_envs
+                while self.update_credit >= 1.0:
+                    sums += self.update()
+                    n_updates += 1
+                    self.update_credit -= 1.0
+        self.iteration += 1
+
+        metrics: dict[str, float] = {"train/updates": float(self.num_updates)}
+        if n_updates:
+            critic_loss, actor_loss, alpha, entropy = (sums / n_updates).tolist()
+            metrics.update(
+                {
+                    "loss/critic": critic_loss,
+                    "loss/actor": actor_loss,
+                    "train/alpha": alpha,
+                    "train/entropy": entropy,
+                }
+            )
+        metrics.update(c.stats.summary())
+        return metrics
+
+    # ------------------------------------------------------------------ policy and state
+    def deterministic_policy(self) -> DeterministicPolicy:
+        """A detached copy of the actor that outputs tanh(mean): a plain MLP with act_dim outputs."""
+        return deterministic_from_actor(self.actor)
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        mean, _ = self.actor.distribution(torch.as_tensor(obs, dtype=torch.float32))
+        return torch.tanh(mean).numpy()
+
+    def model_meta(self) -> dict:
+        c = self.collector
+        return {
+            "obs_dim": c.obs_dim,
+            "act_dim": c.act_dim,
+            "priv_dim": c.priv_dim,
+            "hidden": list(self.cfg.hidden),
+            "activation": self.cfg.activation,
+            "normalize_obs": self.cfg.normalize_obs,
+            "squash": "tanh",
+        }
+
+    def state_dict(self, include_replay: bool = True) -> dict:
+        """Everything needed to continue exactly; the replay buffer only when asked (it can be large)."""
+        state = {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "critic_normalizer": self.critic_normalizer.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "global_step": self.global_step,
+            "iteration": self.iteration,
+            "update_credit": self.update_credit,
+            "num_updates": self.num_updates,
+        }
+        if include_replay:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.critic_normalizer.load_state_dict(state["critic_normalizer"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.generator.set_state(state["generator"])
+        self.global_step = int(state["global_step"])
+        self.iteration = int(state["iteration"])
+        self.update_credit = float(state["update_credit"])
+        self.num_updates = int(state["num_updates"])
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
+
+
+def deterministic_from_actor(actor: SquashedGaussianActor) -> DeterministicPolicy:
+    """Export form of a SAC actor: the log_std half of the output layer is dropped, so the graph is
+    a plain MLP with ``act_dim`` outputs followed by tanh."""
+    actor = copy.deepcopy(actor)
+    net = actor.net
+    last: nn.Linear = net[-1]
+    head = nn.Linear(last.in_features, actor.act_dim)
+    with torch.no_grad():
+        head.weight.copy_(last.weight[: actor.act_dim])
+        head.bias.copy_(last.bias[: actor.act_dim])
+    net[-1] = head
+    return DeterministicPolicy(actor.normalizer, net, actor.act_dim, squash="tanh").eval()

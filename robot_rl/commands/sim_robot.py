@@ -1,0 +1,123 @@
+"""A simulated robot with the interface of a ros2_control robot, to test a deployment before the real one.
+
+Publishes /joint_states (sensor_msgs/JointState) and /clock (sim time), and applies the
+std_msgs/Float64MultiArray commands of a forward command controller topic, over Cyclone DDS
+(no ROS needed) or rclpy. The physics is one of our task envs in MuJoCo or PyBullet, so a
+params file (--params) and domain randomization (--randomization) give it a reality gap.
+
+With --episodes N it runs N episodes of the task (resetting between them; each reset is
+announced in the JointState header frame_id as robot_rl/episode/<n>) and with --json prints the
+same summary as `robot-rl eval --json` (mean_return, std_return, min/max_return, mean_length,
+success_rate, episodes, returns; episode i seeded with seed + i in both), through the whole
+deploy chain instead of in-process.
+
+Examples:
+  robot-rl sim-robot --robot cartpole --engine pybullet
+  robot-rl sim-robot --robot cartpole --engine pybullet --params gap.yaml --episodes 5 --json
+  (in another shell)  robot-rl deploy --policy policies/cartpole_swingup --robot cartpole --sim --activate
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
+
+NAME = "sim-robot"
+HELP = "simulated robot with the ros2_control interface (joint states, commands, /clock) over DDS or rclpy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
+    parser.add_argument("--engine", default="pybullet", choices=("pybullet", "mujoco"))
+    parser.add_argument(
+        "--task",
+        default=None,
+        help="task whose episodes to run (default: the robot's task, CartpoleSwingup-v0 for the cart-pole)",
+    )
+    parser.add_argument(
+        "--params",
+        default=None,
+        metavar="FILE",
+        help="physical parameters to play a real robot (absolute values or {scale: s})",
+    )
+    parser.add_argument(
+        "--randomization",
+        default=None,
+        metavar="NAME",
+        help="domain randomization config resampled every episode (e.g. default)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode k uses seed + k)")
+    parser.add_argument("--episodes", type=int, default=None, metavar="N", help="run N episodes, then exit")
+    parser.add_argument("--json", action="store_true", help="print the evaluation summary as JSON at the end")
+    parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="step when the command answering each state arrives (deterministic, faster than "
+        "real time) instead of on the wall clock",
+    )
+    parser.add_argument("--realtime-factor", type=float, default=1.0, help="wall-clock speed-up (default 1)")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start the first episode at once instead of holding until a controller answers",
+    )
+    parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
+    parser.add_argument("--state-topic", default="/joint_states")
+    parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
+    parser.add_argument("--node-name", default="sim_robot")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import logging
+    import signal
+    import sys
+
+    from robot_rl.deploy.sim_robot_node import SimRobot, SimRobotConfig, summarize
+    from robot_rl.deploy.transport import make_transport
+    from robot_rl.errors import ConfigError
+
+    if args.episodes is not None and args.episodes < 1:
+        raise ConfigError("--episodes", "", f"got {args.episodes}; expected a positive number of episodes")
+    if args.realtime_factor <= 0:
+        raise ConfigError("--realtime-factor", "", f"got {args.realtime_factor}; expected a positive factor")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    config = SimRobotConfig(
+        robot=args.robot,
+        engine=args.engine,
+        task=args.task,
+        params=args.params,
+        randomization=args.randomization,
+        seed=args.seed,
+        episodes=args.episodes,
+        lockstep=args.lockstep,
+        realtime_factor=args.realtime_factor,
+        wait_for_controller=not args.no_wait,
+        state_topic=args.state_topic,
+        command_topic=args.command_topic,
+        node_name=args.node_name,
+    )
+    transport = make_transport(args.transport, args.node_name)
+    sim_robot = None
+    try:
+        sim_robot = SimRobot(transport, config)
+        signal.signal(signal.SIGTERM, lambda *_: sim_robot.stop())
+        transport.spin_in_background()
+        print(
+            f"{args.node_name}: {sim_robot.task} on '{sim_robot.robot.name}' in {args.engine}, "
+            f"{'lockstep' if args.lockstep else f'real time x{args.realtime_factor:g}'}; "
+            f"states on {args.state_topic}, commands on {args.command_topic}",
+            file=sys.stderr,
+            flush=True,
+        )
+        results = sim_robot.run()
+    except KeyboardInterrupt:
+        results = []
+    finally:
+        if sim_robot is not None:
+            sim_robot.close()
+        transport.close()
+    if args.json:
+        print(json.dumps(summarize(results, config, sim_robot.task if sim_robot else None)))
+    return 0

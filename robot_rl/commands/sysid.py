@@ -1,0 +1,138 @@
+"""Identify simulator parameters from a robot log: fitted values, their uncertainty, files for training.
+
+Any names of the robot's parameter vocabulary can be fitted (`robot-rl robots cartpole` lists
+them): link masses, joint damping / frictionloss / armature, actuator gain and PD gains, and
+action_delay. obs_noise is estimated from the post-fit residuals. Everything not fitted keeps its
+robot.yaml value, or the value in --params (which is also where the fit starts).
+
+The log's commands are replayed open loop in the simulator from the log's initial state (fitted
+along), and the simulated joint positions and velocities are matched to the measured ones by
+least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the same solver over PyBullet rollouts
+with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
+
+Logs:
+  rosbag2 folder   /joint_states (sensor_msgs/JointState) + the command topic
+                   (std_msgs/Float64MultiArray, default /forward_command_controller/commands),
+                   as `robot-rl excite --record`, `robot-rl deploy --record` or `ros2 bag record` write.
+  CSV file         header `t,q.<joint>...,qd.<joint>...,u.<actuator>...` (qd and effort.<joint>
+                   optional), one row per sample, commands held until the next row
+                   (full layout: calibration/README.md).
+Unsorted or duplicate timestamps are an error (or sorted/dropped with --repair-log); a gap in the
+joint states splits the log into segments fitted separately. The report lists every such step.
+
+Writes into --out:
+  params.yaml          fitted values (absolute), for `robot-rl train --params`
+  randomization.yaml   DR ranges centred on the fit, widths from the intervals (other ranges and
+                       initial_state/push from the robot's default config), for `--randomization`
+  result.json          everything below, machine-readable
+  report.html/.png     measured vs simulated, before and after the fit (offline, no CDN)
+
+Examples:
+  robot-rl sysid --robot cartpole --log runs/excite1.bag \\
+      --fit pole.mass,hinge.damping,slider.frictionloss,slider.gain,action_delay --out calib/lab1
+  robot-rl sysid --robot cartpole --log run.csv --fit slider.gain,action_delay,obs_noise --out calib/quick
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "sysid"
+HELP = "fit simulator parameters (masses, friction, gains, delay) to a robot log, with confidence intervals"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
+    parser.add_argument("--log", required=True, help="rosbag2 folder, or .csv file")
+    parser.add_argument(
+        "--fit", required=True, help="comma-separated parameter names to fit, e.g. pole.mass,slider.gain,action_delay"
+    )
+    parser.add_argument("--out", required=True, help="folder for params.yaml, randomization.yaml, result.json, report")
+    parser.add_argument(
+        "--engine",
+        default="mujoco",
+        choices=("mujoco", "pybullet"),
+        help="simulator to fit (default mujoco; pybullet is slower, for what MuJoCo cannot express)",
+    )
+    parser.add_argument(
+        "--params", default=None, help="params file: start values, and values of every parameter not fitted"
+    )
+    parser.add_argument(
+        "--base-randomization",
+        default="default",
+        help="DR config whose other ranges and initial_state/push the written randomization.yaml "
+        "keeps: a name in the robot's folder, a path, or 'none' (default: default)",
+    )
+    parser.add_argument(
+        "--command-topic",
+        default=None,
+        help="command topic in the bag (default: /forward_command_controller/commands, or the "
+        "only Float64MultiArray topic)",
+    )
+    parser.add_argument(
+        "--repair-log",
+        action="store_true",
+        help="sort unsorted timestamps and drop duplicates instead of stopping (stated in the report)",
+    )
+    parser.add_argument("--max-iters", type=int, default=50, help="solver iterations per pass (default 50)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from calibration.identification import identify
+
+    console = Console()
+    base = None if args.base_randomization.lower() == "none" else args.base_randomization
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task(f"fitting {args.fit} on {args.engine}", total=None)
+        result = identify(
+            args.robot,
+            args.log,
+            args.fit,
+            args.out,
+            engine=args.engine,
+            params=args.params,
+            base_randomization=base,
+            max_iters=args.max_iters,
+            command_topic=args.command_topic,
+            repair=args.repair_log,
+            progress=lambda k: progress.update(task, description=f"fitting {args.fit} on {args.engine}: iteration {k}"),
+        )
+    table = Table(
+        title=f"{result.robot}: {result.log_duration:.1f} s of log, {result.engine}, "
+        f"{result.iterations} iterations, {result.wall_s:.1f} s"
+    )
+    for col in ("parameter", "robot.yaml", "fitted", "95% interval", "DR range"):
+        table.add_column(col)
+    for n in result.fit_names:
+        lo, hi = result.intervals[n]
+        dr = result.dr_ranges[n]
+        interval = "not identifiable" if not math.isfinite(result.half_widths[n]) else f"[{lo:.4g}, {hi:.4g}]"
+        style = None if result.identified[n] else "red"
+        table.add_row(
+            n,
+            f"{result.nominal[n]:.4g}",
+            f"{result.fitted[n]:.4g}",
+            interval,
+            f"[{dr[0]:.4g}, {dr[1]:.4g}]",
+            style=style,
+        )
+    console.print(table)
+    for j in result.joint_names:
+        b, a = result.residuals_before[j], result.residuals_after[j]
+        console.print(
+            f"  {j}: residual RMS position {b['position']:.3g} -> {a['position']:.3g}, "
+            f"velocity {b['velocity']:.3g} -> {a['velocity']:.3g}"
+        )
+    for note in result.notes:
+        console.print(f"  note: {note}")
+    for key, path in result.paths.items():
+        console.print(f"  {key}: {path}")
+    return 0

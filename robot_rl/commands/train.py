@@ -1,0 +1,137 @@
+"""Train a policy with PPO or SAC in simulation, on our tasks or any Gymnasium Box env.
+
+Examples:
+  robot-rl train --task CartpoleSwingup-v0 --algo ppo --randomize default --steps 1000000 --out runs/swingup
+  robot-rl train --env-id Pendulum-v1 --algo sac --steps 20000 --out runs/pendulum
+  robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
+  robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
+
+The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
+tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
+summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
+fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "train"
+HELP = "train a policy with PPO or SAC (our tasks or any Gymnasium env), with checkpoints and resume"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_argument_group("what to train")
+    which.add_argument("--task", help="one of our tasks: CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0")
+    which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
+    which.add_argument("--algo", choices=["ppo", "sac"], default=None, help="algorithm (default: ppo)")
+    which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")
+    which.add_argument(
+        "--randomize",
+        default=None,
+        metavar="CFG",
+        help="domain randomization: a config name of the robot (e.g. 'default'), a YAML path, or 'none' "
+        "(default for our tasks: default)",
+    )
+    which.add_argument("--params", default=None, metavar="FILE", help="physics params file (our tasks)")
+    run = parser.add_argument_group("how long and where")
+    run.add_argument("--steps", type=int, default=None, help="total env steps (default: ppo 1M, sac 100k)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<task>-<algo>-s<seed>)")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run")
+    run.add_argument("--eval-every", type=int, default=None, help="env steps between evaluations (0: never)")
+    run.add_argument("--eval-episodes", type=int, default=None)
+    run.add_argument("--checkpoint-every", type=int, default=None, help="env steps between snapshots")
+    run.add_argument("--num-envs", type=int, default=None, help="parallel envs (shortcut for --set num_envs=N)")
+    run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="algorithm setting, YAML value (repeatable): --set learning_rate=1e-3 --set hidden=[128,128]",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    import yaml
+
+    from robot_rl.train import RunConfigError
+
+    out = {}
+    for item in args.set:
+        if "=" not in item:
+            raise RunConfigError(f"--set expects KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    if args.num_envs is not None:
+        out["num_envs"] = args.num_envs
+    if args.asymmetric:
+        out["asymmetric"] = True
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from robot_rl.envs import is_our_task
+    from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
+
+    if args.resume is not None:
+        config = read_run_config(args.resume)
+        conflicting = [
+            flag
+            for flag, value in (("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo))
+            if value is not None
+        ]
+        if conflicting or args.set or args.num_envs is not None:
+            raise RunConfigError(
+                f"--resume continues {args.resume} with its saved config.yaml; drop {conflicting or '--set'} "
+                "(only --steps, --eval-every, --eval-episodes and --checkpoint-every may change)"
+            )
+        if args.steps is not None:
+            config.steps = args.steps
+        for name in ("eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(args, name) is not None:
+                setattr(config, name, getattr(args, name))
+        config.command = command_line()
+        run_dir = args.resume
+    else:
+        env_id = resolve_task(args.task, args.env_id)
+        algo = args.algo or "ppo"
+        ours = is_our_task(env_id)
+        if not ours and (args.engine or args.randomize or args.params):
+            raise RunConfigError("--engine/--randomize/--params apply to our tasks (--task), not to --env-id envs")
+        randomize = (args.randomize or "default") if ours else None
+        config = RunConfig(
+            env_id=env_id,
+            algo=algo,
+            steps=args.steps or (1_000_000 if algo == "ppo" else 100_000),
+            seed=args.seed,
+            engine=(args.engine or "mujoco") if ours else None,
+            randomize=None if randomize == "none" else randomize,
+            params=args.params,
+            algo_config=_overrides(args),
+            command=command_line(),
+        )
+        for name in ("eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(args, name) is not None:
+                setattr(config, name, getattr(args, name))
+        short = env_id.split("/")[-1]
+        run_dir = args.out or Path("runs") / f"{short}-{algo}-s{args.seed}"
+
+    result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    if result.status == "interrupted":
+        print(f"stopped at step {result.global_step}; continue with: robot-rl train --resume {run_dir}")
+        return 128 + int(result.stop_signal or signal.SIGINT)
+    ev = result.final_eval or {}
+    success = ev.get("success_rate")
+    print(
+        f"finished {result.global_step} steps in {result.elapsed_s:.0f} s; eval return "
+        f"{ev.get('mean_return', float('nan')):.1f} +- {ev.get('std_return', float('nan')):.1f}"
+        + (f", success {success:.2f}" if success is not None else "")
+        + f"; run dir: {run_dir}"
+    )
+    return 0

@@ -1,0 +1,394 @@
+"""The policy node: joint states in, safe commands out, as a ros2_control robot expects them.
+
+Written once against `Transport` (DDS or rclpy). All control decisions are the runtime's
+`Controller` (policy + SafetyFilter); this module only wires messages to it:
+
+* ``/joint_states`` (sensor_msgs/JointState, any joint order) -> reordered by name (`joint_map`)
+  -> ``Controller.step`` -> ``std_msgs/Float64MultiArray`` on the forward command controller
+  topic (default ``/forward_command_controller/commands``), one value per actuator in robot.yaml
+  order. A state is stepped as soon as it arrives, at most once per control period *of the
+  states' header stamps* (robot time; sim time from a simulator), so the command leaves within
+  one callback of the state and a 50 Hz policy stays at 50 Hz of robot time.
+* The filter's clock is robot time: a state is stepped at its own header stamp, and between
+  states the node extrapolates from the last stamp with its monotonic clock. So the start-up ramp
+  lasts its time in robot time (also in a simulator running faster than real time), while the
+  watchdog measures what matters to the robot -- how long since a state last *reached* the
+  controller, in wall time -- with no clock sync to the robot. A timer checks it between states,
+  so a stream that stops gets the fault command within the watchdog time. A state stamped
+  earlier than the last one stepped is dropped (until reset or a new episode).
+* Every period without states, while not active, the safe action is re-sent, so a robot
+  driver never keeps acting on an old policy command.
+* ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.
+* ``~/transition`` (std_msgs/String: ``activate`` | ``deactivate`` | ``reset``) drives the
+  lifecycle; ``~/state`` (std_msgs/String, latched) reports ``unconfigured`` | ``inactive`` |
+  ``active`` | ``fault``. Activation waits for a valid, fresh state and ramps in from it.
+* ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): state, loop rate, latency, last fault,
+  the joint at fault, and the answer to the last request; on every change and at 2 Hz.
+* Episodes of a simulated robot (``header.frame_id = robot_rl/episode/<n>``, `follow_episodes`):
+  a new episode re-activates the policy from the new state (clearing a fault unless the e-stop is
+  pressed), as an operator would press reset and activate after moving the robot back.
+
+A policy that does not fit the robot leaves the node ``unconfigured``: it publishes no command,
+refuses activation, and its diagnostics carry the runtime's error.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy.joint_map import JointMap, MappedState, episode_of
+from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC, BagRecorder
+from robot_rl.deploy.ros2_msgs import (
+    Bool,
+    DiagnosticArray,
+    DiagnosticStatus,
+    Float64MultiArray,
+    Header,
+    JointState,
+    KeyValue,
+    String,
+    time_from_ns,
+    time_to_ns,
+)
+from robot_rl.deploy.transport import LATCHED_QOS, Transport
+from robot_rl.errors import USER_ERRORS
+
+log = logging.getLogger(__name__)
+
+UNCONFIGURED = "unconfigured"
+TRANSITIONS = ("activate", "deactivate", "reset")
+
+
+@dataclass
+class PolicyNodeConfig:
+    """Everything the node reads from parameters (ROS) or the command line (DDS)."""
+
+    policy: str
+    robot: str
+    node_name: str = "policy_node"
+    state_topic: str = "/joint_states"
+    command_topic: str = DEFAULT_COMMAND_TOPIC
+    estop_topic: str = "/estop"
+    transition_topic: str = "~/transition"
+    lifecycle_topic: str = "~/state"
+    diagnostics_topic: str = "/diagnostics"
+    activate: bool = False  # activate once a valid state arrives
+    follow_episodes: bool = False  # honour robot_rl/episode/<n> tags of a simulated robot
+    watchdog_timeout: float | None = None  # s; default: the SafetyConfig default (5 periods)
+    ramp_time: float = 0.5  # s
+    diagnostics_hz: float = 2.0
+
+
+class PolicyNode:
+    """Wires a `Controller` to a transport. Thread-safe: callbacks may arrive on any thread."""
+
+    def __init__(self, transport: Transport, config: PolicyNodeConfig, recorder: BagRecorder | None = None):
+        self.transport = transport
+        self.config = config
+        self.recorder = recorder
+        self._lock = threading.RLock()
+        self._status_lock = threading.Lock()  # one status publication at a time, in order
+        self.controller: Any = None
+        self.config_error: str | None = None
+        self._configure()
+        robot = self.controller.robot if self.controller is not None else None
+        self.period = 1.0 / robot.control_hz if robot is not None else 0.02
+        self.watchdog = self.controller.safety.config.watchdog_timeout if robot is not None else math.inf
+        self.joint_map = JointMap(robot.joint_names if robot is not None else (), config.state_topic)
+
+        self._want_active = config.activate
+        # last mapped state, its monotonic arrival time, its stamp (robot time, s)
+        self._last: tuple[MappedState, float, float] | None = None
+        self._last_step_stamp: int | None = None  # header stamp (ns) of the last stepped state
+        self._last_publish = -math.inf  # monotonic time of the last command
+        self._episode: str | None = None
+        self._fault_note: str | None = None  # the node's words about the input that caused a fault
+        self._input_note: str | None = None  # the latest state's problem (shown even when inactive)
+        self._last_request = "none"
+        self._published_state = ""
+        self._commands = 0
+        self._states = 0
+        self._latency_ms: collections.deque[float] = collections.deque(maxlen=2000)
+        self._command_times: collections.deque[float] = collections.deque(maxlen=2000)
+
+        self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
+        self._state_pub = transport.publisher(config.lifecycle_topic, String, LATCHED_QOS)
+        self._diag_pub = transport.publisher(config.diagnostics_topic, DiagnosticArray)
+        transport.subscribe(config.state_topic, JointState, self._on_state)
+        transport.subscribe(config.estop_topic, Bool, self._on_estop)
+        transport.subscribe(config.transition_topic, String, self._on_transition)
+        check = min(self.period / 2, self.watchdog / 5) if math.isfinite(self.watchdog) else self.period
+        transport.timer(check, self._on_timer)
+        transport.timer(1.0 / config.diagnostics_hz, self._publish_status)
+        self._publish_status()
+
+    # -- configuration ---------------------------------------------------------------------
+    def _configure(self) -> None:
+        """Load the policy for the robot; a contract error leaves the node unconfigured, not dead."""
+        from robot_rl.runtime import Controller, SafetyConfig
+        from sim.robot import load_robot
+
+        try:
+            robot = load_robot(self.config.robot)
+            safety = SafetyConfig.from_robot(
+                robot, watchdog_timeout=self.config.watchdog_timeout, ramp_time=self.config.ramp_time
+            )
+            self.controller = Controller(Path(self.config.policy), robot, safety)
+        except USER_ERRORS as exc:
+            self.config_error = str(exc)
+            log.error("%s stays unconfigured: %s", self.config.node_name, exc)
+
+    @property
+    def state(self) -> str:
+        return UNCONFIGURED if self.controller is None else str(self.controller.state)
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def _on_state(self, msg: JointState) -> None:
+        t_in = time.perf_counter()
+        arrived = time.monotonic()
+        with self._lock:
+            self._states += 1
+            if self.controller is None:
+                return
+            mapped = self.joint_map.map(msg)
+            self._input_note = mapped.problem
+            # A zero stamp means "not stamped" (some drivers): use the arrival time instead.
+            stamp_ns = time_to_ns(msg.header.stamp) or int(arrived * 1e9)
+            new_episode = self._episode_changed(msg)
+            if not new_episode and not self._due(stamp_ns):
+                return
+            now = stamp_ns / 1e9
+            self._last = (mapped, arrived, now)
+            if new_episode:
+                self._restart_for_episode(mapped, now)
+            elif self._want_active and self.controller.state == "inactive" and mapped.problem is None:
+                self.controller.activate(now, mapped.q)
+            self._last_step_stamp = stamp_ns
+            out = self._step(mapped, now, now)
+        self._send(out, msg, t_in, now)
+
+    def _due(self, stamp_ns: int) -> bool:
+        """At most one step per control period of robot time; a stamp going back is dropped."""
+        last = self._last_step_stamp
+        if last is not None and stamp_ns < last:
+            self._input_note = (
+                f"state stamped {(last - stamp_ns) / 1e9:.3g} s before the previous one on "
+                f"{self.config.state_topic}: dropped (send reset after restarting the robot)"
+            )
+            return False
+        return last is None or stamp_ns - last >= 0.9 * self.period * 1e9
+
+    def _robot_time(self) -> tuple[float, float]:
+        """(now, stamp of the last state) in robot time: the last stamp plus wall time since it arrived."""
+        if self._last is None:
+            return time.monotonic(), time.monotonic()
+        _, arrived, stamp = self._last
+        return stamp + (time.monotonic() - arrived), stamp
+
+    def _episode_changed(self, msg: JointState) -> bool:
+        if not self.config.follow_episodes:
+            return False
+        episode = episode_of(msg)
+        changed = episode is not None and self._episode is not None and episode != self._episode
+        self._episode = episode
+        return changed
+
+    def _restart_for_episode(self, mapped: MappedState, now: float) -> None:
+        """New sim episode: ramp in again from the new state (an e-stop stays latched)."""
+        ctl = self.controller
+        log.info("%s: new episode %s, re-activating from the new state", self.config.node_name, self._episode)
+        if ctl.state == "fault" and not ctl.safety.estop_pressed:
+            ctl.reset()
+            self._fault_note = None
+        elif ctl.state == "active":
+            ctl.deactivate()
+        if self._want_active and ctl.state == "inactive" and mapped.problem is None:
+            ctl.activate(now, mapped.q)
+
+    def _step(self, mapped: MappedState, now: float, stamp: float) -> Any:
+        """One filter step (caller holds the lock); remembers why a fault happened."""
+        before = self.controller.state
+        out = self.controller.step(now, stamp, mapped.q, mapped.qd)
+        if out.state == "fault" and before != "fault":
+            self._fault_note = mapped.problem
+            log.error(
+                "%s: FAULT: %s%s",
+                self.config.node_name,
+                out.fault_reason,
+                f" ({mapped.problem})" if mapped.problem else "",
+            )
+        return out
+
+    def _send(self, out: Any, state_msg: JointState | None, t_in: float, robot_time: float) -> None:
+        """Publish a command; record it (and the state it answers) at `robot_time`.
+
+        The recording uses robot time -- the state's own stamp, and for a command the stamp of the
+        state it answers -- so a bag of a simulated robot is on sim time without racing /clock, and
+        the command and the state it was computed from share one timestamp.
+        """
+        cmd = Float64MultiArray(data=[float(v) for v in out.values])
+        self._command_pub.publish(cmd)
+        t_out = time.perf_counter()
+        with self._lock:
+            self._commands += 1
+            self._last_publish = time.monotonic()
+            self._command_times.append(self._last_publish)
+            if state_msg is not None:
+                self._latency_ms.append((t_out - t_in) * 1e3)
+        if self.recorder is not None:
+            stamp = int(round(robot_time * 1e9))
+            if state_msg is not None:
+                self.recorder.record(self.config.state_topic, state_msg, stamp)
+            self.recorder.record(self.config.command_topic, cmd, stamp)
+        if str(out.state) != self._published_state:
+            self._publish_status()
+
+    def _on_timer(self) -> None:
+        """Between states: fire the watchdog, and keep the safe action flowing when states stop."""
+        with self._lock:
+            if self.controller is None or self._last is None:
+                return
+            mapped, arrived, _ = self._last
+            age = time.monotonic() - arrived
+            active = self.controller.state == "active"
+            stale = age > self.watchdog if active else age > 1.5 * self.period
+            if not stale or time.monotonic() - self._last_publish < self.period:
+                return
+            now, stamp = self._robot_time()
+            out = self._step(mapped, now, stamp)
+        self._send(out, None, time.perf_counter(), now)
+
+    def _on_estop(self, msg: Bool) -> None:
+        with self._lock:
+            if self.controller is None:
+                return
+            pressed = bool(msg.data)
+            if pressed == self.controller.safety.estop_pressed:
+                return
+            self.controller.estop(pressed)
+            log.warning("%s: e-stop %s", self.config.node_name, "PRESSED" if pressed else "released")
+            if not pressed:
+                self._publish_status()
+                return
+            self._want_active = False
+            now, stamp = self._robot_time()
+            mapped = self._last[0] if self._last is not None else self._nan_state()
+            out = self._step(mapped, now, stamp)
+        self._send(out, None, time.perf_counter(), now)
+
+    def _nan_state(self) -> MappedState:
+        n = len(self.joint_map.joint_names)
+        return MappedState(np.full(n, np.nan), np.full(n, np.nan), "no joint state received yet")
+
+    def _on_transition(self, msg: String) -> None:
+        self.request(msg.data)
+
+    def request(self, name: str) -> str:
+        """Apply a lifecycle request (activate | deactivate | reset); returns the answer.
+
+        The transition topic calls this; the ROS 2 package also offers it as std_srvs/Trigger
+        services (~/activate, ~/deactivate, ~/reset).
+        """
+        request = name.strip().lower()
+        with self._lock:
+            answer = self._transition(request)
+            self._last_request = f"{request}: {answer}"
+            log.info("%s: request %s", self.config.node_name, self._last_request)
+        self._publish_status()
+        return answer
+
+    def _transition(self, request: str) -> str:
+        """Apply one lifecycle request (caller holds the lock); returns the answer for diagnostics."""
+        if request not in TRANSITIONS:
+            return f"refused: unknown request; send one of {', '.join(TRANSITIONS)}"
+        ctl = self.controller
+        if ctl is None:
+            return f"refused: node is unconfigured: {self.config_error}"
+        if request == "deactivate":
+            self._want_active = False
+            ctl.deactivate()
+            return "ok, inactive"
+        if request == "reset":
+            self._want_active = False
+            self._last_step_stamp = None  # a restarted robot may count its stamps from zero again
+            state = ctl.reset()
+            if state == "fault":
+                return f"refused: e-stop still pressed ({ctl.fault_reason}); release it, then reset"
+            self._fault_note = None
+            return "ok, inactive"
+        if ctl.state == "fault":
+            return f"refused: in fault ({ctl.fault_reason}); send reset first"
+        if ctl.state == "active":
+            return "ok, already active"
+        self._want_active = True
+        if self._last is None or time.monotonic() - self._last[1] > self.watchdog:
+            return f"pending: will activate when a fresh state arrives on {self.config.state_topic}"
+        mapped = self._last[0]
+        if mapped.problem is not None:
+            return f"pending: latest state is invalid ({mapped.problem})"
+        ctl.activate(self._robot_time()[0], mapped.q)
+        return "ok, active (ramping in)" if ctl.state == "active" else f"refused: {ctl.fault_reason}"
+
+    # -- reporting ---------------------------------------------------------------------------
+    def status(self) -> DiagnosticStatus:
+        """The node's health as one DiagnosticStatus (what ``ros2 topic echo /diagnostics`` shows)."""
+        with self._lock:
+            state = self.state
+            ctl = self.controller
+            fault = ctl.fault_reason if ctl is not None else None
+            lat = np.asarray(self._latency_ms) if self._latency_ms else np.asarray([np.nan])
+            times = list(self._command_times)
+            window = [t for t in times if t >= time.monotonic() - 2.0]
+            rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 2 else 0.0
+            values = {
+                "state": state,
+                "policy": str(self.config.policy),
+                "robot": self.config.robot,
+                "control_hz": f"{1.0 / self.period:g}",
+                "loop_rate_hz": f"{rate:.1f}",
+                "latency_p50_ms": f"{np.percentile(lat, 50):.3f}",
+                "latency_p99_ms": f"{np.percentile(lat, 99):.3f}",
+                "states_received": str(self._states),
+                "commands_sent": str(self._commands),
+                "last_fault": fault or "none",
+                "fault_input": self._fault_note or "none",
+                "latest_state_problem": self._input_note or "none",
+                "estop": "pressed" if ctl is not None and ctl.safety.estop_pressed else "released",
+                "last_request": self._last_request,
+                "configuration_error": self.config_error or "none",
+            }
+            if state == UNCONFIGURED:
+                level, message = DiagnosticStatus.ERROR, f"unconfigured: {self.config_error}"
+            elif state == "fault":
+                note = f" ({self._fault_note})" if self._fault_note else ""
+                level, message = DiagnosticStatus.ERROR, f"fault: {fault}{note}"
+            elif self._input_note:
+                level, message = DiagnosticStatus.WARN, f"{state}; latest state invalid: {self._input_note}"
+            else:
+                level, message = DiagnosticStatus.OK, state
+        return DiagnosticStatus(
+            level=level,
+            name=f"{self.config.node_name}: policy",
+            message=message,
+            hardware_id=self.config.robot,
+            values=[KeyValue(k, v) for k, v in values.items()],
+        )
+
+    def _publish_status(self) -> None:
+        with self._status_lock:
+            status = self.status()
+            header = Header(stamp=time_from_ns(self.transport.now_ns()))
+            self._diag_pub.publish(DiagnosticArray(header=header, status=[status]))
+            state = status.values[0].value
+            if state != self._published_state:
+                self._published_state = state
+                self._state_pub.publish(String(state))

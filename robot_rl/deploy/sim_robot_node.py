@@ -1,0 +1,260 @@
+"""A simulated robot behind the interface of a ros2_control robot, to play the real one.
+
+It publishes what a ros2_control stack publishes -- ``/joint_states`` (sensor_msgs/JointState,
+from the joint_state_broadcaster) and, in simulation, ``/clock`` (sim time) -- and takes what a
+forward command controller takes: ``std_msgs/Float64MultiArray`` with one value per actuator,
+in robot.yaml order, on ``/forward_command_controller/commands``. A command of the wrong length
+or with NaN is rejected and the previous one kept, as ros2_control's controller does.
+
+The physics is a task env (``gymnasium.make("robot_rl/<task>", engine=..., params=...,
+randomization=...)``), so the simulator can carry a reality gap: a params file shifts the
+physical parameters, domain randomization resamples them each episode, and ``obs_noise`` adds
+sensor noise to the published joint states. Episodes use the task's own initial states, reward
+and success, so ``--episodes N`` scores a deployed policy exactly as ``robot-rl eval`` scores it
+in simulation, but through the whole deploy chain.
+
+Each episode's states carry ``header.frame_id = robot_rl/episode/<n>``: a policy node following
+episodes ramps in again from the new initial state instead of faulting on the jump.
+
+Two clocks:
+* real time (default): one control step per period of wall time (``realtime_factor`` scales
+  it), using the latest command -- what a real robot does;
+* lockstep: after each state, wait for the command that answers it (up to
+  ``command_timeout`` of wall time, then keep the last one), then step: deterministic, and as
+  fast as the policy node answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy.joint_map import episode_frame_id
+from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
+from robot_rl.deploy.ros2_msgs import Clock, Float64MultiArray, Header, JointState, time_from_ns
+from robot_rl.deploy.transport import Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimRobotConfig:
+    robot: str = "cartpole"
+    engine: str = "pybullet"
+    task: str | None = None  # default: the robot's first task in sim.observations.TASK_ROBOTS
+    params: str | None = None  # params file (absolute values or {scale: s})
+    randomization: str | None = None  # DR config name or file; None: nominal physics
+    seed: int = 0
+    episodes: int | None = None  # None: run until stopped
+    lockstep: bool = False
+    realtime_factor: float = 1.0
+    command_timeout: float = 0.5  # lockstep: wall seconds to wait for the answer to a state
+    wait_for_controller: bool = True  # hold the first state until a first command arrives
+    state_topic: str = "/joint_states"
+    command_topic: str = DEFAULT_COMMAND_TOPIC
+    clock_topic: str = "/clock"
+    publish_clock: bool = True
+    node_name: str = "sim_robot"
+
+
+@dataclass
+class EpisodeResult:
+    episode: int
+    ret: float
+    success: bool
+    steps: int
+
+
+def default_task(robot: str) -> str:
+    from sim.observations import TASK_ROBOTS
+
+    tasks = [t for t, r in TASK_ROBOTS.items() if r == robot]
+    return "CartpoleSwingup-v0" if "CartpoleSwingup-v0" in tasks else (tasks[0] if tasks else "")
+
+
+def summarize(
+    results: list[EpisodeResult], config: SimRobotConfig | None = None, task: str | None = None
+) -> dict[str, Any]:
+    """The evaluation summary with the keys of `robot-rl eval --json` (robot_rl.training.evaluation),
+    plus what was evaluated. Episode i used seed + i there and here, so the two compare episode
+    for episode."""
+    returns = np.asarray([r.ret for r in results], dtype=np.float64)
+    if not len(returns):
+        returns = np.asarray([math.nan])
+    summary: dict[str, Any] = {
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "min_return": float(returns.min()),
+        "max_return": float(returns.max()),
+        "mean_length": float(np.mean([r.steps for r in results])) if results else math.nan,
+        "success_rate": float(np.mean([r.success for r in results])) if results else None,
+        "episodes": len(results),
+        "returns": [r.ret for r in results],
+    }
+    if config is not None:
+        summary.update(
+            {
+                "env_id": f"robot_rl/{task or config.task}",
+                "engine": config.engine,
+                "randomize": config.randomization,
+                "params": config.params,
+                "seed": config.seed,
+                "through": "deploy chain (sim robot + policy node)",
+                "clock": "lockstep" if config.lockstep else f"real time x{config.realtime_factor:g}",
+            }
+        )
+    return summary
+
+
+class SimRobot:
+    """Steps a task env from command messages and publishes its joint states and clock."""
+
+    def __init__(self, transport: Transport, config: SimRobotConfig) -> None:
+        import gymnasium
+
+        import sim  # noqa: F401  (registers the robot_rl/* envs)
+        from sim.errors import ConfigError
+        from sim.robot import load_robot
+
+        self.transport = transport
+        self.config = config
+        self.robot = load_robot(config.robot)
+        task = (config.task or default_task(self.robot.name)).removeprefix("robot_rl/")
+        if not task:
+            raise ConfigError(config.robot, "", "no task uses this robot; pass --task")
+        self.env = gymnasium.make(
+            f"robot_rl/{task}",
+            engine=config.engine,
+            randomization=config.randomization,
+            params=config.params,
+            robot=self.robot,
+        )
+        self.core = self.env.unwrapped
+        self.task = task
+        self.dt = self.robot.control_dt
+        self._n_act = len(self.robot.actuators)
+        self._command = np.zeros(self._n_act)
+        self._answered = threading.Event()
+        self._stop = threading.Event()
+        self._commands = 0
+        self._rejected = 0
+        # Sim time starts at one period, not 0: a zero stamp means "not stamped" to ROS tools.
+        self.sim_time_ns = int(round(self.dt * 1e9))
+        self._state_pub = transport.publisher(config.state_topic, JointState)
+        self._clock_pub = transport.publisher(config.clock_topic, Clock) if config.publish_clock else None
+        transport.subscribe(config.command_topic, Float64MultiArray, self._on_command)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        values = np.asarray(msg.data, dtype=np.float64)
+        if values.shape != (self._n_act,) or not np.all(np.isfinite(values)):
+            self._rejected += 1
+            if self._rejected in (1, 10, 100) or self._rejected % 1000 == 0:
+                log.warning(
+                    "%s: rejected command %s on %s (%d so far): expected %d finite values, one per actuator (%s)",
+                    self.config.node_name,
+                    list(values),
+                    self.config.command_topic,
+                    self._rejected,
+                    self._n_act,
+                    ", ".join(self.robot.actuator_names),
+                )
+            return
+        self._command = values
+        self._commands += 1
+        self._answered.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- outputs -----------------------------------------------------------------------------
+    def _publish(self, episode: int) -> None:
+        q, qd = self.core.engine.joint_state()
+        noise = float(self.core.params.get("obs_noise", 0.0))
+        if noise > 0:
+            rng = self.core.np_random
+            q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
+        stamp = time_from_ns(self.sim_time_ns)
+        self._state_pub.publish(
+            JointState(
+                header=Header(stamp=stamp, frame_id=episode_frame_id(episode)),
+                name=list(self.robot.joint_names),
+                position=q.tolist(),
+                velocity=qd.tolist(),
+                effort=[],
+            )
+        )
+        if self._clock_pub is not None:
+            self._clock_pub.publish(Clock(clock=stamp))
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _hold_until_answered(self, episode: int) -> bool:
+        """Re-publish the initial state each period until a controller answers (or we are stopped)."""
+        while not self._stop.is_set():
+            self._publish(episode)
+            if self._answered.wait(self.dt / self.config.realtime_factor):
+                return True
+        return False
+
+    def run(self) -> list[EpisodeResult]:
+        """Run episodes until `episodes` are done or `stop()` is called; returns the finished ones."""
+        results: list[EpisodeResult] = []
+        period = self.dt / self.config.realtime_factor
+        episode = 0
+        while not self._stop.is_set() and (self.config.episodes is None or episode < self.config.episodes):
+            self.env.reset(seed=self.config.seed + episode)
+            if episode > 0:  # the reset takes one period: every state has its own, later stamp
+                self.sim_time_ns += int(round(self.dt * 1e9))
+            self._command = np.zeros(self._n_act)
+            self._answered.clear()
+            if episode == 0 and self.config.wait_for_controller:
+                # The held state is the episode's first state; its answer is the first command.
+                if not self._hold_until_answered(episode):
+                    break
+            else:
+                self._publish(episode)
+            total, steps, info, terminated, truncated = 0.0, 0, {}, False, False
+            next_tick = time.monotonic() + period
+            while not self._stop.is_set():
+                if self.config.lockstep and not self._answered.wait(self.config.command_timeout):
+                    log.warning(
+                        "%s: no command within %g s of the state at sim time %.3f s; stepping with the last one",
+                        self.config.node_name,
+                        self.config.command_timeout,
+                        self.sim_time_ns / 1e9,
+                    )
+                elif not self.config.lockstep:
+                    delay = next_tick - time.monotonic()
+                    if delay > 0:
+                        self._stop.wait(delay)
+                    next_tick = max(next_tick + period, time.monotonic())
+                self._answered.clear()
+                action = self.core.interface.command_to_action(self._command)
+                _, reward, terminated, truncated, info = self.env.step(action)
+                self.sim_time_ns += int(round(self.dt * 1e9))
+                total += float(reward)
+                steps += 1
+                self._publish(episode)
+                if terminated or truncated:
+                    break
+            if terminated or truncated:  # a finished episode (not one cut short by stop())
+                results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps))
+                log.info(
+                    "%s: episode %d: return %.2f, success %s, %d steps",
+                    self.config.node_name,
+                    episode,
+                    total,
+                    info.get("success"),
+                    steps,
+                )
+            episode += 1
+        return results
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,169 @@
+"""Environment construction for training and evaluation: one vector-env semantics for every task.
+
+Our algorithms see exactly one contract, whatever the env:
+
+* observations: 1-D ``Box``; actions: 1-D bounded ``Box`` presented to the agent as [-1, 1]
+  (gymnasium envs with other bounds are wrapped in ``RescaleAction``; our own tasks already are);
+* vector envs auto-reset in ``SAME_STEP`` mode: when an env is done, the returned obs is already the
+  next episode's first obs, ``info["final_obs"]`` (mask ``info["_final_obs"]``) holds the terminal obs
+  and ``info["final_info"]`` the terminal infos. Algorithms bootstrap from ``final_obs`` on
+  truncation and not on termination, which is only possible if the terminal obs is not lost.
+
+Task ids: ``CartpoleSwingup-v0`` is short for ``robot_rl/CartpoleSwingup-v0``; those take
+``engine=``, ``randomization=`` and ``params=`` keyword arguments. Any other Gymnasium id
+(``Pendulum-v1``, ``Hopper-v5``) is made with ``gymnasium.make`` and gets no task kwargs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from robot_rl.errors import RobotRLError
+
+OUR_NAMESPACE = "robot_rl"
+OUR_TASKS = ("CartpoleBalance-v0", "CartpoleSwingup-v0", "IiwaReach-v0")
+
+
+class EnvSpecError(RobotRLError):
+    """An environment id is unknown or its spaces are not what our algorithms accept."""
+
+
+def resolve_env_id(task_or_id: str) -> str:
+    """Map a short task name (``CartpoleSwingup-v0``) to its registered id; leave other ids alone."""
+    if "/" not in task_or_id and task_or_id in OUR_TASKS:
+        return f"{OUR_NAMESPACE}/{task_or_id}"
+    return task_or_id
+
+
+def is_our_task(env_id: str) -> bool:
+    return env_id.startswith(OUR_NAMESPACE + "/")
+
+
+def _register_our_tasks() -> None:
+    """Importing `sim` registers our tasks with Gymnasium; a missing simulator is a clear error."""
+    try:
+        import sim  # noqa: F401  (import registers the envs)
+    except ImportError as exc:  # pragma: no cover - sim is part of this repo
+        raise EnvSpecError(f"cannot import the simulator package 'sim' to build our tasks: {exc}") from exc
+
+
+def task_kwargs_for(env_id: str, engine: str | None, randomization: Any, params: Any) -> dict[str, Any]:
+    """Keyword arguments our tasks take; gymnasium's own envs take none (they would reject them)."""
+    if not is_our_task(env_id):
+        return {}
+    kwargs: dict[str, Any] = {"engine": engine or "mujoco", "randomization": randomization}
+    if params is not None:
+        kwargs["params"] = params
+    return kwargs
+
+
+def _check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise EnvSpecError(
+            f"{env_id}: observation space must be a 1-D Box, got {obs_space}; "
+            "flatten it with gymnasium.wrappers.FlattenObservation first"
+        )
+    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
+        raise EnvSpecError(f"{env_id}: action space must be a 1-D Box (continuous control), got {act_space}")
+    if not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
+        raise EnvSpecError(f"{env_id}: action space {act_space} is unbounded; PPO/SAC here need finite bounds")
+
+
+def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
+    """One env with actions in [-1, 1] (for evaluation, or as a SyncVectorEnv member)."""
+    env_id = resolve_env_id(env_id)
+    if is_our_task(env_id):
+        _register_our_tasks()
+    try:
+        env = gym.make(env_id, **task_kwargs)
+    except gym.error.Error as exc:
+        raise EnvSpecError(f"cannot make env '{env_id}': {exc}") from exc
+    _check_spaces(env_id, env.observation_space, env.action_space)
+    low, high = env.action_space.low, env.action_space.high
+    if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
+        # Agents always act in [-1, 1]: exported policies then have one contract for every env.
+        env = gym.wrappers.RescaleAction(env, min_action=-1.0, max_action=1.0)
+    return env
+
+
+def make_vec_env(env_id: str, num_envs: int, seed: int, **task_kwargs: Any) -> gym.vector.VectorEnv:
+    """A vector env with SAME_STEP autoreset for any id (see module docstring for the contract).
+
+    Our tasks use the simulator's batched ``sim.vector.RobotVectorEnv`` when it exists (it steps all
+    envs in one call into MuJoCo); everything else, and our tasks until that exists, uses
+    ``gymnasium.vector.SyncVectorEnv``. ``seed`` seeds the vector env; the caller still passes it to
+    the first ``reset`` for gymnasium envs (``reset(seed=seed)`` seeds member i with ``seed + i``).
+    """
+    if num_envs < 1:
+        raise EnvSpecError(f"num_envs must be >= 1, got {num_envs}")
+    env_id = resolve_env_id(env_id)
+    if is_our_task(env_id):
+        _register_our_tasks()
+        robot_vector_env = _robot_vector_env_class()
+        if robot_vector_env is not None:
+            venv = robot_vector_env(
+                env_id,
+                num_envs,
+                seed=seed,
+                engine=task_kwargs.get("engine", "mujoco"),
+                randomization=task_kwargs.get("randomization"),
+                params=task_kwargs.get("params"),
+            )
+            _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
+            return venv
+    venv = gym.vector.SyncVectorEnv(
+        [_env_thunk(env_id, task_kwargs) for _ in range(num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    return venv
+
+
+def _env_thunk(env_id: str, task_kwargs: dict[str, Any]):
+    def thunk() -> gym.Env:
+        return make_env(env_id, **task_kwargs)
+
+    return thunk
+
+
+def _robot_vector_env_class():
+    """``sim.vector.RobotVectorEnv`` if the simulator provides it yet, else None (fall back to Sync)."""
+    try:
+        from sim.vector import RobotVectorEnv
+    except ImportError:
+        return None
+    return RobotVectorEnv
+
+
+def final_observations(info: dict[str, Any], done: np.ndarray, obs_dim: int) -> np.ndarray:
+    """The terminal observation of every done env, stacked ``(num_done, obs_dim)`` float32.
+
+    SyncVectorEnv gives ``final_obs`` as an object array (None where not done); a batched env may
+    give a float array. Both come with the mask ``_final_obs``.
+    """
+    idx = np.flatnonzero(done)
+    if len(idx) == 0:
+        return np.zeros((0, obs_dim), dtype=np.float32)
+    if "final_obs" not in info:
+        raise EnvSpecError(
+            "vector env reported a done episode without info['final_obs']; it must auto-reset in "
+            "SAME_STEP mode (make it with robot_rl.envs.make_vec_env)"
+        )
+    final = info["final_obs"]
+    if final.dtype == object:
+        return np.stack([np.asarray(final[i], dtype=np.float32) for i in idx])
+    return np.asarray(final[idx], dtype=np.float32)
+
+
+def final_info_value(info: dict[str, Any], key: str, done: np.ndarray) -> np.ndarray | None:
+    """``final_info[key]`` for the done envs, or None where the env does not report that key."""
+    final_info = info.get("final_info")
+    if not isinstance(final_info, dict) or key not in final_info:
+        return None
+    mask = final_info.get(f"_{key}")
+    idx = np.flatnonzero(done)
+    if mask is not None and not np.all(np.asarray(mask)[idx]):
+        return None
+    return np.asarray(final_info[key])[idx]

@@ -1,0 +1,290 @@
+"""Export a trained actor to a policy folder: `policy.onnx` + `policy.json` (the model card).
+
+The folder is the whole contract between training and the robot (ARCHITECTURE.md, idea 5):
+
+* `policy.onnx` — the deterministic actor. Input ``obs`` [batch, obs_size] float32 is the *raw*
+  observation that ``sim.observations.task_interface(task).build`` makes; observation
+  normalization is inside the graph. Output ``action`` [batch, act_size] float32 in [-1, 1].
+* `policy.json` — robot and joint order, observation layout with units, what each action means
+  and how it becomes a physical command (``command = offset + scale * clip(action, -1, 1)``),
+  limits, control rate, how it was trained (command, seed, git commit), ONNX opset and SHA-256,
+  a parity check against the torch actor, and evaluation results.
+
+Export refuses to write a policy whose ONNX graph disagrees with the torch actor by more than
+1e-5 on 1000 random observations. Needs torch (and onnx, onnxscript); the runtime does not.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl.errors import PolicyContractError
+from robot_rl.runtime.card import (
+    CARD_FILE,
+    INPUT_NAME,
+    ONNX_FILE,
+    OUTPUT_NAME,
+    SCHEMA,
+    action_section,
+    observation_section,
+    onnx_opsets,
+    robot_section,
+    sha256_file,
+)
+from robot_rl.runtime.onnx_policy import OnnxPolicy
+from sim.observations import TASK_ROBOTS, task_interface
+from sim.robot import RobotSpec, load_robot
+
+__all__ = ["PARITY_SAMPLES", "PARITY_TOLERANCE", "export_actor", "git_commit", "parity_check"]
+
+PARITY_SAMPLES = 1000
+PARITY_TOLERANCE = 1e-5
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What the card records from the run's metadata (robot_rl.train.load_policy's `meta`), by name.
+TRAINING_KEYS = (
+    "command",
+    "algo",
+    "env_id",
+    "engine",
+    "randomize",
+    "params",
+    "seed",
+    "global_step",
+    "git_commit",
+    "run_dir",
+    "checkpoint",
+)
+NETWORK_KEYS = ("obs_dim", "act_dim", "hidden", "activation", "normalize_obs", "squash")
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str | None:
+    """The checked-out commit (with '-dirty' if the tree has changes), or None outside a git repo."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _normalization(actor: Any) -> dict[str, Any]:
+    """Describe the observation normalization baked into the graph (values copied for the record)."""
+    norm = getattr(actor, "normalizer", None)
+    mean, var = getattr(norm, "mean", None), getattr(norm, "var", None)
+    if mean is None or var is None:
+        return {"inside_graph": True, "formula": "none found on the actor: the graph takes the raw observation"}
+    eps, clip = float(getattr(norm, "eps", 0.0)), getattr(norm, "clip", None)
+    return {
+        "inside_graph": True,
+        "formula": "clip((obs - mean) / sqrt(var + eps), -clip, clip); feed the raw observation, not this",
+        "mean": [float(v) for v in mean.detach().cpu().numpy()],
+        "var": [float(v) for v in var.detach().cpu().numpy()],
+        "eps": eps,
+        "clip": None if clip is None else float(clip),
+    }
+
+
+def parity_check(
+    actor: Any, policy: OnnxPolicy, obs_size: int, samples: int = PARITY_SAMPLES, seed: int = 0
+) -> dict[str, Any]:
+    """Max |torch - onnxruntime| over `samples` random observations, batched and one at a time.
+
+    Observations are N(0, 3^2): wide enough to drive the normalizer into its clip and the output
+    into its squashing, so every part of the graph is exercised.
+    """
+    import torch
+
+    obs = (3.0 * np.random.default_rng(seed).standard_normal((samples, obs_size))).astype(np.float32)
+    with torch.no_grad():
+        expected = actor(torch.from_numpy(obs)).cpu().numpy().astype(np.float32)
+    batched = policy(obs)
+    single = np.stack([policy.act1(o).copy() for o in obs])
+    diff_batched = np.abs(batched - expected).max(axis=1)
+    diff_single = np.abs(single - expected).max(axis=1)
+    worst = int(np.argmax(np.maximum(diff_batched, diff_single)))
+    return {
+        "samples": samples,
+        "seed": seed,
+        "tolerance": PARITY_TOLERANCE,
+        "max_abs_diff_batched": float(diff_batched.max()),
+        "max_abs_diff_single": float(diff_single.max()),
+        "worst_index": worst,
+        "passed": bool(max(diff_batched.max(), diff_single.max()) <= PARITY_TOLERANCE),
+    }
+
+
+def _export_onnx(actor: Any, obs_size: int, path: Path, opset: int | None) -> None:
+    import torch
+
+    example = torch.zeros(2, obs_size)  # batch 2: a batch of 1 would let torch.export specialize the batch axis
+    kwargs: dict[str, Any] = {
+        "input_names": [INPUT_NAME],
+        "output_names": [OUTPUT_NAME],
+        "dynamic_shapes": ({0: "batch"},),
+        "dynamo": True,
+        "external_data": False,
+        "verbose": False,
+    }
+    if opset is not None:
+        kwargs["opset_version"] = opset
+    # The dynamo exporter logs optional-dependency notes (torchvision) and deprecation warnings from
+    # torch internals that say nothing about this export; keep the user's console for real problems.
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(actor, (example,), str(path), **kwargs)
+    finally:
+        logger.setLevel(level)
+
+
+def _jsonable(value: Any) -> Any:
+    """Run metadata as JSON: numbers, strings, lists and dicts pass; anything else becomes its str()."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def export_actor(
+    actor: Any,
+    meta: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    robot: RobotSpec | str | Path | None = None,
+    opset: int | None = None,
+    evaluation: Mapping[str, Any] | None = None,
+    evaluate_fn: Callable[[OnnxPolicy], Mapping[str, Any]] | None = None,
+    export_command: str | None = None,
+    parity_samples: int = PARITY_SAMPLES,
+) -> dict[str, Any]:
+    """Write `policy.onnx` and `policy.json` for `actor` into `out_dir`; returns the card.
+
+    `actor`: a torch module mapping raw observations [B, obs_size] to actions [B, act_size] in [-1, 1]
+    (normalization inside). `meta`: the run's metadata (`task` required; `engine`, `algo`, `seed`,
+    `command`, `git_commit`, `run_dir`, ... recorded as given). `evaluation`: results to record as is;
+    or `evaluate_fn(policy) -> results`, called with the exported ONNX policy (so the card reports
+    what the ONNX file does, not the torch actor). Raises PolicyContractError if the actor does not
+    fit the task or the ONNX graph fails the parity check (nothing is left in `out_dir` then).
+    """
+    import torch
+
+    task = str(meta.get("task", "")).removeprefix("robot_rl/")
+    if task not in TASK_ROBOTS:
+        raise PolicyContractError(
+            f"run metadata field 'task' is {meta.get('task')!r}; export needs one of our robot "
+            f"tasks ({', '.join(TASK_ROBOTS)}), whose observation function the runtime shares"
+        )
+    robot_spec = robot if isinstance(robot, RobotSpec) else load_robot(robot or meta.get("robot") or TASK_ROBOTS[task])
+    interface = task_interface(task, robot_spec)
+    actor = actor.eval()
+    with torch.no_grad():
+        probe = actor(torch.zeros(1, interface.obs_size))
+    if tuple(probe.shape) != (1, interface.action_size):
+        raise PolicyContractError(
+            f"actor maps 1 x {interface.obs_size} observations to shape {tuple(probe.shape)}; "
+            f"task '{task}' on robot '{robot_spec.name}' needs (1, {interface.action_size})"
+        )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / ONNX_FILE
+    fd, tmp_name = tempfile.mkstemp(dir=out, prefix=".policy.", suffix=".onnx")
+    os.close(fd)
+    tmp_onnx = Path(tmp_name)
+    try:
+        _export_onnx(actor, interface.obs_size, tmp_onnx, opset)
+        policy = OnnxPolicy(tmp_onnx)
+        parity = parity_check(actor, policy, interface.obs_size, samples=parity_samples)
+        if not parity["passed"]:
+            raise PolicyContractError(
+                f"ONNX export disagrees with the torch actor: max |difference| "
+                f"{max(parity['max_abs_diff_batched'], parity['max_abs_diff_single']):.3g} > {PARITY_TOLERANCE:g} "
+                f"(observation {parity['worst_index']} of {parity_samples}); nothing was written to {out}"
+            )
+        os.replace(tmp_onnx, onnx_path)
+    finally:
+        tmp_onnx.unlink(missing_ok=True)
+
+    opsets = onnx_opsets(onnx_path.read_bytes())
+    if evaluation is None and evaluate_fn is not None:
+        evaluation = evaluate_fn(OnnxPolicy(onnx_path))
+    run = _jsonable(dict(meta))
+    card = {
+        "schema": SCHEMA,
+        "name": name or out.resolve().name,
+        "task": task,
+        "robot": robot_section(robot_spec),
+        "control": {
+            "hz": robot_spec.control_hz,
+            "dt": robot_spec.control_dt,
+            "note": "one observation and one action per control period",
+        },
+        "observation": observation_section(interface, "inside the ONNX graph (see 'normalization')"),
+        "normalization": _normalization(actor),
+        "action": action_section(robot_spec, interface),
+        "onnx": {
+            "file": ONNX_FILE,
+            "sha256": sha256_file(onnx_path),
+            "opset": opsets.get(""),
+            "input": {"name": INPUT_NAME, "shape": ["batch", interface.obs_size], "dtype": "float32"},
+            "output": {
+                "name": OUTPUT_NAME,
+                "shape": ["batch", interface.action_size],
+                "dtype": "float32",
+                "range": [-1.0, 1.0],
+            },
+        },
+        "parity": parity,
+        "training": {
+            **{key: run.get(key) for key in TRAINING_KEYS},
+            "network": {key: run[key] for key in NETWORK_KEYS if key in run},
+            "run_config": run.get("config"),
+        },
+        "evaluation": _jsonable(dict(evaluation)) if evaluation is not None else None,
+        "export": {
+            "command": export_command,
+            "git_commit": git_commit(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "torch": torch.__version__,
+            "onnxruntime": __import__("onnxruntime").__version__,
+        },
+    }
+    card["reproduce"] = [c for c in (run.get("command"), export_command) if c]
+    _write_atomic(out / CARD_FILE, json.dumps(card, indent=2) + "\n")
+    return card

@@ -1,0 +1,80 @@
+"""Controller: a PolicyRunner behind a SafetyFilter, one call per control period.
+
+This is everything a deploy node does between "state arrived" and "command out", so the ROS node
+stays a thin shell of callbacks::
+
+    ctl = Controller("policies/iiwa_reach", robot="iiwa")
+    ctl.activate(now, q)                                     # operator: start (ramps in)
+    out = ctl.step(now, state_stamp, q, qd, goal)           # every period -> SafeCommand
+    publish(out.values); report(out.state, out.fault_reason)
+    ctl.estop(True) / ctl.deactivate() / ctl.reset()         # operator inputs, passed to the filter
+
+The policy runs only while the filter is ACTIVE; otherwise the filter's safe action goes out.
+The observation's "last action" is the policy's own previous action, exactly as in training
+(where nothing sat between policy and actuators); the runner is reset at each activation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from robot_rl.runtime.runner import PolicyRunner
+from robot_rl.runtime.safety import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
+from sim.robot import RobotSpec
+
+__all__ = ["Controller"]
+
+
+class Controller:
+    """``runner`` (the checked policy) and ``safety`` (its filter, built from the same RobotSpec)."""
+
+    def __init__(
+        self,
+        policy_dir: str | Path,
+        robot: RobotSpec | str | Path | None = None,
+        safety_config: SafetyConfig | None = None,
+        threads: int = 1,
+    ):
+        self.runner = PolicyRunner(policy_dir, robot=robot, threads=threads)
+        self.robot = self.runner.robot
+        self.safety = SafetyFilter(self.robot, safety_config)
+        self._idle = np.zeros(len(self.robot.actuators))
+
+    @property
+    def state(self) -> SafetyState:
+        return self.safety.state
+
+    @property
+    def fault_reason(self) -> str | None:
+        return self.safety.fault_reason
+
+    def activate(self, now: float, q: np.ndarray) -> SafetyState:
+        """Start the policy from the measured positions ``q`` (the filter ramps it in)."""
+        if self.safety.state is SafetyState.INACTIVE:
+            self.runner.reset()
+        return self.safety.activate(now, q)
+
+    def deactivate(self) -> SafetyState:
+        return self.safety.deactivate()
+
+    def estop(self, pressed: bool) -> SafetyState:
+        return self.safety.estop(pressed)
+
+    def reset(self) -> SafetyState:
+        return self.safety.reset()
+
+    def step(
+        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None
+    ) -> SafeCommand:
+        """One control period: observation, policy, safety. Never raises on bad robot data (NaN,
+        stale or missing state latch a fault instead)."""
+        command = self._idle
+        if self.safety.state is SafetyState.ACTIVE:
+            try:
+                command = self.runner.step(q, qd, goal)
+            except (ValueError, IndexError, TypeError):
+                # Malformed state (wrong length, not numbers): the filter names the problem and faults.
+                command = self._idle
+        return self.safety.step(now, state_stamp, q, qd, command)

@@ -1,0 +1,77 @@
+"""PolicyRunner: a checked policy folder driving one robot, one control step at a time.
+
+    runner = PolicyRunner("policies/cartpole_swingup", robot="cartpole")
+    runner.reset()                              # at activation: last action = 0, as at an episode start
+    command = runner.step(q, qd, goal)          # physical command per actuator (N, N*m, m or rad)
+
+The observation comes from ``sim.observations.task_interface(task, robot).build`` — the very function
+the simulator's tasks use — and the command from its ``action_to_command``. The runner checks the
+policy's card against the robot before it runs anything (see ``robot_rl.runtime.card``). It does
+not enforce limits: put a :class:`robot_rl.runtime.SafetyFilter` after it (or use
+:class:`robot_rl.runtime.Controller`, which does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl.errors import PolicyContractError
+from robot_rl.runtime.card import check_card_against_robot
+from robot_rl.runtime.onnx_policy import OnnxPolicy, load_policy_folder
+from sim.observations import TASK_ROBOTS, TaskInterface, task_interface
+from sim.robot import RobotSpec, load_robot
+
+__all__ = ["PolicyRunner"]
+
+
+class PolicyRunner:
+    """Runs an exported policy on a robot, refusing a policy whose contract does not match it.
+
+    ``robot``: a RobotSpec, a robot name or a path to a robot.yaml; default: the robot the card names.
+    Attributes: ``card`` (the model card), ``robot``, ``interface`` (the task's TaskInterface),
+    ``policy`` (the OnnxPolicy), ``last_action`` (the previous action in [-1, 1]).
+    """
+
+    def __init__(self, policy_dir: str | Path, robot: RobotSpec | str | Path | None = None, threads: int = 1):
+        self.policy: OnnxPolicy = load_policy_folder(policy_dir, threads=threads)
+        self.card: dict[str, Any] = self.policy.card or {}
+        self.task: str = self.card["task"]
+        if self.task.removeprefix("robot_rl/") not in TASK_ROBOTS:
+            raise PolicyContractError(
+                f"{policy_dir}: task '{self.task}' has no observation function in "
+                f"sim.observations (known tasks: {', '.join(TASK_ROBOTS)})"
+            )
+        if robot is None:
+            robot = self.card["robot"].get("name", "")
+        self.robot: RobotSpec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
+        self.interface: TaskInterface = task_interface(self.task, self.robot)
+        check_card_against_robot(self.card, self.robot, self.interface, str(policy_dir))
+        if self.policy.obs_size != self.interface.obs_size or self.policy.act_size != self.interface.action_size:
+            raise PolicyContractError(
+                f"{policy_dir}: the ONNX model maps {self.policy.obs_size} -> {self.policy.act_size} values, but "
+                f"task '{self.task}' on robot '{self.robot.name}' has {self.interface.obs_size} observations and "
+                f"{self.interface.action_size} actions"
+            )
+        self.last_action = np.zeros(self.interface.action_size)
+        self._no_command = np.zeros(self.interface.command_size)
+
+    def reset(self) -> None:
+        """Start of an episode / activation: the previous action is zero, as in training."""
+        self.last_action[:] = 0.0
+
+    def observation(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None) -> np.ndarray:
+        """The float32 observation the policy sees now (does not advance the runner)."""
+        return self.interface.build(q, qd, self.last_action, self._no_command if command is None else command)
+
+    def step(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None) -> np.ndarray:
+        """Measured joint positions and velocities (robot.yaml joint order) and the task command/goal
+        (None for tasks without one) -> physical command per actuator, float64.
+
+        The policy's own action is kept as ``last_action`` for the next observation.
+        """
+        action = self.policy.act1(self.observation(q, qd, command))
+        self.last_action[:] = action
+        return self.interface.action_to_command(self.last_action)

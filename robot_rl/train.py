@@ -1,0 +1,472 @@
+"""Training runner: one loop that owns logging, evaluation, checkpoints, resume and stopping.
+
+A run directory describes itself::
+
+    runs/NAME/
+      config.yaml            everything needed to repeat the run, incl. the exact command line
+      metrics.csv            one row per iteration (losses, episode stats, fps, eval results)
+      tb/                    the same metrics as TensorBoard events
+      checkpoints/last.pt    the resume point (full training state; SAC: with its replay buffer)
+      checkpoints/best.pt    the state with the best evaluation return so far
+      checkpoints/step_*.pt  periodic snapshots (without replay buffer)
+      summary.json           final evaluation and timing, written when the run ends
+
+Checkpoints hold state dicts only (``torch.load(..., weights_only=True)`` reads them) and are
+written atomically. A NaN/inf in a loss or a parameter stops the run with a TrainingDivergedError
+and leaves the last good checkpoint untouched. SIGINT/SIGTERM finish the current iteration, save
+``last.pt`` and stop; ``robot-rl train --resume runs/NAME`` continues from it with the same step
+counter, optimizer, normalizer and RNG state (the envs restart their episodes).
+
+``load_policy(run_dir)`` is the hand-off to export: it returns the deterministic actor as a plain
+``nn.Module`` with the observation normalization inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import shlex
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from robot_rl.algos.modules import GaussianActorCritic, SquashedGaussianActor
+from robot_rl.algos.ppo import PPO, PPOConfig
+from robot_rl.algos.sac import SAC, SACConfig, deterministic_from_actor
+from robot_rl.envs import is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
+from robot_rl.errors import CheckpointError, RobotRLError
+from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
+from robot_rl.training.evaluation import evaluate
+from robot_rl.training.logger import MetricsLogger
+
+ALGOS: dict[str, tuple[type, type]] = {"ppo": (PPO, PPOConfig), "sac": (SAC, SACConfig)}
+CONFIG_FILE = "config.yaml"
+LAST, BEST = "last.pt", "best.pt"
+
+
+class TrainingDivergedError(RobotRLError):
+    """A loss or a parameter became NaN or inf; the run stopped and kept its last good checkpoint."""
+
+
+class RunConfigError(RobotRLError):
+    """A run configuration (command line or config.yaml) is invalid."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run; saved as ``config.yaml`` in the run directory."""
+
+    env_id: str
+    algo: str
+    steps: int
+    seed: int = 0
+    engine: str | None = "mujoco"
+    randomize: str | None = None
+    params: str | None = None
+    eval_every: int = 50_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 100_000
+    algo_config: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    torch_threads: int = 1
+
+    def task_kwargs(self) -> dict[str, Any]:
+        return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        data = _plain(dataclasses.asdict(self))
+        data["task"] = self.env_id.split("/", 1)[1] if is_our_task(self.env_id) else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in data.items() if k in names}
+        for key in ("env_id", "algo", "steps"):
+            if key not in known:
+                raise RunConfigError(f"{source}: field '{key}' is missing")
+        return cls(**known)
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples to lists (YAML's safe dumper only knows plain types)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
+    """The algorithm's config dataclass with ``overrides`` applied; unknown keys are an error."""
+    if algo not in ALGOS:
+        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGOS)}")
+    cfg_cls = ALGOS[algo][1]
+    fields = {f.name: f for f in dataclasses.fields(cfg_cls)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise RunConfigError(f"unknown {algo} setting(s) {unknown}; known settings: {', '.join(sorted(fields))}")
+    values = dict(overrides)
+    if "hidden" in values:
+        values["hidden"] = tuple(int(w) for w in values["hidden"])
+    return cfg_cls(**values)
+
+
+def build_algo(config: RunConfig, env_seed: int) -> PPO | SAC:
+    """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
+    cfg = algo_config(config.algo, config.algo_config)
+    env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, **config.task_kwargs())
+    algo_cls = ALGOS[config.algo][0]
+    return algo_cls(env, cfg, total_steps=config.steps, seed=config.seed)
+
+
+def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
+    if payload["model_meta"] != algo.model_meta():
+        raise CheckpointError(
+            f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}"
+        )
+    try:
+        algo.load_state_dict(payload["state"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: state does not fit this run's model: {first_line}") from exc
+
+
+@dataclass
+class TrainResult:
+    status: str  # "finished" | "interrupted"
+    stop_signal: int | None  # the signal that interrupted the run, if any
+    global_step: int
+    elapsed_s: float
+    final_eval: dict[str, Any] | None
+    run_dir: Path
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM request a clean stop after the current iteration; a second SIGINT aborts now."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no handlers, plain KeyboardInterrupt applies
+                pass
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(
+            f"\n{signal.Signals(signum).name}: finishing this iteration and saving a checkpoint "
+            "(press Ctrl-C again to abort without saving)",
+            file=sys.stderr,
+        )
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.progress = progress
+        torch.set_num_threads(max(1, config.torch_threads))
+        self.runner_state: dict[str, Any] = {"elapsed_s": 0.0, "best_return": None}
+        if resume:
+            path = self.ckpt_dir / LAST
+            payload = load_checkpoint(path, expected_algo=config.algo)
+            start = int(payload["global_step"])
+            # New env seed on resume, so the envs do not replay the episodes of the first session.
+            self.algo = build_algo(config, env_seed=config.seed + start)
+            _load_into(self.algo, payload, path)
+            self.runner_state.update(payload.get("runner", {}))
+            self.last_good: Path | None = path
+        else:
+            if (self.ckpt_dir / LAST).exists():
+                raise RunConfigError(
+                    f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir} "
+                    "or choose another --out"
+                )
+            self.algo = build_algo(config, env_seed=config.seed)
+            self.last_good = None
+        self.resumed_from = self.algo.global_step if resume else None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config(resume)
+
+    # ------------------------------------------------------------------ files
+    def _write_config(self, resume: bool) -> None:
+        path = self.run_dir / CONFIG_FILE
+        data = self.config.to_yaml_dict()
+        data["algo_config"] = _plain(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_config)))
+        previous = yaml.safe_load(path.read_text()) if (resume and path.exists()) else {}
+        data["created"] = previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        data["command"] = previous.get("command", self.config.command)
+        data["resumes"] = list(previous.get("resumes", []))
+        if resume:
+            data["resumes"].append({"command": self.config.command, "at_step": self.algo.global_step})
+        data["versions"] = {
+            "python": platform.python_version(),
+            "torch": str(torch.__version__),
+            "numpy": np.__version__,
+            "gymnasium": __import__("gymnasium").__version__,
+        }
+        data["model"] = self.algo.model_meta()
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+        tmp.replace(path)
+
+    def _payload(self, include_replay: bool) -> dict[str, Any]:
+        state = (
+            self.algo.state_dict(include_replay=include_replay)
+            if isinstance(self.algo, SAC)
+            else self.algo.state_dict()
+        )
+        return {
+            "algo": self.config.algo,
+            "global_step": self.algo.global_step,
+            "model_meta": self.algo.model_meta(),
+            "algo_config": _plain(dataclasses.asdict(self.algo.cfg)),
+            "runner": dict(self.runner_state),
+            "state": state,
+        }
+
+    def save(self, name: str, include_replay: bool = True) -> Path:
+        path = self.ckpt_dir / name
+        save_checkpoint(path, self._payload(include_replay))
+        if name == LAST:
+            self.last_good = path
+        return path
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, episodes: int, seed: int) -> dict[str, Any]:
+        algo = self.algo
+        env_id, kwargs = self.config.env_id, self.config.task_kwargs()
+        return evaluate(lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, **kwargs), episodes, seed)
+
+    def _check_finite(self, metrics: dict[str, float]) -> None:
+        bad = [k for k, v in metrics.items() if k.startswith(("loss/", "train/")) and not math.isfinite(v)]
+        where = bad[0] if bad else None
+        if where is None:
+            state = self.algo.state_dict(include_replay=False) if isinstance(self.algo, SAC) else self.algo.state_dict()
+            where = first_non_finite(state)
+        if where is not None:
+            kept = (
+                f"the last good checkpoint is {self.last_good}; resume from it with --resume {self.run_dir} "
+                if self.last_good is not None
+                else "no checkpoint had been written yet; "
+            )
+            raise TrainingDivergedError(
+                f"training diverged at step {self.algo.global_step}: '{where}' is NaN or inf. {kept}"
+                "and lower the learning rate or check the env's rewards/observations for NaN"
+            )
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> TrainResult:
+        cfg, algo = self.config, self.algo
+        logger = MetricsLogger(self.run_dir, resume_step=self.resumed_from)
+        bar = self._progress_bar()
+        start_time = time.perf_counter()
+        elapsed_before = float(self.runner_state["elapsed_s"])
+        next_eval = _next_multiple(algo.global_step, cfg.eval_every)
+        next_ckpt = _next_multiple(algo.global_step, cfg.checkpoint_every)
+        status = "finished"
+        final_eval = None
+        stop_signal = None
+        try:
+            with _StopFlag() as stop:
+                while algo.global_step < cfg.steps:
+                    step_before, t0 = algo.global_step, time.perf_counter()
+                    metrics = algo.iterate()
+                    self._check_finite(metrics)
+                    now = time.perf_counter()
+                    metrics["time/fps"] = (algo.global_step - step_before) / max(now - t0, 1e-9)
+                    metrics["time/elapsed_s"] = elapsed_before + now - start_time
+                    self.runner_state["elapsed_s"] = metrics["time/elapsed_s"]
+                    if cfg.eval_every > 0 and algo.global_step >= next_eval:
+                        next_eval = _next_multiple(algo.global_step, cfg.eval_every)
+                        metrics.update(self._periodic_eval())
+                    logger.log(algo.global_step, metrics)
+                    self._update_bar(bar, algo.global_step - step_before, metrics)
+                    if cfg.checkpoint_every > 0 and algo.global_step >= next_ckpt:
+                        next_ckpt = _next_multiple(algo.global_step, cfg.checkpoint_every)
+                        self.save(f"step_{algo.global_step:09d}.pt", include_replay=False)
+                        self.save(LAST)
+                    if stop.signal is not None:
+                        status, stop_signal = "interrupted", stop.signal
+                        break
+                self.save(LAST)
+                if status == "finished":
+                    final_eval = self.evaluate(cfg.eval_episodes, seed=cfg.seed + 1_000_000)
+                    final = {f"final_eval/{k}": v for k, v in _scalars(final_eval).items()}
+                    logger.log(algo.global_step, final, csv_row=False)  # the CSV's is in summary.json
+        finally:
+            if bar is not None:
+                bar.close()
+            logger.close()
+            algo.collector.env.close()
+        elapsed = elapsed_before + time.perf_counter() - start_time
+        result = TrainResult(status, stop_signal, algo.global_step, elapsed, final_eval, self.run_dir)
+        summary = {"status": status, "global_step": algo.global_step, "elapsed_s": elapsed, "final_eval": final_eval}
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return result
+
+    def _periodic_eval(self) -> dict[str, float]:
+        # Eval episodes use seeds disjoint from training's env seeds.
+        res = self.evaluate(self.config.eval_episodes, seed=self.config.seed + 10_000)
+        best = self.runner_state["best_return"]
+        if best is None or res["mean_return"] > best:
+            self.runner_state["best_return"] = res["mean_return"]
+            self.save(BEST, include_replay=False)
+        return {f"eval/{k}": v for k, v in _scalars(res).items()}
+
+    def _progress_bar(self):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self.config.steps,
+            initial=self.algo.global_step,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 10.0,
+            desc=f"{self.config.algo} {self.config.env_id}",
+        )
+
+    @staticmethod
+    def _update_bar(bar, steps: int, metrics: dict[str, float]) -> None:
+        if bar is None:
+            return
+        post = {"fps": f"{metrics['time/fps']:.0f}"}
+        if "episode/return" in metrics:
+            post["return"] = f"{metrics['episode/return']:.1f}"
+        if "episode/success_rate" in metrics:
+            post["success"] = f"{metrics['episode/success_rate']:.2f}"
+        if "eval/mean_return" in metrics:
+            post["eval"] = f"{metrics['eval/mean_return']:.1f}"
+        bar.set_postfix(post, refresh=False)
+        bar.update(steps)
+
+
+def _next_multiple(step: int, every: int) -> int:
+    return (step // every + 1) * every if every > 0 else sys.maxsize
+
+
+def _scalars(res: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in res.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def train(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or continue) a run in ``run_dir``; see the module docstring for what it writes."""
+    return Trainer(config, run_dir, resume=resume, progress=progress).run()
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The RunConfig saved in ``run_dir/config.yaml``."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunConfigError(f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (train one first)")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise RunConfigError(f"{path}: expected a mapping of run settings")
+    return RunConfig.from_dict(data, str(path))
+
+
+def command_line() -> str:
+    """The exact command that started this process, as a copy-pasteable shell string."""
+    prog = Path(sys.argv[0]).name if sys.argv else "robot-rl"
+    return shlex.join([prog, *sys.argv[1:]])
+
+
+def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a run's deterministic policy for export or evaluation.
+
+    Returns ``(actor, meta)``. ``actor(obs_raw: Tensor[B, obs_dim]) -> Tensor[B, act_dim]`` is the
+    deterministic action in [-1, 1]; observation normalization is inside the module (buffers
+    ``normalizer.mean``/``normalizer.var``, no Python-side state), followed by a plain MLP
+    (``net``: Linear + Tanh/ELU/ReLU) and a final clamp (PPO) or tanh (SAC). It is in eval mode
+    and on the CPU.
+
+    ``meta`` holds: ``task`` (short name or None), ``env_id``, ``engine``, ``randomize``,
+    ``params``, ``algo``, ``seed``, ``command`` (the exact training command line), ``obs_dim``,
+    ``act_dim``, ``hidden``, ``activation``, ``normalize_obs``, ``squash``, ``global_step``,
+    ``checkpoint`` (path) and ``config`` (the whole config.yaml).
+
+    ``checkpoint`` is a file name in ``run_dir/checkpoints/`` ("last.pt", "best.pt",
+    "step_000100000.pt") or a path. Raises CheckpointError if the file is missing or corrupt.
+    """
+    run_dir = Path(run_dir)
+    path = Path(checkpoint) if Path(checkpoint).is_file() else run_dir / "checkpoints" / checkpoint
+    payload = load_checkpoint(path)
+    model_meta = payload["model_meta"]
+    actor = _actor_from_state(payload["algo"], model_meta, payload["state"], path)
+    config_path = run_dir / CONFIG_FILE
+    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    meta = {
+        "task": config.get("task"),
+        "env_id": config.get("env_id"),
+        "engine": config.get("engine"),
+        "randomize": config.get("randomize"),
+        "params": config.get("params"),
+        "algo": payload["algo"],
+        "seed": config.get("seed"),
+        "command": config.get("command"),
+        **model_meta,
+        "global_step": int(payload["global_step"]),
+        "checkpoint": str(path),
+        "config": config,
+    }
+    return actor, meta
+
+
+def _actor_from_state(algo: str, meta: dict[str, Any], state: dict[str, Any], path: Path) -> torch.nn.Module:
+    try:
+        if algo == "ppo":
+            model = GaussianActorCritic(
+                meta["obs_dim"],
+                meta["act_dim"],
+                tuple(meta["hidden"]),
+                meta["activation"],
+                normalize=meta["normalize_obs"],
+                init_log_std=0.0,
+                critic_extra_dim=meta["priv_dim"],
+            )
+            model.load_state_dict(state["model"])
+            actor = model.deterministic()
+        elif algo == "sac":
+            sac_actor = SquashedGaussianActor(
+                meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]), meta["activation"], meta["normalize_obs"]
+            )
+            sac_actor.load_state_dict(state["actor"])
+            actor = deterministic_from_actor(sac_actor)
+        else:
+            raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint")
+    except (KeyError, RuntimeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: checkpoint does not describe a loadable actor: {first_line}") from exc
+    return actor.eval().requires_grad_(False)
+
+
+def resolve_task(task: str | None, env_id: str | None) -> str:
+    """``--task`` (our tasks) or ``--env-id`` (any Gymnasium id) to the registered id."""
+    if (task is None) == (env_id is None):
+        raise RunConfigError("give exactly one of --task (our tasks) or --env-id (any Gymnasium env id)")
+    return resolve_env_id(task if task is not None else env_id)

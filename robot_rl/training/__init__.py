@@ -1,0 +1,1 @@
+"""Training runner pieces: checkpoints, metric logging, evaluation, run configuration."""

@@ -1,0 +1,63 @@
+"""Policy evaluation: run whole episodes with a deterministic policy and summarize them.
+
+``evaluate`` knows nothing about torch: ``policy_fn`` maps one raw observation to one action, so
+a torch actor, an ONNX runner or a hand-written controller plug in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+
+
+def evaluate(
+    policy_fn: PolicyFn,
+    env_factory: Callable[[], gym.Env],
+    episodes: int,
+    seed: int,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Run ``episodes`` episodes; episode ``i`` is reset with ``seed + i`` (reproducible, comparable).
+
+    Returns ``mean_return``, ``std_return``, ``min_return``, ``max_return``, ``mean_length``,
+    ``success_rate`` (fraction of episodes whose final ``info["success"]`` is true; None when the
+    env reports no success), ``episodes`` and the per-episode ``returns``.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = env_factory()
+    returns: list[float] = []
+    lengths: list[int] = []
+    successes: list[bool] = []
+    try:
+        for i in range(episodes):
+            obs, info = env.reset(seed=seed + i)
+            total, steps, done = 0.0, 0, False
+            while not done:
+                action = np.asarray(policy_fn(np.asarray(obs, dtype=np.float32)), dtype=np.float32)
+                obs, reward, terminated, truncated, info = env.step(action.reshape(env.action_space.shape))
+                total += float(reward)
+                steps += 1
+                done = bool(terminated or truncated) or (max_steps is not None and steps >= max_steps)
+            returns.append(total)
+            lengths.append(steps)
+            if "success" in info:
+                successes.append(bool(info["success"]))
+    finally:
+        env.close()
+    arr = np.asarray(returns)
+    return {
+        "mean_return": float(arr.mean()),
+        "std_return": float(arr.std()),
+        "min_return": float(arr.min()),
+        "max_return": float(arr.max()),
+        "mean_length": float(np.mean(lengths)),
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "episodes": episodes,
+        "returns": [float(r) for r in returns],
+    }

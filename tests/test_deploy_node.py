@@ -1,0 +1,266 @@
+"""Policy node logic without a network: an in-memory transport, messages delivered by hand.
+
+The end-to-end tests prove the wiring over real DDS; these pin the node's decisions (joint
+mapping, pacing by stamps, lifecycle requests, episodes, e-stop) deterministically and fast.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robot_rl.deploy import ros2_msgs as m
+from robot_rl.deploy.joint_map import JointMap, episode_frame_id, episode_of
+from robot_rl.deploy.policy_node import PolicyNode, PolicyNodeConfig
+
+COMMANDS = "/forward_command_controller/commands"
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def publish(self, msg: Any) -> None:
+        self.sent.append(msg)
+
+    def subscription_count(self) -> int:
+        return 1
+
+
+class FakeTransport:
+    """Records publications; `deliver` calls a subscriber; timers run when a test says so."""
+
+    node_name = "policy_node"
+
+    def __init__(self) -> None:
+        self.publishers: dict[str, FakePublisher] = {}
+        self.subscribers: dict[str, Callable[[Any], None]] = {}
+        self.timers: list[Callable[[], None]] = []
+
+    def publisher(self, topic: str, msg_type: type, qos: Any = None) -> FakePublisher:
+        return self.publishers.setdefault(topic, FakePublisher())
+
+    def subscribe(self, topic: str, msg_type: type, callback: Callable[[Any], None], qos: Any = None) -> None:
+        self.subscribers[topic] = callback
+
+    def timer(self, period_s: float, callback: Callable[[], None]) -> None:
+        self.timers.append(callback)
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def deliver(self, topic: str, msg: Any) -> None:
+        self.subscribers[topic](msg)
+
+    def commands(self) -> list[list[float]]:
+        return [list(c.data) for c in self.publishers[COMMANDS].sent]
+
+    def diagnostics(self) -> list[m.DiagnosticStatus]:
+        return [s for a in self.publishers["/diagnostics"].sent for s in a.status]
+
+
+@pytest.fixture(scope="module")
+def policy_dir(request: pytest.FixtureRequest) -> Path:
+    from robot_rl.deploy.reference_controller import cached_reference_policy
+
+    return cached_reference_policy(request.config.cache.mkdir("robot_rl_reference_policy"))
+
+
+def state(i: int, names=("slider", "hinge"), q=(0.1, math.pi - 0.3), qd=(0.0, 1.0), period_ns: int = 20_000_000,
+          episode: int | None = None) -> m.JointState:
+    header = m.Header(stamp=m.time_from_ns(10**12 + i * period_ns),
+                      frame_id=episode_frame_id(episode) if episode is not None else "")
+    return m.JointState(header=header, name=list(names), position=list(q), velocity=list(qd))
+
+
+def make_node(policy_dir: Path, **config: Any) -> tuple[PolicyNode, FakeTransport]:
+    transport = FakeTransport()
+    node = PolicyNode(transport, PolicyNodeConfig(policy=str(policy_dir), robot=config.pop("robot", "cartpole"),
+                                                  **config))
+    return node, transport
+
+
+# -- joint mapping -----------------------------------------------------------------------------
+
+def test_joint_map_reorders_by_name_and_ignores_extra_joints() -> None:
+    jm = JointMap(("slider", "hinge"))
+    mapped = jm.map(m.JointState(name=["gripper", "hinge", "slider"], position=[9.0, 2.0, 1.0],
+                                 velocity=[9.0, 20.0, 10.0]))
+    assert mapped.problem is None
+    assert mapped.q.tolist() == [1.0, 2.0] and mapped.qd.tolist() == [10.0, 20.0]
+
+
+@pytest.mark.parametrize(("msg", "words"), [
+    (m.JointState(name=["slider", "pole"], position=[0.0, 0.0], velocity=[0.0, 0.0]),
+     ["joint 'hinge' missing from /joint_states", "received joints: slider, pole"]),
+    (m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[]),
+     ["no velocity of joint 'slider', velocity of joint 'hinge'"]),
+    (m.JointState(name=["slider", "hinge"], position=[0.0, math.nan], velocity=[0.0, 0.0]),
+     ["NaN in position of joint 'hinge'"]),
+    (m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[math.inf, 0.0]),
+     ["inf in velocity of joint 'slider'"]),
+], ids=["renamed", "no-velocity", "nan", "inf"])
+def test_joint_map_names_the_joint_at_fault(msg: m.JointState, words: list[str]) -> None:
+    mapped = JointMap(("slider", "hinge")).map(msg)
+    assert mapped.problem is not None and all(w in mapped.problem for w in words), mapped.problem
+    assert not np.all(np.isfinite(np.concatenate([mapped.q, mapped.qd])))  # the filter will fault
+
+
+def test_episode_tag_round_trip() -> None:
+    assert episode_of(state(0, episode=3)) == "3"
+    assert episode_of(state(0)) is None
+
+
+# -- the node ----------------------------------------------------------------------------------
+
+def test_node_steps_once_per_control_period_of_robot_time(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True)
+    for i in range(100):  # 0.2 s of states at 500 Hz = 10 control periods of 20 ms
+        t.deliver("/joint_states", state(i, period_ns=2_000_000))
+    assert len(t.commands()) == 10
+    assert node.state == "active"
+    assert all(abs(c[0]) <= 20.0 for c in t.commands())
+
+
+def test_states_stamped_backwards_are_dropped_until_reset(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True)
+    t.deliver("/joint_states", state(10))
+    t.deliver("/joint_states", state(5))
+    assert len(t.commands()) == 1
+    assert "before the previous one" in node.status().message
+    assert node.request("reset") == "ok, inactive"
+    t.deliver("/joint_states", state(5))
+    assert len(t.commands()) == 2
+
+
+def test_activation_waits_for_a_valid_state_and_ramps_in(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir)
+    assert node.request("activate").startswith("pending")
+    t.deliver("/joint_states", state(0, names=("slider",), q=(0.1,), qd=(0.0,)))
+    assert node.state == "inactive" and t.commands() == [[0.0]]
+    for i in range(1, 40):
+        t.deliver("/joint_states", state(i))
+    assert node.state == "active"
+    forces = [abs(c[0]) for c in t.commands()[1:]]
+    assert forces[0] < forces[-1]  # the 0.5 s ramp: the first active command is the smallest
+
+
+def test_requests_are_answered_and_unknown_ones_refused(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir)
+    assert node.request("jump").startswith("refused: unknown request")
+    t.deliver("/joint_states", state(0))
+    assert node.request("activate").startswith("ok, active")
+    assert node.request("activate") == "ok, already active"
+    assert node.request("deactivate") == "ok, inactive"
+    t.deliver("~/transition", m.String("activate"))
+    assert node.state == "active"
+    assert t.publishers["~/state"].sent[-1].data == "active"
+
+
+def test_estop_latches_until_released_and_reset(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True)
+    for i in range(30):
+        t.deliver("/joint_states", state(i))
+    n_before = len(t.commands())
+    t.deliver("/estop", m.Bool(True))
+    assert node.state == "fault" and t.commands()[n_before:] == [[0.0]]  # sent at once, not at the next state
+    assert node.request("reset").startswith("refused: e-stop still pressed")
+    assert node.request("activate").startswith("refused: in fault")
+    t.deliver("/estop", m.Bool(False))
+    assert node.request("reset") == "ok, inactive"
+    assert node.state == "inactive"
+
+
+def test_new_episode_clears_a_fault_and_ramps_in_but_not_an_estop(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, follow_episodes=True)
+    t.deliver("/joint_states", state(0, episode=0))
+    t.deliver("/joint_states", state(1, episode=0, q=(0.1, math.nan)))
+    assert node.state == "fault" and "NaN in position of joint 'hinge'" in node.status().message
+    t.deliver("/joint_states", state(2, episode=1))
+    assert node.state == "active"
+    t.deliver("/estop", m.Bool(True))
+    t.deliver("/joint_states", state(3, episode=2))
+    assert node.state == "fault" and node.controller.fault_reason == "e-stop pressed"
+
+
+def test_episodes_are_ignored_unless_followed(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True)
+    t.deliver("/joint_states", state(0, episode=0))
+    t.deliver("/joint_states", state(1, episode=0, q=(0.1, math.nan)))
+    t.deliver("/joint_states", state(2, episode=1))
+    assert node.state == "fault"
+
+
+def test_watchdog_timer_sends_the_fault_command(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, watchdog_timeout=0.05)
+    for i in range(5):
+        t.deliver("/joint_states", state(i))
+    time.sleep(0.08)
+    for timer in t.timers:
+        timer()
+    assert node.state == "fault" and t.commands()[-1] == [0.0]
+    assert "old (watchdog 0.05 s)" in node.status().message
+
+
+def test_policy_for_another_robot_leaves_the_node_unconfigured(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, robot="iiwa", activate=True)
+    t.deliver("/joint_states", state(0))
+    assert node.state == "unconfigured"
+    assert node.request("activate").startswith("refused: node is unconfigured")
+    assert COMMANDS not in t.publishers or t.commands() == []
+    status = node.status()
+    assert status.level == m.DiagnosticStatus.ERROR and "trained for robot 'cartpole'" in status.message
+
+
+# -- rclpy conversion, with stand-ins for the generated ROS message classes ------------------------
+
+def _fake_ros_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated rclpy classes store float sequences as array.array; ours are lists."""
+    import array
+
+    def make(name: str, fields: dict[str, Any]) -> type:
+        def init(self) -> None:
+            for key, default in fields.items():
+                setattr(self, key, default() if callable(default) else default)
+
+        return type(name, (), {"__init__": init})
+
+    pkgs = {
+        "builtin_interfaces.msg": {"Time": {"sec": 0, "nanosec": 0}},
+        "std_msgs.msg": {"Header": {"stamp": None, "frame_id": ""},
+                         "MultiArrayDimension": {"label": "", "size": 0, "stride": 0},
+                         "MultiArrayLayout": {"dim": list, "data_offset": 0},
+                         "Float64MultiArray": {"layout": None, "data": lambda: array.array("d")}},
+        "sensor_msgs.msg": {"JointState": {"header": None, "name": list, "position": lambda: array.array("d"),
+                                           "velocity": lambda: array.array("d"),
+                                           "effort": lambda: array.array("d")}},
+    }
+    for module_name, classes in pkgs.items():
+        module = types.ModuleType(module_name)
+        for cls_name, fields in classes.items():
+            setattr(module, cls_name, make(cls_name, fields))
+        monkeypatch.setitem(sys.modules, module_name, module)
+        monkeypatch.setitem(sys.modules, module_name.split(".")[0], types.ModuleType(module_name.split(".")[0]))
+
+
+def test_rclpy_conversion_round_trips_field_by_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    import array
+
+    from robot_rl.deploy.rclpy_transport import from_ros, to_ros
+
+    _fake_ros_package(monkeypatch)
+    msg = state(3, episode=2)
+    ros_msg = to_ros(msg)
+    assert type(ros_msg).__name__ == "JointState" and type(ros_msg.header.stamp).__name__ == "Time"
+    ros_msg.position = array.array("d", ros_msg.position)  # as rclpy stores it
+    assert from_ros(ros_msg, m.JointState) == msg
+    cmd = m.Float64MultiArray(layout=m.MultiArrayLayout(dim=[m.MultiArrayDimension("joints", 1, 1)]), data=[2.5])
+    assert from_ros(to_ros(cmd), m.Float64MultiArray) == cmd

@@ -1,0 +1,282 @@
+"""Property tests of the SafetyFilter: any sequence of inputs keeps every output finite and in its limits.
+
+A hypothesis state machine feeds the filter arbitrary interleavings of control steps (ordinary
+states, NaN/inf/huge values, wrong lengths, stale, future and backwards time stamps), activations,
+deactivations, e-stop presses and releases, and resets. After every call it checks:
+
+* outputs are finite, one per actuator;
+* position targets lie in [lower + margin, upper - margin]; forces within the effort limit, and
+  never pushing a joint further past a position band or velocity limit;
+* while ACTIVE, the output lies in the intersection of the rate, effort and limit intervals
+  whenever that intersection is not empty (the rules are met together when they can be);
+* in INACTIVE and FAULT: zero force, and a position target held constant once latched;
+* a fault stays latched (state FAULT, same reason) until reset() with the e-stop released;
+* the same inputs give the same outputs (a twin filter is fed the same sequence).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from robot_rl.runtime import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
+from sim.robot import load_robot
+
+ROBOTS = {name: load_robot(name) for name in ("cartpole", "iiwa")}
+EPS = 1e-9
+
+SPECIAL = st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 1e12])
+ordinary = st.floats(-4.0, 4.0, allow_nan=False)
+anything = st.one_of(ordinary, SPECIAL, st.floats(allow_nan=True, allow_infinity=True))
+
+
+def rule_constants(robot, config: SafetyConfig) -> list[dict]:
+    """Each actuator's bounds, derived here from robot.yaml and the config (not read from the filter)."""
+    out = []
+    for a, change in zip(robot.actuators, config.max_change, strict=True):
+        j = robot.joint_names.index(a.joint)
+        joint, margin = robot.joints[j], config.position_margin[j]
+        lo, hi = (
+            (joint.position_limits[0] + margin, joint.position_limits[1] - margin)
+            if joint.position_limits
+            else (-math.inf, math.inf)
+        )
+        effort = min(a.effort_limit, joint.effort_limit) if joint.effort_limit > 0 else a.effort_limit
+        force = a.type == "force"
+        out.append(
+            {
+                "joint": j,
+                "force": force,
+                "lo": lo,
+                "hi": hi,
+                "vmax": joint.velocity_limit,
+                "effort": effort / a.gain if force else effort / (a.gain * a.kp),
+                "ratio": 0.0 if force else a.kd / a.kp,
+                "max_change": change if force else min(change, joint.velocity_limit * config.control_dt),
+            }
+        )
+    return out
+
+
+def vectors(n: int, elements=ordinary):
+    return st.lists(elements, min_size=n, max_size=n)
+
+
+class SafetyMachine(RuleBasedStateMachine):
+    robot_name = "cartpole"
+
+    def __init__(self):
+        super().__init__()
+        self.robot = ROBOTS[self.robot_name]
+        self.n, self.na = len(self.robot.joints), len(self.robot.actuators)
+        config = SafetyConfig.from_robot(self.robot, ramp_time=0.1)
+        self.filter = SafetyFilter(self.robot, config)
+        self.twin = SafetyFilter(self.robot, config)
+        self.config = config
+        self.acts = rule_constants(self.robot, config)
+        self.seen_finite = [False] * self.n
+        self.now = 0.0
+        self.prev_active_output: np.ndarray | None = None
+        self.latched: str | None = None  # fault reason the model expects to persist
+        self.held: np.ndarray | None = None  # position targets output in the current non-active stretch
+        self.estop_down = False
+        self.was_active = False
+        self.t_activated, self.max_force_asked = 0.0, 0.0
+        self.held_known: list[bool] = []
+
+    # -------------------------------------------------------------- helpers
+
+    def both(self, method: str, *args):
+        self.was_active = self.filter.state is SafetyState.ACTIVE
+        a, b = getattr(self.filter, method)(*args), getattr(self.twin, method)(*args)
+        if isinstance(a, SafeCommand):
+            assert np.array_equal(a.values, b.values) and a.state == b.state and a.fault_reason == b.fault_reason
+        else:
+            assert a == b
+        return a
+
+    def after_operator_input(self, state: SafetyState) -> None:
+        if self.latched is not None:
+            assert state is SafetyState.FAULT and self.filter.fault_reason == self.latched
+        elif state is SafetyState.FAULT:
+            self.latched = self.filter.fault_reason
+        if state is not SafetyState.ACTIVE:
+            self.prev_active_output = None
+        if state is SafetyState.ACTIVE and not self.was_active:
+            self.t_activated, self.max_force_asked = self.now, 0.0
+        if state is SafetyState.ACTIVE or self.was_active:
+            self.held = None  # leaving ACTIVE latches a new hold position
+
+    def check_output(self, out: SafeCommand, q: list, qd: list, cmd: list, now: float, was_active: bool) -> None:
+        values = out.values
+        if out.state is SafetyState.ACTIVE:
+            self.check_ramp(values, cmd, now)
+        assert values.shape == (self.na,) and np.isfinite(values).all()
+        assert (out.fault_reason is not None) == (out.state is SafetyState.FAULT)
+        if self.latched is not None:
+            assert out.state is SafetyState.FAULT and out.fault_reason == self.latched
+        finite_state = len(q) == len(qd) == self.n and all(math.isfinite(v) for v in q + qd)
+        if len(q) == self.n:
+            for j, v in enumerate(q):
+                self.seen_finite[j] |= isinstance(v, float) and math.isfinite(v)
+        for k, a in enumerate(self.acts):
+            v = values[k]
+            assert a["lo"] - EPS <= v <= a["hi"] + EPS if not a["force"] else abs(v) <= a["effort"] + EPS
+            if a["force"] and out.state is SafetyState.ACTIVE and finite_state:
+                qj, qdj = q[a["joint"]], qd[a["joint"]]
+                if qj >= a["hi"] or qdj >= a["vmax"]:
+                    assert v <= 0.0
+                if qj <= a["lo"] or qdj <= -a["vmax"]:
+                    assert v >= 0.0
+            if out.state is not SafetyState.ACTIVE and a["force"]:
+                assert v == 0.0
+        if out.state is SafetyState.ACTIVE and was_active and self.prev_active_output is not None:
+            self.check_intersection(values, self.prev_active_output, q, qd)
+        if out.state is SafetyState.ACTIVE:
+            self.prev_active_output = values.copy()
+            self.held = None
+        else:
+            self.prev_active_output = None
+            self.check_held(values)
+
+    def check_ramp(self, values: np.ndarray, cmd: list, now: float) -> None:
+        """During the start-up ramp a force is at most ramp fraction x the largest force asked for so far."""
+        self.max_force_asked = max(
+            [self.max_force_asked] + [abs(cmd[k]) for k, a in enumerate(self.acts) if a["force"]]
+        )
+        s = min(1.0, (now - self.t_activated) / self.config.ramp_time)
+        for k, a in enumerate(self.acts):
+            if a["force"]:
+                assert abs(values[k]) <= s * self.max_force_asked + EPS
+
+    def check_intersection(self, values: np.ndarray, prev: np.ndarray, q: list, qd: list) -> None:
+        """Where the rate, effort and limit intervals intersect, the output is inside all three."""
+        for k, a in enumerate(self.acts):
+            qj, qdj, e = q[a["joint"]], qd[a["joint"]], a["effort"]
+            lo, hi = prev[k] - a["max_change"], prev[k] + a["max_change"]
+            if a["force"]:
+                e_lo, e_hi = -e, e
+                l_lo = 0.0 if (qj <= a["lo"] or qdj <= -a["vmax"]) else -e
+                l_hi = 0.0 if (qj >= a["hi"] or qdj >= a["vmax"]) else e
+            else:
+                c = qj + a["ratio"] * qdj
+                e_lo, e_hi, l_lo, l_hi = c - e, c + e, a["lo"], a["hi"]
+            lo, hi = max(lo, e_lo, l_lo), min(hi, e_hi, l_hi)
+            if lo <= hi and all(math.isfinite(x) for x in (lo, hi)):
+                tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+                assert lo - tol <= values[k] <= hi + tol, (k, values[k], lo, hi)
+
+    def check_held(self, values: np.ndarray) -> None:
+        """In a non-active stretch, a position target never moves once its joint has been measured finite."""
+        if self.held is not None:
+            for k, a in enumerate(self.acts):
+                if not a["force"] and self.held_known[k]:
+                    assert values[k] == self.held[k]
+        self.held = values.copy()
+        self.held_known = [self.seen_finite[a["joint"]] for a in self.acts]
+
+    # -------------------------------------------------------------- rules
+
+    def ordinary_step(self, data) -> None:
+        """A plausible control step: finite state around and beyond the limits, any command."""
+        self.now += data.draw(st.floats(0.0, 0.04))
+        lag = data.draw(st.floats(0.0, 0.05))
+        q = data.draw(vectors(self.n))
+        qd = data.draw(vectors(self.n, st.floats(-12.0, 12.0)))
+        cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
+        was_active = self.filter.state is SafetyState.ACTIVE
+        out = self.both("step", self.now, self.now - lag, q, qd, cmd)
+        self.check_output(out, q, qd, cmd, self.now, was_active)
+
+    @rule(steps=st.integers(1, 6), data=st.data())
+    def ordinary_steps(self, steps, data):
+        for _ in range(steps):
+            self.ordinary_step(data)
+
+    @precondition(lambda self: self.filter.state is SafetyState.INACTIVE)
+    @rule(steps=st.integers(1, 8), data=st.data())
+    def activate_and_run(self, steps, data):
+        """The common case, made common: activate from a finite state, then run."""
+        q = data.draw(vectors(self.n))
+        for j, v in enumerate(q):
+            self.seen_finite[j] |= math.isfinite(v)
+        self.after_operator_input(self.both("activate", self.now, q))
+        for _ in range(steps):
+            self.ordinary_step(data)
+
+    @rule(dt=anything, lag=anything, data=st.data())
+    def wild_step(self, dt, lag, data):
+        now = self.now + dt
+        q = data.draw(st.one_of(vectors(self.n, anything), st.lists(ordinary, max_size=self.n + 2)))
+        qd = data.draw(vectors(self.n, anything))
+        cmd = data.draw(st.one_of(vectors(self.na, anything), st.lists(anything, max_size=self.na + 1)))
+        was_active = self.filter.state is SafetyState.ACTIVE
+        out = self.both("step", now, now - lag, q, qd, cmd)
+        if math.isfinite(now):
+            self.now = max(self.now, now) if abs(now) < 1e6 else self.now
+        self.check_output(out, q, qd, cmd, now, was_active)
+
+    @rule(data=st.data())
+    def activate(self, data):
+        q = data.draw(st.one_of(vectors(self.n), vectors(self.n, anything)))
+        before = self.filter.state
+        state = self.both("activate", self.now, q)
+        if before is SafetyState.INACTIVE:  # activate() ignores q in other states
+            for j, v in enumerate(q):
+                self.seen_finite[j] |= math.isfinite(v)
+        self.after_operator_input(state)
+        if state is SafetyState.ACTIVE:
+            self.prev_active_output = None
+
+    @rule()
+    def deactivate(self):
+        self.after_operator_input(self.both("deactivate"))
+
+    @rule(pressed=st.booleans())
+    def estop(self, pressed):
+        self.estop_down = pressed
+        state = self.both("estop", pressed)
+        if pressed:
+            assert state is SafetyState.FAULT
+        self.after_operator_input(state)
+
+    @rule()
+    def reset(self):
+        state = self.both("reset")
+        if self.estop_down:
+            assert state is SafetyState.FAULT
+        else:
+            assert state is SafetyState.INACTIVE and self.filter.fault_reason is None
+            self.latched = None
+        self.after_operator_input(state)
+
+    @precondition(lambda self: self.filter.state is SafetyState.FAULT)
+    @rule()
+    def activation_is_refused_in_fault(self):
+        assert self.both("activate", self.now, [0.0] * self.n) is SafetyState.FAULT
+
+    @invariant()
+    def state_is_known(self):
+        assert self.filter.state in (SafetyState.INACTIVE, SafetyState.ACTIVE, SafetyState.FAULT)
+        if self.latched is not None:
+            assert self.filter.state is SafetyState.FAULT
+
+
+class IiwaSafetyMachine(SafetyMachine):
+    robot_name = "iiwa"
+
+
+SETTINGS = settings(
+    max_examples=100,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestCartpoleSafety = SafetyMachine.TestCase
+TestCartpoleSafety.settings = SETTINGS
+TestIiwaSafety = IiwaSafetyMachine.TestCase
+TestIiwaSafety.settings = SETTINGS
