@@ -243,6 +243,11 @@ class SimRobot:
                 self._publish(episode)
                 if terminated or truncated:
                     break
+            if (terminated or truncated) and self.config.lockstep:
+                # The controller answers the episode's final state too. Consume that answer now:
+                # arriving after the reset, it would be taken for the answer to the next episode's
+                # first state and shift that whole episode by one control period.
+                self._answered.wait(self.config.command_timeout)
             if terminated or truncated:  # a finished episode (not one cut short by stop())
                 results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps))
                 log.info(
