@@ -65,14 +65,14 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         policy, source = find_policy(args.policy, Path(scratch))
-        server = procs.spawn(["-m", "robot_rl.deploy.echo", "--policy", str(policy)], env,
-                             Path(scratch) / "server.log")
+        server = procs.spawn(["-m", "robot_rl.deploy.echo", "--policy", str(policy)], env, Path(scratch) / "server.log")
         results: dict[str, dict] = {"echo": {}, "node": {}}
         try:
             with DdsTransport("latency_bench") as transport:
                 echo = RoundTripDriver(transport, "/echo/state", "/echo/command", ["slider", "hinge"])
-                node = RoundTripDriver(transport, "/joint_states", "/forward_command_controller/commands",
-                                       ["slider", "hinge"])
+                node = RoundTripDriver(
+                    transport, "/joint_states", "/forward_command_controller/commands", ["slider", "hinge"]
+                )
                 for name, driver in (("echo", echo), ("node", node)):
                     if not driver.wait_connected(30.0):
                         print((Path(scratch) / "server.log").read_text(), file=sys.stderr)
@@ -97,8 +97,8 @@ def main() -> int:
         "node_minus_echo_p99_ms_500hz": round(node500["p99_ms"] - echo500["p99_ms"], 4),
         "targets": {
             f"node_500hz_p99_ms <= {TARGET_P99_MS}": node500["p99_ms"] <= TARGET_P99_MS,
-            f"node_500hz_p99 - echo_500hz_p99 <= {TARGET_ABOVE_ECHO_MS} ms":
-                node500["p99_ms"] - echo500["p99_ms"] <= TARGET_ABOVE_ECHO_MS,
+            f"node_500hz_p99 - echo_500hz_p99 <= {TARGET_ABOVE_ECHO_MS} ms": node500["p99_ms"] - echo500["p99_ms"]
+            <= TARGET_ABOVE_ECHO_MS,
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

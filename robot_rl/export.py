@@ -173,11 +173,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _publish(tmp: str | Path, path: Path) -> None:
+    """Move a finished temp file into place, readable by all (mkstemp creates files private to us)."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    os.replace(tmp, path)
+    _publish(tmp, path)
 
 
 def export_actor(
@@ -189,7 +195,7 @@ def export_actor(
     robot: RobotSpec | str | Path | None = None,
     opset: int | None = None,
     evaluation: Mapping[str, Any] | None = None,
-    evaluate_fn: Callable[[OnnxPolicy], Mapping[str, Any]] | None = None,
+    evaluate_fn: Callable[[Path], Mapping[str, Any]] | None = None,
     export_command: str | None = None,
     parity_samples: int = PARITY_SAMPLES,
 ) -> dict[str, Any]:
@@ -198,7 +204,7 @@ def export_actor(
     `actor`: a torch module mapping raw observations [B, obs_size] to actions [B, act_size] in [-1, 1]
     (normalization inside). `meta`: the run's metadata (`task` required; `engine`, `algo`, `seed`,
     `command`, `git_commit`, `run_dir`, ... recorded as given). `evaluation`: results to record as is;
-    or `evaluate_fn(policy) -> results`, called with the exported ONNX policy (so the card reports
+    or `evaluate_fn(folder) -> results`, called with the finished policy folder (so the card reports
     what the ONNX file does, not the torch actor). Raises PolicyContractError if the actor does not
     fit the task or the ONNX graph fails the parity check (nothing is left in `out_dir` then).
     """
@@ -237,14 +243,14 @@ def export_actor(
                 f"{max(parity['max_abs_diff_batched'], parity['max_abs_diff_single']):.3g} > {PARITY_TOLERANCE:g} "
                 f"(observation {parity['worst_index']} of {parity_samples}); nothing was written to {out}"
             )
-        os.replace(tmp_onnx, onnx_path)
+        _publish(tmp_onnx, onnx_path)
     finally:
         tmp_onnx.unlink(missing_ok=True)
 
     opsets = onnx_opsets(onnx_path.read_bytes())
-    if evaluation is None and evaluate_fn is not None:
-        evaluation = evaluate_fn(OnnxPolicy(onnx_path))
     run = _jsonable(dict(meta))
+    if run.get("git_commit") is None and isinstance(run.get("config"), dict):
+        run["git_commit"] = run["config"].get("git_commit")  # where a trainer may record it in config.yaml
     card = {
         "schema": SCHEMA,
         "name": name or out.resolve().name,
@@ -286,5 +292,14 @@ def export_actor(
         },
     }
     card["reproduce"] = [c for c in (run.get("command"), export_command) if c]
-    _write_atomic(out / CARD_FILE, json.dumps(card, indent=2) + "\n")
+    write_card(out, card)
+    if evaluation is None and evaluate_fn is not None:
+        # The folder is complete and checkable now, so evaluation runs what a robot would load.
+        card["evaluation"] = _jsonable(dict(evaluate_fn(out)))
+        write_card(out, card)
     return card
+
+
+def write_card(folder: str | Path, card: Mapping[str, Any]) -> None:
+    """Write `policy.json` atomically (a reader never sees half a card)."""
+    _write_atomic(Path(folder) / CARD_FILE, json.dumps(card, indent=2) + "\n")

@@ -227,6 +227,7 @@ class Trainer:
             "numpy": np.__version__,
             "gymnasium": __import__("gymnasium").__version__,
         }
+        data["git_commit"] = previous.get("git_commit", _git_commit())
         data["model"] = self.algo.model_meta()
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -261,7 +262,8 @@ class Trainer:
         return evaluate(lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, **kwargs), episodes, seed)
 
     def _check_finite(self, metrics: dict[str, float]) -> None:
-        bad = [k for k, v in metrics.items() if k.startswith(("loss/", "train/")) and not math.isfinite(v)]
+        # Losses and parameters only: a diagnostic such as explained variance may be NaN legitimately.
+        bad = [k for k, v in metrics.items() if k.startswith("loss/") and not math.isfinite(v)]
         where = bad[0] if bad else None
         if where is None:
             state = self.algo.state_dict(include_replay=False) if isinstance(self.algo, SAC) else self.algo.state_dict()
@@ -366,6 +368,21 @@ class Trainer:
         bar.update(steps)
 
 
+def _git_commit() -> str | None:
+    """The repository's HEAD commit (with "-dirty" if files changed), or None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
 def _next_multiple(step: int, every: int) -> int:
     return (step // every + 1) * every if every > 0 else sys.maxsize
 
@@ -408,13 +425,15 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
     ``meta`` holds: ``task`` (short name or None), ``env_id``, ``engine``, ``randomize``,
     ``params``, ``algo``, ``seed``, ``command`` (the exact training command line), ``obs_dim``,
     ``act_dim``, ``hidden``, ``activation``, ``normalize_obs``, ``squash``, ``global_step``,
-    ``checkpoint`` (path) and ``config`` (the whole config.yaml).
+    ``git_commit`` (at training time, or None), ``run_dir``, ``checkpoint`` (path) and ``config``
+    (the whole config.yaml).
 
     ``checkpoint`` is a file name in ``run_dir/checkpoints/`` ("last.pt", "best.pt",
     "step_000100000.pt") or a path. Raises CheckpointError if the file is missing or corrupt.
     """
     run_dir = Path(run_dir)
-    path = Path(checkpoint) if Path(checkpoint).is_file() else run_dir / "checkpoints" / checkpoint
+    in_run = run_dir / "checkpoints" / checkpoint
+    path = in_run if in_run.is_file() or not Path(checkpoint).is_file() else Path(checkpoint)
     payload = load_checkpoint(path)
     model_meta = payload["model_meta"]
     actor = _actor_from_state(payload["algo"], model_meta, payload["state"], path)
@@ -431,6 +450,8 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
         "command": config.get("command"),
         **model_meta,
         "global_step": int(payload["global_step"]),
+        "git_commit": config.get("git_commit"),
+        "run_dir": str(run_dir),
         "checkpoint": str(path),
         "config": config,
     }

@@ -161,3 +161,17 @@ def test_deterministic_policies_are_plain_mlps_bounded_in_unit_box():
     assert math.isclose(
         ppo_model.deterministic()(obs)[0, 0].item(), ppo_model.actor_mean(obs)[0, 0].clamp(-1, 1).item(), rel_tol=1e-6
     )
+
+
+def test_twin_q_target_copy_computes_with_its_own_weights():
+    import copy
+
+    q = TwinQ(3, (8,), "relu")
+    target = copy.deepcopy(q)
+    x = torch.randn(5, 3)
+    before = target(x)
+    with torch.no_grad():
+        for p in q.parameters():
+            p.add_(1.0)
+    torch.testing.assert_close(target(x), before)
+    assert not torch.allclose(q(x), before)

@@ -55,8 +55,7 @@ def cli(*args: str) -> list[str]:
 
 
 def start_node(env: dict[str, str], policy: Path, log: Path, *extra: str, robot: str = "cartpole"):
-    return procs.spawn(cli("deploy", "--policy", str(policy), "--robot", robot, "--transport", "dds", *extra),
-                       env, log)
+    return procs.spawn(cli("deploy", "--policy", str(policy), "--robot", robot, "--transport", "dds", *extra), env, log)
 
 
 class RobotPlayer:
@@ -96,8 +95,14 @@ class RobotPlayer:
         while not self._stop.is_set():
             if self.streaming:
                 stamp = m.time_from_ns(10**12 + i * int(PERIOD * 1e9))
-                self._pub.publish(m.JointState(header=m.Header(stamp=stamp), name=list(self.names),
-                                               position=list(self.position), velocity=list(self.velocity)))
+                self._pub.publish(
+                    m.JointState(
+                        header=m.Header(stamp=stamp),
+                        name=list(self.names),
+                        position=list(self.position),
+                        velocity=list(self.velocity),
+                    )
+                )
                 self.sent.append(time.monotonic())
                 i += 1
             tick += PERIOD
@@ -113,8 +118,10 @@ class RobotPlayer:
             if what():
                 return
             time.sleep(0.01)
-        raise AssertionError(f"timed out after {timeout} s waiting for {message}; node states {self.states}, "
-                             f"last diagnostic: {self.diagnostics[-1].message if self.diagnostics else None}")
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {message}; node states {self.states}, "
+            f"last diagnostic: {self.diagnostics[-1].message if self.diagnostics else None}"
+        )
 
     def state(self) -> str | None:
         return self.states[-1] if self.states else None
@@ -153,18 +160,41 @@ def active_node(robot: RobotPlayer, domain, policy_dir: Path, node_log: Path):
     node = start_node(domain, policy_dir, node_log, "--activate")
     robot.streaming = True
     robot.wait_for(lambda: robot.state() == "active", 20, "the node to activate")
-    robot.wait_for(lambda: any(abs(c[0]) > 0.05 for c in robot.commands_since(time.monotonic() - 0.2)), 5,
-                   "non-zero policy commands")
+    robot.wait_for(
+        lambda: any(abs(c[0]) > 0.05 for c in robot.commands_since(time.monotonic() - 0.2)),
+        5,
+        "non-zero policy commands",
+    )
     return node
 
 
 def test_sim_robot_and_policy_node_swing_up(domain, policy_dir: Path, tmp_path: Path) -> None:
-    node = start_node(domain, policy_dir, tmp_path / "node.log", "--activate", "--sim",
-                      "--record", str(tmp_path / "run_bag"))
+    node = start_node(
+        domain, policy_dir, tmp_path / "node.log", "--activate", "--sim", "--record", str(tmp_path / "run_bag")
+    )
     try:
-        sim = subprocess.run([sys.executable, *cli("sim-robot", "--robot", "cartpole", "--engine", "pybullet",
-                                                   "--transport", "dds", "--episodes", "2", "--lockstep", "--json")],
-                             env=domain, capture_output=True, text=True, timeout=90)
+        sim = subprocess.run(
+            [
+                sys.executable,
+                *cli(
+                    "sim-robot",
+                    "--robot",
+                    "cartpole",
+                    "--engine",
+                    "pybullet",
+                    "--transport",
+                    "dds",
+                    "--episodes",
+                    "2",
+                    "--lockstep",
+                    "--json",
+                ),
+            ],
+            env=domain,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     finally:
         procs.stop(node)
     assert sim.returncode == 0, sim.stderr[-2000:]
@@ -190,9 +220,27 @@ def test_sim_robot_in_real_time(domain, policy_dir: Path, tmp_path: Path) -> Non
     """The wall-clock mode a real robot has: latest command applied each period (at 2x speed)."""
     node = start_node(domain, policy_dir, tmp_path / "node.log", "--activate", "--sim")
     try:
-        sim = subprocess.run([sys.executable, *cli("sim-robot", "--engine", "pybullet", "--transport", "dds",
-                                                   "--episodes", "1", "--realtime-factor", "2", "--json")],
-                             env=domain, capture_output=True, text=True, timeout=60)
+        sim = subprocess.run(
+            [
+                sys.executable,
+                *cli(
+                    "sim-robot",
+                    "--engine",
+                    "pybullet",
+                    "--transport",
+                    "dds",
+                    "--episodes",
+                    "1",
+                    "--realtime-factor",
+                    "2",
+                    "--json",
+                ),
+            ],
+            env=domain,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         procs.stop(node)
     assert sim.returncode == 0, sim.stderr[-2000:]
@@ -238,8 +286,11 @@ def test_estop_stops_commands_within_one_period_until_reset(robot, domain, polic
         assert all(c == [0.0] for c in robot.commands_since(reset_at)), "inactive must send the safe action"
         robot.send("activate")
         robot.wait_for(lambda: robot.state() == "active", 2, "re-activation")
-        robot.wait_for(lambda: any(abs(c[0]) > 0.05 for c in robot.commands_since(time.monotonic() - 0.2)), 3,
-                       "policy commands after re-activation")
+        robot.wait_for(
+            lambda: any(abs(c[0]) > 0.05 for c in robot.commands_since(time.monotonic() - 0.2)),
+            3,
+            "policy commands after re-activation",
+        )
     finally:
         procs.stop(node)
     assert len(stopped) >= 25 and all(c == [0.0] for c in stopped), stopped[:5]
@@ -248,13 +299,18 @@ def test_estop_stops_commands_within_one_period_until_reset(robot, domain, polic
     robot.assert_commands_within_limits()
 
 
-@pytest.mark.parametrize(("names", "position", "velocity", "expected"), [
-    (["slider", "pole_joint"], [0.1, 3.0], [0.0, 1.0], ["joint 'hinge' missing from /joint_states", "pole_joint"]),
-    (["hinge", "slider"], [3.0, 0.1], [math.nan, 0.0], ["NaN in velocity of joint 'hinge'"]),
-    (["slider"], [0.1], [0.0], ["joint 'hinge' missing"]),
-], ids=["renamed", "nan", "missing"])
-def test_bad_joint_state_faults_naming_the_joint(robot, domain, policy_dir, node_log, names, position, velocity,
-                                                 expected) -> None:
+@pytest.mark.parametrize(
+    ("names", "position", "velocity", "expected"),
+    [
+        (["slider", "pole_joint"], [0.1, 3.0], [0.0, 1.0], ["joint 'hinge' missing from /joint_states", "pole_joint"]),
+        (["hinge", "slider"], [3.0, 0.1], [math.nan, 0.0], ["NaN in velocity of joint 'hinge'"]),
+        (["slider"], [0.1], [0.0], ["joint 'hinge' missing"]),
+    ],
+    ids=["renamed", "nan", "missing"],
+)
+def test_bad_joint_state_faults_naming_the_joint(
+    robot, domain, policy_dir, node_log, names, position, velocity, expected
+) -> None:
     node = active_node(robot, domain, policy_dir, node_log)
     try:
         robot.names, robot.position, robot.velocity = names, position, velocity
@@ -277,8 +333,9 @@ def test_policy_for_another_robot_is_refused(robot, domain, policy_dir, node_log
         robot.streaming = True
         robot.wait_for(lambda: robot.state() == "unconfigured", 20, "the unconfigured state")
         robot.send("activate")
-        robot.wait_for(lambda: any("activate: refused" in kv.value for d in robot.diagnostics for kv in d.values),
-                       5, "the refusal")
+        robot.wait_for(
+            lambda: any("activate: refused" in kv.value for d in robot.diagnostics for kv in d.values), 5, "the refusal"
+        )
         time.sleep(0.3)
     finally:
         procs.stop(node)
@@ -295,9 +352,16 @@ def test_recorded_bag_reads_back_sample_for_sample(domain, tmp_path: Path) -> No
 
     bag = tmp_path / "bag"
     recorder = procs.spawn(["-m", "robot_rl.deploy.recorder", "--out", str(bag)], domain, tmp_path / "rec.log")
-    sent_states = [m.JointState(header=m.Header(stamp=m.Time(7, i)), name=["slider", "hinge"],
-                                position=[0.01 * i, -0.02 * i], velocity=[float(i), 0.5], effort=[])
-                   for i in range(100)]
+    sent_states = [
+        m.JointState(
+            header=m.Header(stamp=m.Time(7, i)),
+            name=["slider", "hinge"],
+            position=[0.01 * i, -0.02 * i],
+            velocity=[float(i), 0.5],
+            effort=[],
+        )
+        for i in range(100)
+    ]
     sent_commands = [m.Float64MultiArray(data=[0.1 * i]) for i in range(100)]
     try:
         with DdsTransport("bag_source") as source:

@@ -51,21 +51,38 @@ SAMPLES = [
     m.Bool(data=True),
     m.String(data="activate"),
     m.UInt32(data=7),
-    m.Float64MultiArray(layout=m.MultiArrayLayout(dim=[m.MultiArrayDimension("joints", 2, 2)], data_offset=1),
-                        data=[1.5, -2.25]),
+    m.Float64MultiArray(
+        layout=m.MultiArrayLayout(dim=[m.MultiArrayDimension("joints", 2, 2)], data_offset=1), data=[1.5, -2.25]
+    ),
     m.Float64MultiArray(data=[0.0]),
-    m.JointState(header=header(frame="x"), name=["slider", "hinge"], position=[0.1, math.pi],
-                 velocity=[1.0, -1.0], effort=[]),
-    m.DiagnosticArray(header=header(), status=[
-        m.DiagnosticStatus(level=m.DiagnosticStatus.ERROR, name="policy_node: safety",
-                           message="fault: NaN in hinge", hardware_id="cartpole",
-                           values=[m.KeyValue("state", "fault"), m.KeyValue("joint", "hinge")]),
-        m.DiagnosticStatus(level=m.DiagnosticStatus.OK, name="loop")]),
+    m.JointState(
+        header=header(frame="x"), name=["slider", "hinge"], position=[0.1, math.pi], velocity=[1.0, -1.0], effort=[]
+    ),
+    m.DiagnosticArray(
+        header=header(),
+        status=[
+            m.DiagnosticStatus(
+                level=m.DiagnosticStatus.ERROR,
+                name="policy_node: safety",
+                message="fault: NaN in hinge",
+                hardware_id="cartpole",
+                values=[m.KeyValue("state", "fault"), m.KeyValue("joint", "hinge")],
+            ),
+            m.DiagnosticStatus(level=m.DiagnosticStatus.OK, name="loop"),
+        ],
+    ),
     m.Clock(clock=m.Time(sec=1, nanosec=2)),
-    m.ParticipantEntitiesInfo(gid=m.Gid(data=bytes(range(16))), node_entities_info_seq=[
-        m.NodeEntitiesInfo(node_namespace="/", node_name="policy_node",
-                           reader_gid_seq=[m.Gid(data=b"\x01" * 16)],
-                           writer_gid_seq=[m.Gid(data=b"\x02" * 16), m.Gid()])]),
+    m.ParticipantEntitiesInfo(
+        gid=m.Gid(data=bytes(range(16))),
+        node_entities_info_seq=[
+            m.NodeEntitiesInfo(
+                node_namespace="/",
+                node_name="policy_node",
+                reader_gid_seq=[m.Gid(data=b"\x01" * 16)],
+                writer_gid_seq=[m.Gid(data=b"\x02" * 16), m.Gid()],
+            )
+        ],
+    ),
 ]
 
 
@@ -86,8 +103,9 @@ def test_bytes_equal_rosbags_cdr(msg: object) -> None:
     nanosec=st.integers(0, 999_999_999),
 )
 def test_joint_state_any_content_matches_rosbags(names, values, frame, sec, nanosec) -> None:
-    msg = m.JointState(header=header(sec, nanosec, frame), name=names, position=values,
-                       velocity=values[::-1], effort=values[:1])
+    msg = m.JointState(
+        header=header(sec, nanosec, frame), name=names, position=values, velocity=values[::-1], effort=values[:1]
+    )
     reference = bytes(TYPESTORE.serialize_cdr(to_rosbags(msg), "sensor_msgs/msg/JointState"))
     assert msg.serialize() == reference
 

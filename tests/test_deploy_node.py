@@ -74,40 +74,62 @@ def policy_dir(request: pytest.FixtureRequest) -> Path:
     return cached_reference_policy(request.config.cache.mkdir("robot_rl_reference_policy"))
 
 
-def state(i: int, names=("slider", "hinge"), q=(0.1, math.pi - 0.3), qd=(0.0, 1.0), period_ns: int = 20_000_000,
-          episode: int | None = None) -> m.JointState:
-    header = m.Header(stamp=m.time_from_ns(10**12 + i * period_ns),
-                      frame_id=episode_frame_id(episode) if episode is not None else "")
+def state(
+    i: int,
+    names=("slider", "hinge"),
+    q=(0.1, math.pi - 0.3),
+    qd=(0.0, 1.0),
+    period_ns: int = 20_000_000,
+    episode: int | None = None,
+) -> m.JointState:
+    header = m.Header(
+        stamp=m.time_from_ns(10**12 + i * period_ns), frame_id=episode_frame_id(episode) if episode is not None else ""
+    )
     return m.JointState(header=header, name=list(names), position=list(q), velocity=list(qd))
 
 
 def make_node(policy_dir: Path, **config: Any) -> tuple[PolicyNode, FakeTransport]:
     transport = FakeTransport()
-    node = PolicyNode(transport, PolicyNodeConfig(policy=str(policy_dir), robot=config.pop("robot", "cartpole"),
-                                                  **config))
+    node = PolicyNode(
+        transport, PolicyNodeConfig(policy=str(policy_dir), robot=config.pop("robot", "cartpole"), **config)
+    )
     return node, transport
 
 
 # -- joint mapping -----------------------------------------------------------------------------
 
+
 def test_joint_map_reorders_by_name_and_ignores_extra_joints() -> None:
     jm = JointMap(("slider", "hinge"))
-    mapped = jm.map(m.JointState(name=["gripper", "hinge", "slider"], position=[9.0, 2.0, 1.0],
-                                 velocity=[9.0, 20.0, 10.0]))
+    mapped = jm.map(
+        m.JointState(name=["gripper", "hinge", "slider"], position=[9.0, 2.0, 1.0], velocity=[9.0, 20.0, 10.0])
+    )
     assert mapped.problem is None
     assert mapped.q.tolist() == [1.0, 2.0] and mapped.qd.tolist() == [10.0, 20.0]
 
 
-@pytest.mark.parametrize(("msg", "words"), [
-    (m.JointState(name=["slider", "pole"], position=[0.0, 0.0], velocity=[0.0, 0.0]),
-     ["joint 'hinge' missing from /joint_states", "received joints: slider, pole"]),
-    (m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[]),
-     ["no velocity of joint 'slider', velocity of joint 'hinge'"]),
-    (m.JointState(name=["slider", "hinge"], position=[0.0, math.nan], velocity=[0.0, 0.0]),
-     ["NaN in position of joint 'hinge'"]),
-    (m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[math.inf, 0.0]),
-     ["inf in velocity of joint 'slider'"]),
-], ids=["renamed", "no-velocity", "nan", "inf"])
+@pytest.mark.parametrize(
+    ("msg", "words"),
+    [
+        (
+            m.JointState(name=["slider", "pole"], position=[0.0, 0.0], velocity=[0.0, 0.0]),
+            ["joint 'hinge' missing from /joint_states", "received joints: slider, pole"],
+        ),
+        (
+            m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[]),
+            ["no velocity of joint 'slider', velocity of joint 'hinge'"],
+        ),
+        (
+            m.JointState(name=["slider", "hinge"], position=[0.0, math.nan], velocity=[0.0, 0.0]),
+            ["NaN in position of joint 'hinge'"],
+        ),
+        (
+            m.JointState(name=["slider", "hinge"], position=[0.0, 0.0], velocity=[math.inf, 0.0]),
+            ["inf in velocity of joint 'slider'"],
+        ),
+    ],
+    ids=["renamed", "no-velocity", "nan", "inf"],
+)
 def test_joint_map_names_the_joint_at_fault(msg: m.JointState, words: list[str]) -> None:
     mapped = JointMap(("slider", "hinge")).map(msg)
     assert mapped.problem is not None and all(w in mapped.problem for w in words), mapped.problem
@@ -120,6 +142,7 @@ def test_episode_tag_round_trip() -> None:
 
 
 # -- the node ----------------------------------------------------------------------------------
+
 
 def test_node_steps_once_per_control_period_of_robot_time(policy_dir: Path) -> None:
     node, t = make_node(policy_dir, activate=True)
@@ -222,6 +245,7 @@ def test_policy_for_another_robot_leaves_the_node_unconfigured(policy_dir: Path)
 
 # -- rclpy conversion, with stand-ins for the generated ROS message classes ------------------------
 
+
 def _fake_ros_package(monkeypatch: pytest.MonkeyPatch) -> None:
     """Generated rclpy classes store float sequences as array.array; ours are lists."""
     import array
@@ -235,13 +259,21 @@ def _fake_ros_package(monkeypatch: pytest.MonkeyPatch) -> None:
 
     pkgs = {
         "builtin_interfaces.msg": {"Time": {"sec": 0, "nanosec": 0}},
-        "std_msgs.msg": {"Header": {"stamp": None, "frame_id": ""},
-                         "MultiArrayDimension": {"label": "", "size": 0, "stride": 0},
-                         "MultiArrayLayout": {"dim": list, "data_offset": 0},
-                         "Float64MultiArray": {"layout": None, "data": lambda: array.array("d")}},
-        "sensor_msgs.msg": {"JointState": {"header": None, "name": list, "position": lambda: array.array("d"),
-                                           "velocity": lambda: array.array("d"),
-                                           "effort": lambda: array.array("d")}},
+        "std_msgs.msg": {
+            "Header": {"stamp": None, "frame_id": ""},
+            "MultiArrayDimension": {"label": "", "size": 0, "stride": 0},
+            "MultiArrayLayout": {"dim": list, "data_offset": 0},
+            "Float64MultiArray": {"layout": None, "data": lambda: array.array("d")},
+        },
+        "sensor_msgs.msg": {
+            "JointState": {
+                "header": None,
+                "name": list,
+                "position": lambda: array.array("d"),
+                "velocity": lambda: array.array("d"),
+                "effort": lambda: array.array("d"),
+            }
+        },
     }
     for module_name, classes in pkgs.items():
         module = types.ModuleType(module_name)

@@ -41,8 +41,11 @@ def test_manifest_is_an_ament_python_package() -> None:
 
 def test_entry_points_name_importable_mains() -> None:
     tree = ast.parse((PKG / "setup.py").read_text())
-    scripts = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-               and isinstance(node.value, str) and " = robot_rl_ros." in node.value]
+    scripts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = robot_rl_ros." in node.value
+    ]
     assert {s.split(" = ")[0] for s in scripts} == {"policy_node", "sim_robot_node", "recorder"}
     for script in scripts:
         module_name, func = script.split(" = ")[1].split(":")
@@ -58,12 +61,16 @@ def test_launch_files_parse_and_define_a_launch_description() -> None:
         assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
 
-@pytest.mark.parametrize(("file", "node", "config_cls", "extra"), [
-    ("policy_node.yaml", "policy_node", PolicyNodeConfig, {"record", "follow_episodes", "use_sim_time"}),
-    ("sim_robot.yaml", "sim_robot", SimRobotConfig, set()),
-])
-def test_parameter_files_only_set_fields_the_node_reads(file: str, node: str, config_cls: type,
-                                                        extra: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("file", "node", "config_cls", "extra"),
+    [
+        ("policy_node.yaml", "policy_node", PolicyNodeConfig, {"record", "follow_episodes", "use_sim_time"}),
+        ("sim_robot.yaml", "sim_robot", SimRobotConfig, set()),
+    ],
+)
+def test_parameter_files_only_set_fields_the_node_reads(
+    file: str, node: str, config_cls: type, extra: set[str]
+) -> None:
     params = yaml.safe_load((PKG / "config" / file).read_text())[node]["ros__parameters"]
     fields = {f.name for f in dataclasses.fields(config_cls)}
     assert set(params) <= fields | extra, set(params) - fields - extra
@@ -73,8 +80,7 @@ def test_controller_config_commands_the_cartpole_actuator() -> None:
     config = yaml.safe_load((PKG / "config" / "cartpole_controllers.yaml").read_text())
     manager = config["controller_manager"]["ros__parameters"]
     assert manager["forward_command_controller"]["type"] == "forward_command_controller/ForwardCommandController"
-    assert config["forward_command_controller"]["ros__parameters"] == {"joints": ["slider"],
-                                                                       "interface_name": "effort"}
+    assert config["forward_command_controller"]["ros__parameters"] == {"joints": ["slider"], "interface_name": "effort"}
 
 
 class FakeRosNode:

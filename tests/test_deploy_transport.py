@@ -32,8 +32,11 @@ def domain(monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_echo_between_two_processes(domain: int, tmp_path: Path) -> None:
-    echo = procs.spawn(["-m", "robot_rl.deploy.echo", "--state", "/t/state", "--command", "/t/cmd"],
-                       procs.dds_env(domain), tmp_path / "echo.log")
+    echo = procs.spawn(
+        ["-m", "robot_rl.deploy.echo", "--state", "/t/state", "--command", "/t/cmd"],
+        procs.dds_env(domain),
+        tmp_path / "echo.log",
+    )
     replies: list[m.Float64MultiArray] = []
     try:
         with DdsTransport("tester") as node:
@@ -58,11 +61,13 @@ def test_discovery_info_names_the_node_with_its_endpoints(domain: int) -> None:
         node.subscribe("/joint_states", m.JointState, lambda msg: None)
         # The observer joins after the node: transient local must still deliver the announcement.
         with DdsTransport("observer") as observer:
-            reader = DataReader(observer._participant,
-                                observer._topic(DISCOVERY_TOPIC, m.ParticipantEntitiesInfo),
-                                # deeper than ROS's depth 1: the topic is keyless, and the observer's
-                                # own announcement must not overwrite the node's before we take it
-                                qos=endpoint_qos(QosProfile(True, True, 64), m.ParticipantEntitiesInfo))
+            reader = DataReader(
+                observer._participant,
+                observer._topic(DISCOVERY_TOPIC, m.ParticipantEntitiesInfo),
+                # deeper than ROS's depth 1: the topic is keyless, and the observer's
+                # own announcement must not overwrite the node's before we take it
+                qos=endpoint_qos(QosProfile(True, True, 64), m.ParticipantEntitiesInfo),
+            )
             end = time.monotonic() + 10
             while time.monotonic() < end and not any(s.gid.data == participant_gid for s in seen):
                 seen += [s for s in reader.take(N=32) if isinstance(s, m.ParticipantEntitiesInfo)]
@@ -117,6 +122,7 @@ def test_one_topic_one_type(domain: int) -> None:
 
 def test_callback_errors_surface_in_spin(domain: int) -> None:
     with DdsTransport("a") as a, DdsTransport("b") as b:
+
         def broken(_msg: m.Bool) -> None:
             raise RuntimeError("boom in callback")
 

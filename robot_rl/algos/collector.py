@@ -8,6 +8,7 @@ returns/lengths/success of finished episodes for logging. It lives here once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -42,6 +43,8 @@ class EpisodeStats:
         self.recent_lengths: deque[int] = deque(maxlen=window)
         self.recent_success: deque[float] = deque(maxlen=window)
         self.finished_since_drain = 0
+        # Optional observer of every finished episode: (return, length). Benchmarks time-stamp these.
+        self.on_episode: Callable[[float, int], None] | None = None
 
     def record(self, reward: np.ndarray, done_idx: np.ndarray, success: np.ndarray | None) -> None:
         self.running_return += reward
@@ -51,6 +54,8 @@ class EpisodeStats:
             self.recent_lengths.append(int(self.running_length[i]))
             if success is not None:
                 self.recent_success.append(float(bool(success[j])))
+            if self.on_episode is not None:
+                self.on_episode(float(self.running_return[i]), int(self.running_length[i]))
         self.finished_since_drain += len(done_idx)
         self.running_return[done_idx] = 0.0
         self.running_length[done_idx] = 0

@@ -148,15 +148,7 @@ class SquashedGaussianActor(nn.Module):
         self.net = mlp(obs_dim, hidden, 2 * act_dim, activation)
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.normalizer(obs)
-        if torch.is_autocast_enabled("cpu"):
-            # Mixed precision: hidden layers in bf16, the output layer in fp32 (means and log-stds
-            # need more than bf16's 3 significant digits).
-            h = self.net[:-1](h)
-            with torch.autocast("cpu", enabled=False):
-                out = self.net[-1](h.float())
-        else:
-            out = self.net(h)
+        out = self.net(self.normalizer(obs))
         mean, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
         # Soft clamp of log_std into [LOG_STD_MIN, LOG_STD_MAX] (smooth, so gradients never vanish).
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1.0)
@@ -192,18 +184,16 @@ class TwinQ(nn.Module):
             bound = 1.0 / math.sqrt(fan_in)
             self.weights.append(nn.Parameter(torch.empty(n_critics, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(n_critics, 1, fan_out).uniform_(-bound, bound)))
+        # Flat [weights..., biases...] (the order of self.parameters()), built once: forward is hot.
+        self._flat_params = [*self.weights, *self.biases]
 
     def forward(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        params = list(self.parameters()) if params is None else list(params)
+        params = self._flat_params if params is None else params
         n_layers = len(self.weights)
         ws, bs = params[:n_layers], params[n_layers:]
         h = x.unsqueeze(0).expand(self.n, *x.shape)
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
             h = self.act(torch.baddbmm(b, h, w))
-        if torch.is_autocast_enabled("cpu"):
-            # Mixed precision: the Q value itself in fp32 (bf16 would round a Q of 500 to steps of 2).
-            with torch.autocast("cpu", enabled=False):
-                return torch.baddbmm(bs[-1], h.float(), ws[-1]).squeeze(-1)
         return torch.baddbmm(bs[-1], h, ws[-1]).squeeze(-1)
 
 

@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record",
         metavar="BAG",
         default=None,
-        help="record the states received and commands sent to a new rosbag2 folder",
+        help="record the states stepped and commands sent to a new rosbag2 folder, timestamped in robot "
+        "time (for calibration)",
     )
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
 

@@ -10,8 +10,10 @@ action in [-1, 1] out. policy.json says what the robot needs to run it and what 
 and joint order, observation layout with units, what each action means and how it scales to a
 force or target position, limits, control rate, the training command, seed and git commit, ONNX
 opset and SHA-256, and evaluation of the ONNX policy in MuJoCo and PyBullet, with and without
-domain randomization. Export fails, writing nothing, if onnxruntime and the torch actor disagree by
-more than 1e-5 on 1000 random observations.
+domain randomization, and as a robot runs it: behind the default SafetyFilter (MuJoCo + DR, key
+mujoco_dr_safety_filter, with the fraction of steps the filter had to change). Export fails,
+writing nothing, if onnxruntime and the torch actor disagree by more than 1e-5 on 1000 random
+observations.
 
 Then: `robot-rl policies` lists policy folders; `robot-rl eval FOLDER` evaluates one;
 `robot-rl deploy --policy FOLDER` runs it behind the safety filter.
@@ -26,6 +28,7 @@ NAME = "export"
 HELP = "export a trained run to policy.onnx + policy.json (model card with contract and evaluation)"
 
 ENGINES = ("mujoco", "pybullet")
+DEPLOYED = "mujoco_dr_safety_filter"  # evaluation key: the Controller (policy + SafetyFilter) in the loop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +78,65 @@ def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: 
     }
 
 
+def evaluate_behind_safety_filter(
+    folder: Path, task: str, engine: str, randomize: str | None, episodes: int, seed: int
+) -> dict:
+    """The policy as a robot runs it: `robot_rl.runtime.Controller` (observation, ONNX, default SafetyFilter
+    with its start-up ramp) reading the simulated robot's joint state, its safe command driving it.
+
+    Same summary keys as `evaluate`, plus `fault_episodes` (episodes in which the filter latched a
+    fault) and `filtered_step_fraction` (steps where the filter changed the policy's command): a
+    policy that needs the filter often relies on commands a robot must not receive.
+    """
+    import numpy as np
+
+    from robot_rl.envs import make_env
+    from robot_rl.runtime import Controller, SafetyState
+
+    ctl = Controller(folder)
+    interface, dt = ctl.runner.interface, ctl.robot.control_dt
+    env = make_env(task, engine=engine, randomization=randomize)
+    sim = env.unwrapped
+    returns, lengths, successes, faults, filtered = [], [], [], 0, 0
+    try:
+        for i in range(episodes):
+            env.reset(seed=seed + i)
+            goal = sim.command if interface.command_size else None
+            q, qd = sim.engine.joint_state()
+            ctl.reset()
+            ctl.activate(0.0, q)
+            t, total, steps, done, faulted, info = 0.0, 0.0, 0, False, False, {}
+            while not done:
+                q, qd = sim.engine.joint_state()
+                out = ctl.step(t, t, q, qd, goal)
+                faulted |= out.state is not SafetyState.ACTIVE
+                asked = interface.action_to_command(ctl.runner.last_action)
+                filtered += bool(np.any(np.abs(out.values - asked) > 1e-9 * (1.0 + np.abs(asked))))
+                _, reward, terminated, truncated, info = env.step(interface.command_to_action(out.values))
+                total, steps, t = total + float(reward), steps + 1, t + dt
+                done = terminated or truncated
+            returns.append(total)
+            lengths.append(steps)
+            faults += faulted
+            if "success" in info:
+                successes.append(bool(info["success"]))
+    finally:
+        env.close()
+    arr = np.asarray(returns)
+    return {
+        "mean_return": float(arr.mean()),
+        "std_return": float(arr.std()),
+        "min_return": float(arr.min()),
+        "max_return": float(arr.max()),
+        "mean_length": float(np.mean(lengths)),
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "episodes": episodes,
+        "returns": [float(r) for r in returns],
+        "fault_episodes": faults,
+        "filtered_step_fraction": filtered / max(1, sum(lengths)),
+    }
+
+
 def export_command(args: argparse.Namespace) -> str:
     """The command that repeats this export, with every setting spelled out (for the card)."""
     import shlex
@@ -106,11 +168,19 @@ def run(args: argparse.Namespace) -> int:
     evaluate_fn = None
     if args.eval_episodes > 0:
 
-        def evaluate_fn(policy):
+        def evaluate_fn(folder: Path) -> dict:
+            from robot_rl.runtime import load_policy_folder
+
             def say(condition: str) -> None:
                 print(f"  evaluating {args.eval_episodes} episodes: {condition}", flush=True)
 
-            return evaluate_conditions(policy, meta["task"], args.eval_episodes, args.eval_seed, randomize, say)
+            n, seed = args.eval_episodes, args.eval_seed
+            evaluation = evaluate_conditions(load_policy_folder(folder), meta["task"], n, seed, randomize, say)
+            say(f"mujoco + DR {randomize}, behind the default SafetyFilter (robot_rl.runtime.Controller)")
+            evaluation["results"][DEPLOYED] = evaluate_behind_safety_filter(
+                folder, meta["task"], "mujoco", randomize, n, seed
+            )
+            return evaluation
 
     card = export_actor(
         actor,
@@ -131,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
         for condition, res in card["evaluation"]["results"].items():
             success = res.get("success_rate")
             print(
-                f"  {condition:12s} return {res['mean_return']:9.2f} +- {res['std_return']:7.2f}"
+                f"  {condition:24s} return {res['mean_return']:9.2f} +- {res['std_return']:7.2f}"
                 + (f"  success {success:.2f}" if success is not None else "")
+                + (f"  filtered {res['filtered_step_fraction']:.0%} of steps" if condition == DEPLOYED else "")
             )
     return 0

@@ -15,7 +15,11 @@ Written once against `Transport` (DDS or rclpy). All control decisions are the r
   watchdog measures what matters to the robot -- how long since a state last *reached* the
   controller, in wall time -- with no clock sync to the robot. A timer checks it between states,
   so a stream that stops gets the fault command within the watchdog time. A state stamped
-  earlier than the last one stepped is dropped (until reset or a new episode).
+  earlier than the last one stepped is dropped (until reset or a new episode); a zero stamp
+  (an unstamping driver) counts as stamped on arrival.
+* With a recorder, each stepped state and each command is stored at robot time (a command at
+  the stamp of the state it answers): a bag calibration can read directly, on sim time under a
+  simulator, with no race against /clock.
 * Every period without states, while not active, the safe action is re-sent, so a robot
   driver never keeps acting on an old policy command.
 * ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import PolicyContractError
-from sim.observations import TaskInterface
+from sim.observations import TASK_ROBOTS, TaskInterface, task_interface
 from sim.robot import RobotSpec
 
 SCHEMA = "robot-rl/policy-card/1"
@@ -171,8 +171,18 @@ def check_onnx_file(card: dict[str, Any], card_path: Path, onnx_path: Path) -> b
     return data
 
 
-def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, interface: TaskInterface, where: str) -> None:
-    """Refuse a policy trained for another robot, joint order, rate, observation or action scaling."""
+def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, where: str) -> TaskInterface:
+    """Refuse a policy trained for another robot, joint order, rate, observation or action scaling.
+
+    Returns the task's interface for this robot (built only once the robot itself matches, since a
+    task's observation function may not even apply to another robot).
+    """
+    task = str(card.get("task", "")).removeprefix("robot_rl/")
+    if task not in TASK_ROBOTS:
+        raise PolicyContractError(
+            f"{where}: task '{task}' has no observation function in sim.observations "
+            f"(known tasks: {', '.join(TASK_ROBOTS)})"
+        )
     r = card["robot"]
     if r.get("name") != robot.name:
         raise PolicyContractError(
@@ -194,6 +204,7 @@ def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, interface: 
             f"{where}: policy was trained at control_hz {hz}, but {robot.yaml_path} says "
             f"{robot.control_hz:g}; run it at its own rate (or retrain)"
         )
+    interface = task_interface(task, robot)
     expected_layout = interface.layout_dicts()
     card_layout = [
         {k: f.get(k) for k in ("name", "size", "unit", "description")} for f in card["observation"].get("layout", [])
@@ -226,6 +237,7 @@ def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, interface: 
                     f"{robot.yaml_path} (limits or gains changed since export); re-export the policy for this "
                     "robot description"
                 )
+    return interface
 
 
 def _compare_names(

@@ -21,7 +21,7 @@ import numpy as np
 from robot_rl.errors import PolicyContractError
 from robot_rl.runtime.card import check_card_against_robot
 from robot_rl.runtime.onnx_policy import OnnxPolicy, load_policy_folder
-from sim.observations import TASK_ROBOTS, TaskInterface, task_interface
+from sim.observations import TaskInterface
 from sim.robot import RobotSpec, load_robot
 
 __all__ = ["PolicyRunner"]
@@ -38,17 +38,11 @@ class PolicyRunner:
     def __init__(self, policy_dir: str | Path, robot: RobotSpec | str | Path | None = None, threads: int = 1):
         self.policy: OnnxPolicy = load_policy_folder(policy_dir, threads=threads)
         self.card: dict[str, Any] = self.policy.card or {}
-        self.task: str = self.card["task"]
-        if self.task.removeprefix("robot_rl/") not in TASK_ROBOTS:
-            raise PolicyContractError(
-                f"{policy_dir}: task '{self.task}' has no observation function in "
-                f"sim.observations (known tasks: {', '.join(TASK_ROBOTS)})"
-            )
+        self.task: str = str(self.card["task"]).removeprefix("robot_rl/")
         if robot is None:
             robot = self.card["robot"].get("name", "")
         self.robot: RobotSpec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
-        self.interface: TaskInterface = task_interface(self.task, self.robot)
-        check_card_against_robot(self.card, self.robot, self.interface, str(policy_dir))
+        self.interface: TaskInterface = check_card_against_robot(self.card, self.robot, str(policy_dir))
         if self.policy.obs_size != self.interface.obs_size or self.policy.act_size != self.interface.action_size:
             raise PolicyContractError(
                 f"{policy_dir}: the ONNX model maps {self.policy.obs_size} -> {self.policy.act_size} values, but "

@@ -19,16 +19,24 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("robot", default_value="cartpole"),
         DeclareLaunchArgument("activate", default_value="false"),
         DeclareLaunchArgument("record", default_value="", description="rosbag2 folder to write, or empty"),
-        DeclareLaunchArgument("config", default_value=PathJoinSubstitution(
-            [FindPackageShare("robot_rl_ros"), "config", "policy_node.yaml"])),
+        DeclareLaunchArgument(
+            "config",
+            default_value=PathJoinSubstitution([FindPackageShare("robot_rl_ros"), "config", "policy_node.yaml"]),
+        ),
     ]
     policy_node = Node(
-        package="robot_rl_ros", executable="policy_node", name="policy_node", output="screen",
-        parameters=[LaunchConfiguration("config"), {
-            "policy": LaunchConfiguration("policy"),
-            "robot": LaunchConfiguration("robot"),
-            "activate": LaunchConfiguration("activate"),
-            "record": LaunchConfiguration("record"),
-        }],
+        package="robot_rl_ros",
+        executable="policy_node",
+        name="policy_node",
+        output="screen",
+        parameters=[
+            LaunchConfiguration("config"),
+            {
+                "policy": LaunchConfiguration("policy"),
+                "robot": LaunchConfiguration("robot"),
+                "activate": LaunchConfiguration("activate"),
+                "record": LaunchConfiguration("record"),
+            },
+        ],
     )
     return LaunchDescription([*args, policy_node])

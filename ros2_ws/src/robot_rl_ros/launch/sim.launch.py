@@ -26,19 +26,37 @@ def generate_launch_description() -> LaunchDescription:
     ]
     sim_params = {"robot": LaunchConfiguration("robot"), "engine": LaunchConfiguration("engine")}
     sim_robot = Node(
-        package="robot_rl_ros", executable="sim_robot_node", name="sim_robot", output="screen",
-        parameters=[PathJoinSubstitution([config, "sim_robot.yaml"]), sim_params,
-                    {"params": LaunchConfiguration("params")}],
+        package="robot_rl_ros",
+        executable="sim_robot_node",
+        name="sim_robot",
+        output="screen",
+        parameters=[
+            PathJoinSubstitution([config, "sim_robot.yaml"]),
+            sim_params,
+            {"params": LaunchConfiguration("params")},
+        ],
     )
     policy_node = Node(
-        package="robot_rl_ros", executable="policy_node", name="policy_node", output="screen",
-        parameters=[PathJoinSubstitution([config, "policy_node.yaml"]), {
-            "policy": LaunchConfiguration("policy"), "robot": LaunchConfiguration("robot"),
-            "activate": True, "follow_episodes": True, "use_sim_time": True,
-        }],
+        package="robot_rl_ros",
+        executable="policy_node",
+        name="policy_node",
+        output="screen",
+        parameters=[
+            PathJoinSubstitution([config, "policy_node.yaml"]),
+            {
+                "policy": LaunchConfiguration("policy"),
+                "robot": LaunchConfiguration("robot"),
+                "activate": True,
+                "follow_episodes": True,
+                "use_sim_time": True,
+            },
+        ],
     )
     recorder = Node(
-        package="robot_rl_ros", executable="recorder", name="recorder", output="screen",
+        package="robot_rl_ros",
+        executable="recorder",
+        name="recorder",
+        output="screen",
         parameters=[{"out": LaunchConfiguration("record"), "use_sim_time": True}],
         condition=IfCondition(PythonExpression(["'", LaunchConfiguration("record"), "' != ''"])),
     )

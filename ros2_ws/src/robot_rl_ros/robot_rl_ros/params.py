@@ -22,8 +22,9 @@ def param(node: Any, name: str, default: Any) -> Any:
     return node.get_parameter(name).value
 
 
-def load_config(node: Any, config_cls: type[C], required: tuple[str, ...] = (),
-                skip: tuple[str, ...] = ("node_name",), **fixed: Any) -> C:
+def load_config(
+    node: Any, config_cls: type[C], required: tuple[str, ...] = (), skip: tuple[str, ...] = ("node_name",), **fixed: Any
+) -> C:
     """Read `config_cls` from `node`'s parameters; fields in `fixed` are set by the caller."""
     values: dict[str, Any] = dict(fixed)
     for f in dataclasses.fields(config_cls):
@@ -33,8 +34,10 @@ def load_config(node: Any, config_cls: type[C], required: tuple[str, ...] = (),
         if not node.has_parameter(f.name):
             if default is None:
                 if f.name in required:
-                    raise DeployError(f"parameter '{f.name}' of node '{node.get_name()}' is required: set it in "
-                                      f"the params file or with --ros-args -p {f.name}:=VALUE")
+                    raise DeployError(
+                        f"parameter '{f.name}' of node '{node.get_name()}' is required: set it in "
+                        f"the params file or with --ros-args -p {f.name}:=VALUE"
+                    )
                 continue  # optional with no default: leave the dataclass default (None)
             node.declare_parameter(f.name, default)
         value = node.get_parameter(f.name).value

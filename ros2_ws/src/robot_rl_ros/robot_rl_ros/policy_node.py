@@ -21,6 +21,7 @@ def add_trigger_services(transport: RclpyTransport, node: PolicyNode) -> None:
     from std_srvs.srv import Trigger
 
     for name in ("activate", "deactivate", "reset"):
+
         def handle(request, response, name=name):
             answer = node.request(name)
             response.success = answer.startswith("ok")
@@ -37,8 +38,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         use_sim_time = bool(ros_node.get_parameter("use_sim_time").value)
         param(ros_node, "follow_episodes", use_sim_time)  # a simulator's episodes, by default on sim time
-        config = load_config(ros_node, PolicyNodeConfig, required=("policy", "robot"),
-                             node_name=ros_node.get_name())
+        config = load_config(ros_node, PolicyNodeConfig, required=("policy", "robot"), node_name=ros_node.get_name())
         record = param(ros_node, "record", "")
         if record:
             from robot_rl.deploy.recorder import BagRecorder

@@ -1,0 +1,107 @@
+"""List exported policies (folders holding policy.onnx + policy.json) with their task, robot and evaluation.
+
+Examples:
+  robot-rl policies                      the policies shipped in ./policies/
+  robot-rl policies path/to/folder       policy folders under another folder (or one policy folder)
+  robot-rl policies --json               one JSON object per line, for scripts
+
+The eval columns are the mean episode return of the ONNX policy recorded in each model card at
+export (MuJoCo and PyBullet, nominal physics and under domain randomization; "deployed": MuJoCo +
+DR through robot_rl.runtime.Controller, i.e. behind the default SafetyFilter); "ok" in the file
+column means policy.onnx still has the SHA-256 its card records. Run one with
+`robot-rl eval FOLDER` or `robot-rl deploy --policy FOLDER`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "policies"
+HELP = "list exported policies (policy.onnx + policy.json): task, robot, evaluation"
+
+CONDITIONS = ("mujoco", "mujoco_dr", "pybullet", "pybullet_dr", "mujoco_dr_safety_filter")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("policies"), help="default: ./policies")
+    parser.add_argument("--json", action="store_true", help="one JSON object per policy, one per line")
+
+
+def find_policy_folders(folder: Path) -> list[Path]:
+    """`folder` itself if it holds a policy.json, else its sub-folders (any depth) that do, sorted."""
+    from robot_rl.runtime.card import CARD_FILE
+
+    if (folder / CARD_FILE).is_file():
+        return [folder]
+    return sorted(p.parent for p in folder.rglob(CARD_FILE))
+
+
+def describe(folder: Path) -> dict:
+    """One row: what the card says, whether the ONNX file matches it, and the recorded evaluation."""
+    from robot_rl.errors import PolicyContractError
+    from robot_rl.runtime.card import check_onnx_file, read_card
+
+    try:
+        card, card_path, onnx_path = read_card(folder)
+        check_onnx_file(card, card_path, onnx_path)
+        integrity = "ok"
+    except PolicyContractError as exc:
+        return {"folder": str(folder), "error": str(exc)}
+    results = (card.get("evaluation") or {}).get("results") or {}
+    training = card.get("training") or {}
+    return {
+        "folder": str(folder),
+        "name": card.get("name"),
+        "task": card.get("task"),
+        "robot": card["robot"].get("name"),
+        "algo": training.get("algo"),
+        "steps": training.get("global_step"),
+        "file": integrity,
+        "eval": {c: results[c].get("mean_return") for c in CONDITIONS if c in results},
+        "success": {c: results[c].get("success_rate") for c in CONDITIONS if c in results},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    if not args.folder.is_dir():
+        from robot_rl.errors import RobotRLError
+
+        raise RobotRLError(f"{args.folder}: no such folder (export a policy with `robot-rl export RUN --out DIR`)")
+    rows = [describe(f) for f in find_policy_folders(args.folder)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print(f"no policies under {args.folder} (export one with `robot-rl export RUN --out {args.folder}/NAME`)")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"policies ({args.folder})",
+        caption="mean return of the ONNX policy at export (success rate) in MuJoCo / PyBullet, nominal / +DR; "
+        "deployed: MuJoCo + DR behind the default SafetyFilter",
+    )
+    for col in ("name", "task", "robot", "algo", "steps", "file"):
+        table.add_column(col, no_wrap=col in ("name", "task"))
+    for col in ("MuJoCo", "+DR", "PyBullet", "+DR", "deployed"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        if "error" in row:
+            table.add_row(Path(row["folder"]).name, "", "", "", "", f"[red]{row['error']}[/red]")
+            continue
+        cells = []
+        for c in CONDITIONS:
+            ret, success = row["eval"].get(c), row["success"].get(c)
+            cells.append("" if ret is None else f"{ret:.1f}" + ("" if success is None else f" ({success:.0%})"))
+        steps = row["steps"]
+        table.add_row(
+            row["name"], row["task"], row["robot"], row["algo"] or "", "" if steps is None else f"{steps:,}",
+            row["file"], *cells,
+        )  # fmt: skip
+    Console().print(table)
+    return 0
