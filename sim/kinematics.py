@@ -22,19 +22,12 @@ def _rpy_matrix(rpy: tuple[float, float, float]) -> np.ndarray:
     ])
 
 
-def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    x, y, z = axis
-    c, s = np.cos(angle), np.sin(angle)
-    C = 1 - c
-    return np.array([
-        [c + x * x * C, x * y * C - z * s, x * z * C + y * s],
-        [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
-        [z * x * C - y * s, z * y * C + x * s, c + z * z * C],
-    ])
-
-
 class SerialChainFK:
-    """Position of `tip_link` in the root frame as a function of the chain's joint positions."""
+    """Position of `tip_link` in the root frame as a function of the chain's joint positions.
+
+    Every joint's fixed origin transform and Rodrigues terms are precomputed, so one evaluation is a
+    handful of vectorized numpy calls over all joints (it runs every control period on the robot).
+    """
 
     def __init__(self, urdf: Urdf, joint_names: tuple[str, ...], tip_link: str):
         by_child = {j.child: j for j in urdf.joints.values()}
@@ -44,26 +37,37 @@ class SerialChainFK:
             chain.append(by_child[link])
             link = by_child[link].parent
         self.chain = chain[::-1]
-        self.index = []
-        for j in self.chain:
+        n = len(self.chain)
+        self._origin = np.zeros((n, 4, 4))
+        self._K = np.zeros((n, 3, 3))  # skew matrix of each revolute axis (zero for fixed/prismatic)
+        self._slide = np.zeros((n, 3))  # axis of each prismatic joint (zero otherwise)
+        self._index = np.zeros(n, dtype=np.intp)
+        self._moves = np.zeros(n, dtype=bool)
+        for k, j in enumerate(self.chain):
+            self._origin[k, :3, :3] = _rpy_matrix(j.origin_rpy)
+            self._origin[k, :3, 3] = j.origin_xyz
+            self._origin[k, 3, 3] = 1.0
             if j.type == "fixed":
-                self.index.append(-1)
-            elif j.name in joint_names:
-                self.index.append(joint_names.index(j.name))
-            else:
+                continue
+            if j.name not in joint_names:
                 raise ValueError(f"joint '{j.name}' on the chain to '{tip_link}' is not among {joint_names}")
-        self._origins = [(_rpy_matrix(j.origin_rpy), np.asarray(j.origin_xyz, float)) for j in self.chain]
-        self._axes = [np.asarray(j.axis, float) / np.linalg.norm(j.axis) for j in self.chain]
+            self._index[k], self._moves[k] = joint_names.index(j.name), True
+            x, y, z = np.asarray(j.axis, float) / np.linalg.norm(j.axis)
+            if j.type == "prismatic":
+                self._slide[k] = (x, y, z)
+            else:
+                self._K[k] = [[0, -z, y], [z, 0, -x], [-y, x, 0]]
+        self._K2 = self._K @ self._K
+        self._local = np.tile(np.eye(4), (n, 1, 1))
 
     def position(self, q: np.ndarray) -> np.ndarray:
-        R = np.eye(3)
-        p = np.zeros(3)
-        for joint, (Ro, po), axis, idx in zip(self.chain, self._origins, self._axes, self.index, strict=True):
-            p = p + R @ po
-            R = R @ Ro
-            if idx >= 0:
-                if joint.type == "prismatic":
-                    p = p + R @ (axis * q[idx])
-                else:
-                    R = R @ _axis_angle(axis, float(q[idx]))
-        return p
+        angle = np.where(self._moves, np.asarray(q, dtype=float)[self._index], 0.0)
+        s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+        local = self._local
+        local[:, :3, :3] = np.eye(3) + s * self._K + (1.0 - c) * self._K2  # Rodrigues (identity if not revolute)
+        local[:, :3, 3] = self._slide * angle[:, None]
+        T = self._origin @ local
+        out = T[0]
+        for k in range(1, len(T)):
+            out = out @ T[k]
+        return out[:3, 3].copy()
