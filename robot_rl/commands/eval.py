@@ -57,7 +57,7 @@ def _evaluated_object(args: argparse.Namespace):
     if not args.run_dir.is_dir():
         from robot_rl.errors import RobotRLError
 
-        raise RobotRLError(f"{args.run_dir}: no such run directory or policy folder")
+        raise RobotRLError(f"{args.run_dir}: not a run directory (config.yaml) or a policy folder (policy.json)")
     import torch
 
     from robot_rl.train import load_policy, read_run_config
