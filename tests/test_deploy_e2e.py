@@ -351,7 +351,7 @@ def test_recorded_bag_reads_back_sample_for_sample(domain, tmp_path: Path) -> No
     from robot_rl.deploy.recorder import read_bag
 
     bag = tmp_path / "bag"
-    recorder = procs.spawn(["-m", "robot_rl.deploy.recorder", "--out", str(bag)], domain, tmp_path / "rec.log")
+    recorder = procs.spawn(["-m", "robot_rl.cli", "record", "--out", str(bag)], domain, tmp_path / "rec.log")
     sent_states = [
         m.JointState(
             header=m.Header(stamp=m.Time(7, i)),

@@ -33,3 +33,18 @@ def test_eval_refuses_a_tampered_policy_folder(tmp_path: Path, capsys: pytest.Ca
     assert main(["eval", str(folder), "--episodes", "1"]) == 1
     err = capsys.readouterr().err
     assert "policy.onnx" in err and "sha-256" in err.lower()
+
+
+def test_shipped_swingup_card_states_transfer_and_robustness():
+    """The issue's target, as recorded by `robot-rl export` in the card: PyBullet under default DR, and
+    realistic model errors (sim/robots/cartpole/robustness.yaml) one at a time and together."""
+    card = json.loads((SHIPPED / "policy.json").read_text())
+    assert card["evaluation"]["results"]["pybullet_dr"]["success_rate"] >= 0.9
+    robustness = card["evaluation"]["robustness"]
+    assert robustness["engine"] == "pybullet" and robustness["episodes"] >= 20
+    cases = robustness["cases"]
+    realistic = {"pole_mass_+30%", "cart_mass_+30%", "rail_friction_0.3N", "hinge_damping_x3", "motor_gain_-20%",
+                 "command_delay_20ms", "all_at_once"}
+    assert realistic <= set(cases)
+    for name in realistic:
+        assert cases[name]["success_rate"] >= 0.9, (name, cases[name])

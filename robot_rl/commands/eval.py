@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 
 NAME = "eval"
-HELP = "evaluate a trained run's policy for N episodes (optionally other engine/params/randomization)"
+HELP = "evaluate a run or an exported policy folder for N episodes (optionally other engine/params/DR)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -53,6 +53,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
 
 
+def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None) -> dict:
+    """The policy under each case of the robot's `robustness.yaml` (realistic model errors), in `engine`.
+
+    Cases are params mappings (absolute or {scale: s}), so the card states exactly which amounts of
+    mass, friction, gain and delay error the policy was shown to survive. Empty if the robot has none.
+    """
+    from robot_rl.envs import make_env, resolve_env_id
+    from robot_rl.training.evaluation import evaluate
+    from sim.observations import TASK_ROBOTS
+    from sim.params import load_yaml_mapping, resolve_params
+    from sim.robot import load_robot
+
+    robot = load_robot(TASK_ROBOTS[task.removeprefix("robot_rl/")])
+    path = robot.root / "robustness.yaml"
+    if not path.is_file():
+        return {}
+    cases = load_yaml_mapping(path, "robustness").get("cases") or {}
+    results = {}
+    for name, params in cases.items():
+        resolve_params(robot, params)  # a bad case fails here, naming the file's field
+        if progress is not None:
+            progress(f"{engine}, robustness case {name}")
+
+        def factory(params=params):
+            return make_env(resolve_env_id(task), engine=engine, randomization=None, params=params)
+
+        res = evaluate(policy, factory, episodes, seed)
+        results[name] = {"params": params, **{k: res[k] for k in ("mean_return", "std_return", "success_rate")}}
+    return {"engine": engine, "source": f"sim/robots/{robot.name}/robustness.yaml", "episodes": episodes,
+            "seed": seed, "cases": results}
+
+
 def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: str, progress=None) -> dict:
     """The card's evaluation: the ONNX policy in each engine, nominal and under domain randomization."""
     from robot_rl.envs import make_env, resolve_env_id
@@ -180,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
             evaluation["results"][DEPLOYED] = evaluate_behind_safety_filter(
                 folder, meta["task"], "mujoco", randomize, n, seed
             )
+            evaluation["robustness"] = evaluate_robustness(load_policy_folder(folder), meta["task"], n, seed,
+                                                           progress=say)
             return evaluation
 
     card = export_actor(
@@ -205,4 +239,9 @@ def run(args: argparse.Namespace) -> int:
                 + (f"  success {success:.2f}" if success is not None else "")
                 + (f"  filtered {res['filtered_step_fraction']:.0%} of steps" if condition == DEPLOYED else "")
             )
+        robustness = card["evaluation"].get("robustness") or {}
+        for case, res in robustness.get("cases", {}).items():
+            success = res.get("success_rate")
+            print(f"  {robustness['engine']}, {case:22s} return {res['mean_return']:9.2f}"
+                  + (f"  success {success:.2f}" if success is not None else ""))
     return 0

@@ -155,8 +155,8 @@ def read_bag(path: str | Path, topics: Sequence[str] | None = None) -> Iterator[
             yield connection.topic, stamp_ns, message_type(connection.msgtype).deserialize(bytes(data))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_recorder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recorder's options (shared by `robot-rl record` and `python -m robot_rl.deploy.recorder`)."""
     parser.add_argument("--out", required=True, help="new rosbag2 folder to create")
     parser.add_argument(
         "--topic",
@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", default="dds", choices=("dds", "rclpy", "auto"))
     parser.add_argument("--use-sim-time", action="store_true", help="stamp messages with /clock time")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    args = parser.parse_args(argv)
+
+
+def run_recorder(args: argparse.Namespace) -> int:
+    """Record until Ctrl-C, SIGTERM or --duration; the bag is closed (and readable) in every case."""
     topics = dict(DEFAULT_TOPICS)
     if args.topic:
         topics = {}
@@ -190,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         recorder.close()
     print("recorded", ", ".join(f"{t}: {n}" for t, n in recorder.counts.items()), flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_recorder_arguments(parser)
+    return run_recorder(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
