@@ -318,17 +318,3 @@ class PPO:
         )
         self.global_step = int(state["global_step"])
         self.iteration = int(state["iteration"])
-
-
-def actor_from_meta(meta: dict) -> DeterministicPolicy:
-    """An untrained deterministic PPO actor with the architecture described by ``model_meta()``."""
-    model = GaussianActorCritic(
-        meta["obs_dim"],
-        meta["act_dim"],
-        tuple(meta["hidden"]),
-        meta["activation"],
-        normalize=meta["normalize_obs"],
-        init_log_std=0.0,
-        critic_extra_dim=meta["priv_dim"],
-    )
-    return model.deterministic()

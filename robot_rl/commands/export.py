@@ -124,6 +124,7 @@ def evaluate_behind_safety_filter(
 
     from robot_rl.envs import make_env
     from robot_rl.runtime import Controller, SafetyState
+    from robot_rl.training.evaluation import summarize_episodes
 
     ctl = Controller(folder)
     interface, dt = ctl.runner.interface, ctl.robot.control_dt
@@ -154,16 +155,8 @@ def evaluate_behind_safety_filter(
                 successes.append(bool(info["success"]))
     finally:
         env.close()
-    arr = np.asarray(returns)
     return {
-        "mean_return": float(arr.mean()),
-        "std_return": float(arr.std()),
-        "min_return": float(arr.min()),
-        "max_return": float(arr.max()),
-        "mean_length": float(np.mean(lengths)),
-        "success_rate": float(np.mean(successes)) if successes else None,
-        "episodes": episodes,
-        "returns": [float(r) for r in returns],
+        **summarize_episodes(returns, lengths, successes),
         "fault_episodes": faults,
         "filtered_step_fraction": filtered / max(1, sum(lengths)),
     }

@@ -84,19 +84,13 @@ def summarize(
     """The evaluation summary with the keys of `robot-rl eval --json` (robot_rl.training.evaluation),
     plus what was evaluated. Episode i used seed + i there and here, so the two compare episode
     for episode."""
-    returns = np.asarray([r.ret for r in results], dtype=np.float64)
-    if not len(returns):
-        returns = np.asarray([math.nan])
-    summary: dict[str, Any] = {
-        "mean_return": float(returns.mean()),
-        "std_return": float(returns.std()),
-        "min_return": float(returns.min()),
-        "max_return": float(returns.max()),
-        "mean_length": float(np.mean([r.steps for r in results])) if results else math.nan,
-        "success_rate": float(np.mean([r.success for r in results])) if results else None,
-        "episodes": len(results),
-        "returns": [r.ret for r in results],
-    }
+    from robot_rl.training.evaluation import summarize_episodes
+
+    if results:
+        summary = summarize_episodes([r.ret for r in results], [r.steps for r in results], [r.success for r in results])
+    else:  # stopped before an episode finished
+        summary = {"mean_return": math.nan, "std_return": math.nan, "min_return": math.nan, "max_return": math.nan,
+                   "mean_length": math.nan, "success_rate": None, "episodes": 0, "returns": []}
     if config is not None:
         summary.update(
             {

@@ -50,7 +50,12 @@ def evaluate(
                 successes.append(bool(info["success"]))
     finally:
         env.close()
-    arr = np.asarray(returns)
+    return summarize_episodes(returns, lengths, successes)
+
+
+def summarize_episodes(returns: list[float], lengths: list[int], successes: list[bool]) -> dict[str, Any]:
+    """The evaluation summary every evaluator in the project prints (eval, export, sim-robot, demo)."""
+    arr = np.asarray(returns, dtype=float)
     return {
         "mean_return": float(arr.mean()),
         "std_return": float(arr.std()),
@@ -58,6 +63,6 @@ def evaluate(
         "max_return": float(arr.max()),
         "mean_length": float(np.mean(lengths)),
         "success_rate": float(np.mean(successes)) if successes else None,
-        "episodes": episodes,
+        "episodes": len(returns),
         "returns": [float(r) for r in returns],
     }
