@@ -11,8 +11,8 @@
              identified parameters against the sim robot's true ones
 
 Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
-into --out. Takes about 3-6 minutes; --quick uses the shipped policy (policies/cartpole_swingup)
-instead of training and takes about 1 minute.
+into --out. Takes about 1-3 minutes here (training: 30-60 s); --quick uses the shipped policy
+(policies/cartpole_swingup) instead of training and takes under a minute.
 
 Examples:
   robot-rl demo                       # what `make demo` runs
