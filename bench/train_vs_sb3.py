@@ -93,13 +93,24 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _finish(out: dict, spec: dict, policy_fn, env_factory) -> dict:
+    """Both libraries' trials end alike: deterministic evaluation (same seeds) and peak memory."""
+    from robot_rl.training.evaluation import evaluate
+
+    if spec.get("eval_episodes"):
+        res = evaluate(policy_fn, env_factory, spec["eval_episodes"], seed=10_000 + spec["seed"])
+        out["eval_return"] = round(res["mean_return"], 2)
+        out["eval_success_rate"] = res["success_rate"]
+    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return out
+
+
 def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
     from robot_rl.envs import make_env, make_vec_env
     from robot_rl.train import ALGOS, algo_config
-    from robot_rl.training.evaluation import evaluate
 
     cfg = algo_config(spec["algo"], spec.get("overrides", {}))
     env = make_vec_env(spec["env_id"], cfg.num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
@@ -116,18 +127,8 @@ def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     out = {"lib": "ours", "seed": spec["seed"], "steps": algo.global_step, "train_seconds": round(train_s, 2)}
     out["steps_per_second"] = round(algo.global_step / train_s, 1)
     out.update(curve.result())
-    if spec.get("eval_episodes"):
-        kwargs = spec.get("task_kwargs", {})
-        res = evaluate(
-            lambda o: algo.act(o[None])[0],
-            lambda: make_env(spec["env_id"], **kwargs),
-            spec["eval_episodes"],
-            seed=10_000 + spec["seed"],
-        )
-        out["eval_return"] = round(res["mean_return"], 2)
-        out["eval_success_rate"] = res["success_rate"]
-    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    return out
+    kwargs = spec.get("task_kwargs", {})
+    return _finish(out, spec, lambda o: algo.act(o[None])[0], lambda: make_env(spec["env_id"], **kwargs))
 
 
 def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +141,6 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.monitor import Monitor
 
-    from robot_rl.training.evaluation import evaluate
 
     if spec["env_id"].startswith("robot_rl/"):
         import sim  # noqa: F401  (registers our tasks)
@@ -166,17 +166,8 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
     out = {"lib": "sb3", "seed": spec["seed"], "steps": steps, "train_seconds": round(train_s, 2)}
     out["steps_per_second"] = round(steps / train_s, 1)
     out.update(curve.result())
-    if spec.get("eval_episodes"):
-        res = evaluate(
-            lambda o: np.asarray(model.predict(o, deterministic=True)[0]),
-            lambda: gym.make(spec["env_id"], **kwargs),
-            spec["eval_episodes"],
-            seed=10_000 + spec["seed"],
-        )
-        out["eval_return"] = round(res["mean_return"], 2)
-        out["eval_success_rate"] = res["success_rate"]
-    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    return out
+    return _finish(out, spec, lambda o: np.asarray(model.predict(o, deterministic=True)[0]),
+                   lambda: gym.make(spec["env_id"], **kwargs))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,6 +67,18 @@ class Problem(Protocol):
     def predictions(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
 
+def fit_parameters(robot: RobotSpec, values: dict[str, float], fit_names: Sequence[str], n_segments: int,
+                   fit_initial_state: bool) -> tuple[sysid.ParameterDict, list[str]]:
+    """The solver's parameters, whatever the engine: each fitted name within its vocabulary bounds,
+    starting from `values`, plus (optionally) the per-segment initial-state nuisance parameters."""
+    params = sysid.ParameterDict()
+    for n in fit_names:
+        lo, hi = vocabulary.bounds(n, robot.nominal[n])
+        params.add(sysid.Parameter(n, nominal=values[n], min_value=lo, max_value=hi))
+    nuisance = add_initial_state_params(params, n_segments, robot.joint_names) if fit_initial_state else []
+    return params, nuisance
+
+
 def add_initial_state_params(params: sysid.ParameterDict, n_segments: int, joint_names: Sequence[str]) -> list[str]:
     """Add per-segment initial-state offsets (nuisance parameters) and return their names.
 

@@ -31,8 +31,7 @@ import mujoco
 import numpy as np
 from mujoco import sysid
 
-from calibration import vocabulary
-from calibration.fit import FitOutcome, add_initial_state_params, solve, spread_weights
+from calibration.fit import FitOutcome, fit_parameters, solve, spread_weights
 from calibration.segments import Segment, delayed_command
 from sim.engines.mujoco import ModelParamWriter, build_spec
 from sim.robot import RobotSpec
@@ -66,12 +65,8 @@ class MujocoProblem:
         self.writer = ModelParamWriter(self.template, robot)
         self.dt = float(self.template.opt.timestep)
         self.n_threads = n_threads
-        self.params = sysid.ParameterDict()
-        for n in self.fit_names:
-            lo, hi = vocabulary.bounds(n, robot.nominal[n])
-            self.params.add(sysid.Parameter(n, nominal=self.values[n], min_value=lo, max_value=hi))
-        self.nuisance = (add_initial_state_params(self.params, len(self.segments), robot.joint_names)
-                         if fit_initial_state else [])
+        self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
+                                                    fit_initial_state)
         self._raw: dict[int, tuple[int, Segment]] = {}
         controls, sensors, initial = [], [], []
         self._qpos_adr = qpos_adr = [self.template.jnt_qposadr[self.template.joint(j).id] for j in robot.joint_names]

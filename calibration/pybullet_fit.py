@@ -19,9 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from mujoco import sysid
 
-from calibration import vocabulary
 from calibration.errors import FitError
-from calibration.fit import FitOutcome, add_initial_state_params, solve, spread_weights
+from calibration.fit import FitOutcome, fit_parameters, solve, spread_weights
 from calibration.segments import Segment
 from sim.robot import RobotSpec
 
@@ -45,12 +44,8 @@ class PybulletProblem:
         self.values = dict(values)
         self.fit_names = list(fit_names)
         self.sim = PybulletEngine(robot, self.values)
-        self.params = sysid.ParameterDict()
-        for n in self.fit_names:
-            lo, hi = vocabulary.bounds(n, robot.nominal[n])
-            self.params.add(sysid.Parameter(n, nominal=self.values[n], min_value=lo, max_value=hi))
-        self.nuisance = (add_initial_state_params(self.params, len(self.segments), robot.joint_names)
-                         if fit_initial_state else [])
+        self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
+                                                    fit_initial_state)
         self.notes: list[str] = []
         dt = robot.control_dt
         for k, seg in enumerate(self.segments):

@@ -78,6 +78,15 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "robot_rl.cli", *args]
 
 
+def _fresh(bag: Path) -> Path:
+    """A bag folder path to record into: the recorder refuses to overwrite, a rerun replaces the old one."""
+    if bag.exists():
+        import shutil
+
+        shutil.rmtree(bag)
+    return bag
+
+
 def _step(console, title: str):
     console.rule(f"[bold]{title}")
     return time.perf_counter()
@@ -114,11 +123,7 @@ def deploy_episodes(cfg: DemoConfig, policy_dir: Path, engine: str, params_file:
     """
     from robot_rl.deploy import procs
 
-    bag = cfg.out / f"{tag}_bag" if record else None
-    if bag is not None and bag.exists():
-        import shutil
-
-        shutil.rmtree(bag)
+    bag = _fresh(cfg.out / f"{tag}_bag") if record else None
     env = procs.dds_env(procs.pick_domain_id())
     node_log = cfg.out / f"{tag}_policy_node.log"
     node_args = ["-m", "robot_rl.cli", "deploy", "--policy", str(policy_dir), "--robot", "cartpole",
@@ -148,11 +153,7 @@ def identification_run(cfg: DemoConfig, params_file: Path, duration: float = 20.
     """`robot-rl excite --publish` against the sim robot over DDS; returns the recorded bag."""
     from robot_rl.deploy import procs
 
-    bag = cfg.out / "sysid_bag"
-    if bag.exists():
-        import shutil
-
-        shutil.rmtree(bag)
+    bag = _fresh(cfg.out / "sysid_bag")
     env = procs.dds_env(procs.pick_domain_id())
     robot_log = cfg.out / "sim_robot_sysid.log"
     robot = procs.spawn(["-m", "robot_rl.cli", "sim-robot", "--robot", "cartpole", "--engine", "pybullet",
