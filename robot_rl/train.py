@@ -45,8 +45,10 @@ from robot_rl.algos.sac import SAC, SACConfig, deterministic_from_actor
 from robot_rl.envs import is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
 from robot_rl.errors import CheckpointError, RobotRLError
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
+from robot_rl.training.cpu import cpu_training_settings
 from robot_rl.training.evaluation import evaluate
 from robot_rl.training.logger import MetricsLogger
+from robot_rl.training.presets import preset_settings
 
 ALGOS: dict[str, tuple[type, type]] = {"ppo": (PPO, PPOConfig), "sac": (SAC, SACConfig)}
 CONFIG_FILE = "config.yaml"
@@ -76,11 +78,16 @@ class RunConfig:
     eval_episodes: int = 10
     checkpoint_every: int = 100_000
     algo_config: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None  # named settings (robot_rl.training.presets) under the algo_config overrides
     command: str = ""
     torch_threads: int = 1
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
+
+    def algo_settings(self) -> dict[str, Any]:
+        """The preset's settings (if any) with this run's explicit overrides on top."""
+        return {**preset_settings(self.preset, self.algo), **self.algo_config}
 
     def to_yaml_dict(self) -> dict[str, Any]:
         data = _plain(dataclasses.asdict(self))
@@ -115,15 +122,45 @@ def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise RunConfigError(f"unknown {algo} setting(s) {unknown}; known settings: {', '.join(sorted(fields))}")
-    values = dict(overrides)
+    values = {name: _coerce_setting(algo, name, str(fields[name].type), value) for name, value in overrides.items()}
     if "hidden" in values:
         values["hidden"] = tuple(int(w) for w in values["hidden"])
     return cfg_cls(**values)
 
 
+def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
+    """Check one setting against its declared type; numbers written as strings become numbers.
+
+    YAML 1.1 (PyYAML) reads ``1e-3`` as the string "1e-3" (it wants ``1.0e-3``), so ``--set
+    learning_rate=1e-3`` arrives as a string: it is converted here instead of failing deep in torch.
+    """
+    optional = annotation.endswith("| None")
+    base = annotation.removesuffix("| None").strip()
+    if value is None and optional:
+        return None
+    expected = {"float": float, "int": int, "bool": bool}.get(base)
+    if expected is None:
+        return value
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if expected is float:
+                return number
+            if number.is_integer():
+                return int(number)
+    hint = " or null" if optional else ""
+    raise RunConfigError(f"{algo} setting '{name}' must be {base}{hint}, got {value!r}")
+
+
 def build_algo(config: RunConfig, env_seed: int) -> PPO | SAC:
     """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
-    cfg = algo_config(config.algo, config.algo_config)
+    cfg = algo_config(config.algo, config.algo_settings())
     env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, **config.task_kwargs())
     algo_cls = ALGOS[config.algo][0]
     return algo_cls(env, cfg, total_steps=config.steps, seed=config.seed)
@@ -214,7 +251,7 @@ class Trainer:
     def _write_config(self, resume: bool) -> None:
         path = self.run_dir / CONFIG_FILE
         data = self.config.to_yaml_dict()
-        data["algo_config"] = _plain(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_config)))
+        data["algo_config"] = _plain(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_settings())))
         previous = yaml.safe_load(path.read_text()) if (resume and path.exists()) else {}
         data["created"] = previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         data["command"] = previous.get("command", self.config.command)
@@ -292,7 +329,7 @@ class Trainer:
         final_eval = None
         stop_signal = None
         try:
-            with _StopFlag() as stop:
+            with _StopFlag() as stop, cpu_training_settings():
                 while algo.global_step < cfg.steps:
                     step_before, t0 = algo.global_step, time.perf_counter()
                     metrics = algo.iterate()

@@ -130,7 +130,7 @@ def test_replay_buffer_wraps_and_samples_what_was_added():
             next_obs=obs + 0.5,
             actions=torch.full((2, 1), -float(k)),
             rewards=torch.full((2,), 10.0 * k),
-            terminated=torch.zeros(2),
+            terminated=torch.ones(2),
         )
     assert buf.size == 5 and buf.ptr == 1
     assert buf.data[0, 0].item() == 2.0  # row 0 overwritten by the wrap
@@ -141,6 +141,9 @@ def test_replay_buffer_wraps_and_samples_what_was_added():
     torch.testing.assert_close(batch["rewards"], 10.0 * k)
     # Rows hold k = [2, 0, 1, 1, 2]: one of the two k=0 rows was overwritten by the wrap.
     assert buf.data[:, 0].tolist() == [2.0, 0.0, 1.0, 1.0, 2.0]
+    # A field left out is 0 in the new row, not the overwritten transition's value.
+    buf.add(obs=torch.full((1, 2), 7.0), next_obs=torch.zeros(1, 2), actions=torch.zeros(1, 1), rewards=torch.ones(1))
+    assert buf.data[1, 0].item() == 7.0 and buf.data[1, buf.columns["terminated"]].item() == 0.0
 
 
 def test_deterministic_policies_are_plain_mlps_bounded_in_unit_box():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from robot_rl.algos.ppo import PPO, PPOConfig
@@ -71,7 +72,24 @@ def test_sac_resume_gives_identical_next_updates(tmp_path):
     b.load_state_dict(_roundtrip(tmp_path, "sac", a.state_dict()))
     _assert_same_state(a.state_dict(), b.state_dict())
     before = copy.deepcopy(a.actor.state_dict())
-    for _ in range(3):  # replay sampling, policy noise, all three optimizers, Polyak targets
+    for _ in range(3):  # replay sampling, policy noise, the optimizer, Polyak targets
         assert torch.equal(a.update(), b.update())
     _assert_same_state(a.state_dict(), b.state_dict())
     assert any(not torch.equal(before[k], v) for k, v in a.actor.state_dict().items())
+
+
+def test_ppo_adaptive_learning_rate_follows_kl_and_survives_resume(tmp_path):
+    cfg = PPOConfig(num_envs=4, num_steps=32, num_minibatches=4, update_epochs=3, hidden=(32, 32), desired_kl=0.01)
+    a = PPO(make_vec_env("Pendulum-v1", 4, seed=1), cfg, total_steps=10_000, seed=1)
+    assert a._adapt_learning_rate(0.05) == pytest.approx(1e-3 / 1.5)  # KL > 2 * desired: slow down
+    assert a._adapt_learning_rate(0.01) == pytest.approx(1e-3 / 1.5)  # within [desired/2, 2 desired]: keep
+    assert a._adapt_learning_rate(0.001) == pytest.approx(1e-3)  # KL < desired / 2: speed up
+    assert a.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    a.adaptive_lr = 1.2e-5
+    assert a._adapt_learning_rate(1.0) == 1e-5  # bounded below
+    a.adaptive_lr = 1e-3
+    metrics = a.iterate()
+    assert metrics["train/learning_rate"] == a.adaptive_lr != 1e-3  # 12 minibatches moved it
+    b = PPO(make_vec_env("Pendulum-v1", 4, seed=7), cfg, total_steps=10_000, seed=7)
+    b.load_state_dict(_roundtrip(tmp_path, "ppo", a.state_dict()))
+    assert b.adaptive_lr == a.adaptive_lr

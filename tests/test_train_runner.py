@@ -18,6 +18,7 @@ from robot_rl.train import (
     RunConfigError,
     Trainer,
     TrainingDivergedError,
+    algo_config,
     load_policy,
     read_run_config,
     train,
@@ -214,6 +215,10 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     assert "exactly one of --task" in capsys.readouterr().err
     assert cli_main(["train", "--env-id", "Pendulum-v1", "--set", "no_such=1", "--out", str(tmp_path / "x")]) == 1
     assert "unknown ppo setting" in capsys.readouterr().err
+    assert cli_main(["train", "--env-id", "Pendulum-v1", "--algo", "sac", "--preset", "locomotion"]) == 1
+    assert "preset 'locomotion' is for --algo ppo, not sac" in capsys.readouterr().err
+    assert cli_main(["train", "--env-id", "Pendulum-v1", "--preset", "fast"]) == 1
+    assert "unknown preset 'fast'; choose one of: locomotion" in capsys.readouterr().err
 
 
 class _ScriptedEnv:
@@ -248,3 +253,48 @@ def test_evaluate_reports_returns_and_success_rate():
     assert res["returns"] == [-3.0, 3.0, -3.0, 3.0]
     assert res["mean_return"] == 0.0 and res["std_return"] == 3.0
     assert res["success_rate"] == 0.5 and res["episodes"] == 4 and res["mean_length"] == 3.0
+
+
+def test_settings_are_checked_against_their_types():
+    # YAML reads "1e-3" as a string: it must still become the float 0.001, not a torch TypeError later.
+    cfg = algo_config("ppo", {"learning_rate": "1e-3", "num_envs": 8.0, "desired_kl": None})
+    assert cfg.learning_rate == 0.001 and isinstance(cfg.learning_rate, float)
+    assert cfg.num_envs == 8 and isinstance(cfg.num_envs, int)
+    for bad, message in [
+        ({"num_envs": 2.5}, "'num_envs' must be int"),
+        ({"anneal_lr": "yes"}, "'anneal_lr' must be bool"),
+        ({"learning_rate": "fast"}, "'learning_rate' must be float"),
+        ({"target_kl": "x"}, "'target_kl' must be float or null"),
+    ]:
+        with pytest.raises(RunConfigError, match=message):
+            algo_config("ppo", bad)
+
+
+def test_preset_fills_settings_under_explicit_overrides(tmp_path):
+    config = _config(steps=256, num_minibatches=8)
+    config.preset = "locomotion"
+    config.eval_every = 0
+    run = tmp_path / "run"
+    trainer = Trainer(config, run)
+    cfg = trainer.algo.cfg
+    # From the preset: constant learning rate and 256-step rollouts; from --set: the rest, on top.
+    assert cfg.anneal_lr is False and cfg.learning_rate == 3e-4 and cfg.num_steps == 32
+    assert cfg.num_minibatches == 8 and cfg.num_envs == 4
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["preset"] == "locomotion" and saved["algo_config"]["anneal_lr"] is False
+    assert read_run_config(run).algo_settings()["learning_rate"] == 3e-4
+    trainer.algo.collector.env.close()
+
+
+def test_cpu_training_settings_hold_inside_and_are_restored_after():
+    import gc
+
+    from robot_rl.training.cpu import cpu_training_settings, denormals_flushed
+
+    assert not denormals_flushed()
+    with cpu_training_settings():
+        assert denormals_flushed()
+        assert torch.tensor(1e-39) * 1.0 == 0.0  # a float32 denormal is zero here
+        assert gc.get_freeze_count() > 1000  # the startup objects are out of the collector's walks
+    assert not denormals_flushed() and gc.get_freeze_count() == 0
+    assert torch.tensor(1e-39).item() != 0.0

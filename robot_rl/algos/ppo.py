@@ -49,6 +49,10 @@ class PPOConfig:
     # reaches a swing-up in ~40% fewer env steps (measured on CartpoleSwingup-v0, InvertedPendulum-v5).
     learning_rate: float = 1e-3
     anneal_lr: bool = True
+    # Adaptive learning rate (rsl_rl / legged_gym): after each minibatch, divide the rate by 1.5 when
+    # the policy's KL from the rollout policy exceeds 2 * desired_kl, multiply by 1.5 below half of it
+    # (bounded to [1e-5, 1e-2]). Replaces annealing when set.
+    desired_kl: float | None = None
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_coef: float = 0.2
@@ -108,6 +112,7 @@ class PPO:
         self.generator = torch.Generator().manual_seed(seed)
         self.global_step = 0
         self.iteration = 0
+        self.adaptive_lr = config.learning_rate  # the current rate of the adaptive-KL schedule
 
     @property
     def batch_size(self) -> int:
@@ -168,7 +173,9 @@ class PPO:
 
         # Learning-rate annealing: linear from the initial rate to 0 over the whole run.
         lr = cfg.learning_rate
-        if cfg.anneal_lr:
+        if cfg.desired_kl is not None:
+            lr = self.adaptive_lr
+        elif cfg.anneal_lr:
             lr *= max(1.0 - (self.global_step - self.batch_size) / max(self.total_steps, 1), 0.0)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -241,6 +248,8 @@ class PPO:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
 
+                if cfg.desired_kl is not None:
+                    lr = self._adapt_learning_rate(float(approx_kl))
                 sums += torch.stack([pg_loss.detach(), v_loss.detach(), entropy.detach(), approx_kl, clip_frac])
                 epoch_kl += approx_kl
                 n_minibatches += 1
@@ -266,6 +275,17 @@ class PPO:
             "train/action_std": float(model.log_std.detach().exp().mean()),
             "train/epochs": float(epochs_run),
         }
+
+    def _adapt_learning_rate(self, kl: float) -> float:
+        """The adaptive-KL schedule: one step of the rate, applied to the optimizer for the next minibatch."""
+        desired = self.cfg.desired_kl
+        if kl > 2.0 * desired:
+            self.adaptive_lr = max(self.adaptive_lr / 1.5, 1e-5)
+        elif 0.0 <= kl < 0.5 * desired:
+            self.adaptive_lr = min(self.adaptive_lr * 1.5, 1e-2)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.adaptive_lr
+        return self.adaptive_lr
 
     def iterate(self) -> dict[str, float]:
         """One PPO iteration: a rollout, then its update. Returns metrics (losses and episode stats)."""
@@ -307,6 +327,7 @@ class PPO:
             "return_stats": [self.return_stats.mean, self.return_stats.var, self.return_stats.count],
             "global_step": self.global_step,
             "iteration": self.iteration,
+            "adaptive_lr": self.adaptive_lr,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -318,3 +339,4 @@ class PPO:
         )
         self.global_step = int(state["global_step"])
         self.iteration = int(state["iteration"])
+        self.adaptive_lr = float(state.get("adaptive_lr", self.cfg.learning_rate))

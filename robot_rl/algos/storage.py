@@ -94,12 +94,14 @@ class ReplayBuffer:
     def add(self, **fields: torch.Tensor) -> None:
         """Add ``n`` transitions: every field a tensor with leading dim ``n`` (missing fields stay 0)."""
         n = fields["obs"].shape[0]
-        rows = torch.zeros(n, self.data.shape[1])
+        wraps = self.ptr + n > self.capacity
+        # Without wrap-around the fields go straight into the buffer's rows (a view): no staging copy.
+        rows = torch.zeros(n, self.data.shape[1]) if wraps else self.data[self.ptr : self.ptr + n]
+        if not wraps and len(fields) < len(self.columns):
+            rows.zero_()  # a reused row must not keep an old transition's missing fields
         for name, value in fields.items():
             rows[:, self.columns[name]] = value.reshape(n, -1)
-        if self.ptr + n <= self.capacity:
-            self.data[self.ptr : self.ptr + n] = rows
-        else:
+        if wraps:
             self.data[torch.arange(self.ptr, self.ptr + n) % self.capacity] = rows
         self.ptr = (self.ptr + n) % self.capacity
         self.size = min(self.size + n, self.capacity)

@@ -4,18 +4,22 @@ Examples:
   robot-rl train --task CartpoleSwingup-v0 --algo ppo --randomize default --steps 1000000 --out runs/swingup
   robot-rl train --env-id Pendulum-v1 --algo sac --steps 20000 --out runs/pendulum
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
+  robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
 
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
 summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
-fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE.
+fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE;
+a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from robot_rl.training.presets import describe_presets
 
 NAME = "train"
 HELP = "train a policy with PPO or SAC (our tasks or any Gymnasium env), with checkpoints and resume"
@@ -52,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="algorithm setting, YAML value (repeatable): --set learning_rate=1e-3 --set hidden=[128,128]",
     )
+    run.add_argument(
+        "--preset",
+        default=None,
+        help="named algorithm settings for a family of tasks, under any --set: " + describe_presets(),
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -86,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
             for flag, value in (("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo))
             if value is not None
         ]
+        if args.preset is not None:
+            conflicting.append("--preset")
         if conflicting or args.set or args.num_envs is not None:
             raise RunConfigError(
                 f"--resume continues {args.resume} with its saved config.yaml; drop {conflicting or '--set'} "
@@ -114,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             randomize=None if randomize == "none" else randomize,
             params=args.params,
             algo_config=_overrides(args),
+            preset=args.preset,
             command=command_line(),
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
