@@ -10,7 +10,8 @@ clipped surrogate for ``update_epochs`` epochs of minibatches. The tricks, each 
 * time-limit bootstrapping: a truncated episode's last reward gets ``+ gamma * V(final_obs)``;
 * GAE(lambda) advantages; per-minibatch advantage normalization;
 * clipped surrogate objective; optional clipped value loss; entropy bonus;
-* global gradient-norm clipping; linear learning-rate annealing; KL early stopping;
+* global gradient-norm clipping; linear learning-rate annealing or rsl_rl's adaptive-KL learning
+  rate (``desired_kl``); KL early stopping;
 * asymmetric actor-critic: the critic may see the simulator's privileged state, the actor never.
 
 Hyperparameter defaults follow CleanRL's ``ppo_continuous_action.py`` except the batch shape

@@ -8,8 +8,9 @@ MuJoCo settings (also Stable-Baselines3's defaults). Measured on Hopper-v5 at 30
 seeds 0/1/2, deterministic evaluation over 10 episodes:
 
 * our defaults: 1199 / 452 / 816 (too few gradient steps per sample; two seeds stall);
-* ``--preset locomotion``: 3238 / 3564 / 1668, at 2.8k env steps/s
-  (Stable-Baselines3 PPO, its defaults, seeds 0/1: 2855 / 3070, at 1.4-1.5k env steps/s).
+* ``--preset locomotion``: 3238 / 3564 / 1668, at 2.9k env steps/s
+  (Stable-Baselines3 PPO with its defaults: 2855 / 3070 / 2823, at 1.5k env steps/s;
+  ``bench/train_vs_sb3.py``, section ppo_hopper).
 
 A preset only fills algorithm settings; ``--set KEY=VALUE`` still overrides any of them, and the
 run's config.yaml records the preset's name and the resolved settings.
