@@ -21,7 +21,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "elu": nn.ELU, "relu
 INPLACE_ACTIVATIONS = {
     "tanh": torch.tanh_,
     "relu": torch.relu_,
-    "elu": lambda x: nn.functional.elu_(x),
+    "elu": nn.functional.elu_,
 }
 
 

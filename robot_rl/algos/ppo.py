@@ -172,7 +172,8 @@ class PPO:
         """Optimize the clipped surrogate on the stored rollout; returns scalar diagnostics."""
         cfg, s, model = self.cfg, self.storage, self.model
 
-        # Learning-rate annealing: linear from the initial rate to 0 over the whole run.
+        # Learning rate: the adaptive-KL schedule's current rate, or linear annealing from the
+        # initial rate to 0 over the whole run, or constant.
         lr = cfg.learning_rate
         if cfg.desired_kl is not None:
             lr = self.adaptive_lr
