@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
     parser.add_argument("--only", nargs="+", default=None, help="run only these sections")
     args = parser.parse_args(argv)
+    # Settings only (the trials run in their own processes): our configs and presets, as resolved.
+    from robot_rl.train import algo_config
+    from robot_rl.training.presets import preset_settings
+
     quick = args.quick
     seeds = args.seeds or ([0] if quick else [0, 1, 2])
     t_start = time.perf_counter()
@@ -266,8 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         for name, networks in (("sac_pendulum", {}), ("sac_pendulum_256x256", SAC_SB3_NETWORKS)):
             overrides = {**SAC_SHARED, "steps_per_iteration": 100, **networks}
             ours = [_run(trial_ours, {**base, "seed": s, "overrides": overrides}) for s in sac_seeds]
-            from robot_rl.train import algo_config
-
             ours_cfg = algo_config("sac", overrides)
             sections[name] = {
                 "threshold": PENDULUM_THRESHOLD,
@@ -301,8 +303,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, env_id, steps, preset in equal_steps:
         if not wanted(name):
             continue
-        from robot_rl.training.presets import preset_settings
-
         base = {"algo": "ppo", "env_id": env_id, "max_steps": steps, "max_seconds": 10_000, "eval_episodes": 10}
         overrides = preset_settings(preset, "ppo")
         ours = [_run(trial_ours, {**base, "seed": s, "overrides": overrides}) for s in seeds]
