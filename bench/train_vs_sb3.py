@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threshold": PENDULUM_THRESHOLD,
                 "utd": 1,
                 "ours_networks": {"hidden": list(ours_cfg.hidden), "lr": ours_cfg.critic_lr},
-                "sb3_networks": {"hidden": [256, 256], "lr": 3e-4},
+                "sb3_networks": {"hidden": SAC_SB3_NETWORKS["hidden"], "lr": SAC_SB3_NETWORKS["critic_lr"]},
                 **_compare(ours, sb3),
             }
 

@@ -120,9 +120,7 @@ class SAC:
         # Asymmetric actor-critic: the critic also sees privileged state (empty when not asymmetric).
         if priv.shape[-1]:
             obs = torch.cat([obs, priv], -1)
-        if self.cfg.normalize_obs:
-            obs = self.critic_normalizer(obs)
-        return torch.cat([obs, action], -1)
+        return torch.cat([self.critic_normalizer(obs), action], -1)
 
     # ------------------------------------------------------------------ one gradient update
     def update(self) -> torch.Tensor:
