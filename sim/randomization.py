@@ -12,6 +12,10 @@ Config format (`sim/robots/<robot>/randomization/<name>.yaml`, or any path):
     push:                       # random impulsive pushes: a joint-velocity kick
       probability: 0.02         # per control step
       velocity: [0.3, 0.5]      # max kick per joint (m/s or rad/s)
+      base_velocity: [0.5, 0.5, 0.0]  # floating base only: max kick of its linear velocity (m/s, world)
+
+Parameter keys may be glob patterns (`"*.kp": {scale_uniform: [0.9, 1.1]}`), expanded against the
+robot's vocabulary by sim/patterns.py; a pattern matching nothing is an error.
 
 Sampling is a pure function of a numpy Generator, so the same seed gives the same episodes.
 """
@@ -25,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from sim.errors import ConfigError
-from sim.params import check_name, load_yaml_mapping
-from sim.robot import RobotSpec
+from sim.params import load_yaml_mapping
+from sim.patterns import expand_mapping
+from sim.robot import RobotSpec, is_signed_parameter
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "scale_uniform")
 RandomizationLike = str | Path | dict | None
@@ -55,6 +60,7 @@ class DomainRandomization:
     velocity_spread: np.ndarray | None = None
     push_probability: float = 0.0
     push_velocity: np.ndarray | None = None
+    push_base_velocity: np.ndarray | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     def sample_params(self, rng: np.random.Generator, base: dict[str, float]) -> dict[str, float]:
@@ -72,6 +78,11 @@ class DomainRandomization:
         if self.push_probability <= 0 or self.push_velocity is None or rng.random() >= self.push_probability:
             return None
         return rng.uniform(-1, 1, n) * self.push_velocity
+
+
+def dist_of(spec: Any) -> str | None:
+    """The distribution key of one parameter's entry, if it is well formed enough to have one."""
+    return next(iter(spec)) if isinstance(spec, dict) and len(spec) == 1 else None
 
 
 def available_configs(robot: RobotSpec) -> list[str]:
@@ -110,17 +121,18 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     if not isinstance(params, dict):
         raise ConfigError(source, "parameters",
                           "expected a mapping name -> {uniform|log_uniform|scale_uniform: [lo, hi]}")
-    for name, spec in params.items():
-        check_name(robot, name, source)
+    for name, spec in expand_mapping(params, list(robot.nominal), source, robot.name, "parameters.").items():
         field_name = f"parameters.{name}"
+        signed = is_signed_parameter(name) and dist_of(spec) == "uniform"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
             raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
                               + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
         dist, bounds = next(iter(spec.items()))
         if (not isinstance(bounds, list) or len(bounds) != 2
                 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-                or bounds[0] > bounds[1] or bounds[0] < 0):
-            raise ConfigError(source, f"{field_name}.{dist}", f"got {bounds!r}; expected [lo, hi] with 0 <= lo <= hi")
+                or bounds[0] > bounds[1] or (bounds[0] < 0 and not signed)):
+            raise ConfigError(source, f"{field_name}.{dist}", f"got {bounds!r}; expected [lo, hi] with "
+                              + ("lo <= hi" if signed else "0 <= lo <= hi"))
         if dist == "log_uniform" and bounds[0] <= 0:
             raise ConfigError(source, f"{field_name}.log_uniform", "lower bound must be > 0 for a log-uniform range")
         if name.endswith(".mass") and bounds[0] <= 0:
@@ -131,8 +143,11 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     if not isinstance(init, dict) or set(init) - {"position", "velocity"}:
         raise ConfigError(source, "initial_state", "expected a mapping with 'position' and/or 'velocity'")
     push = data.get("push") or {}
-    if not isinstance(push, dict) or set(push) - {"probability", "velocity"}:
-        raise ConfigError(source, "push", "expected a mapping with 'probability' and 'velocity'")
+    if not isinstance(push, dict) or set(push) - {"probability", "velocity", "base_velocity"}:
+        raise ConfigError(source, "push", "expected a mapping with 'probability', 'velocity' and/or 'base_velocity'")
+    if "base_velocity" in push and not robot.floating:
+        raise ConfigError(source, "push.base_velocity", f"robot '{robot.name}' has no floating base; "
+                          "use push.velocity (joint velocity kicks)")
     prob = push.get("probability", 0.0)
     if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
         raise ConfigError(source, "push.probability", f"got {prob!r}; expected a probability in [0, 1]")
@@ -146,5 +161,7 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
         velocity_spread=spread(init, "velocity", "initial_state.velocity"),
         push_probability=float(prob),
         push_velocity=spread(push, "velocity", "push.velocity"),
+        push_base_velocity=_per_joint(push["base_velocity"], 3, source, "push.base_velocity")
+        if "base_velocity" in push else None,
         raw=data,
     )
