@@ -41,6 +41,10 @@ class ActionDelay:
         self.offsets[i] = back
         self._delayed[i] = d > 0
 
+    def delayed(self, i: int) -> bool:
+        """Whether robot i's commands are delayed (else every substep gets the step's own command)."""
+        return bool(self._delayed[i])
+
     def reset(self, i: int, initial: np.ndarray | None = None) -> None:
         """No pending commands for robot i: what it 'sent' before the episode is `initial` (default 0)."""
         self.history[i] = 0.0 if initial is None else initial

@@ -58,6 +58,7 @@ class RobotState:
     imu: ImuState | None = None
     foot_names: tuple[str, ...] = ()
     foot_forces: np.ndarray | None = None  # (..., n_feet) contact normal force, N
+    base_force: np.ndarray | None = None  # (...,) normal force between the base link and the floor (a fall), N
 
     @property
     def contacts(self) -> np.ndarray | None:
@@ -74,7 +75,8 @@ class RobotState:
         base = None if self.base is None else BaseState(*(getattr(self.base, f)[i] for f in _BASE_FIELDS))
         imu = None if self.imu is None else ImuState(*(getattr(self.imu, f)[i] for f in _IMU_FIELDS))
         return RobotState(self.joint_names, self.q[i], self.qd[i], None if self.tau is None else self.tau[i], base,
-                          imu, self.foot_names, None if self.foot_forces is None else self.foot_forces[i])
+                          imu, self.foot_names, None if self.foot_forces is None else self.foot_forces[i],
+                          None if self.base_force is None else self.base_force[i])
 
     @staticmethod
     def stack(states: list[RobotState]) -> RobotState:
@@ -83,13 +85,15 @@ class RobotState:
 
         def cat(get):
             values = [get(s) for s in states]
-            return None if values[0] is None else np.stack(values)
+            if values[0] is None:
+                return None
+            return np.asarray(values[0])[None] if len(values) == 1 else np.stack(values)
 
         base = None if s0.base is None else BaseState(
             *(cat(lambda s, f=f: getattr(s.base, f)) for f in _BASE_FIELDS))
         imu = None if s0.imu is None else ImuState(*(cat(lambda s, f=f: getattr(s.imu, f)) for f in _IMU_FIELDS))
         return RobotState(s0.joint_names, cat(lambda s: s.q), cat(lambda s: s.qd), cat(lambda s: s.tau), base, imu,
-                          s0.foot_names, cat(lambda s: s.foot_forces))
+                          s0.foot_names, cat(lambda s: s.foot_forces), cat(lambda s: s.base_force))
 
 
 _BASE_FIELDS = ("position", "orientation", "linear_velocity", "angular_velocity")

@@ -91,7 +91,7 @@ def test_reach_success_at_goal():
     q = np.zeros(7)
     env.engine.reset(q, np.zeros(7))
     ee = env.logic.ee_positions(q[None])[0]
-    env._command = ee  # the goal is where the arm already is: holding still succeeds
+    env.core.command[0] = ee  # the goal is where the arm already is: holding still succeeds
     hold = env.interface.command_to_action(q)
     for _ in range(env.logic.episode_steps):
         _, _, term, trunc, info = env.step(hold)

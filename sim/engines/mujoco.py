@@ -227,6 +227,11 @@ class MujocoEngine:
             self.data.ctrl[:] = cmd
             mujoco.mj_step(self.model, self.data, nstep=n)
 
+    def run_substeps(self, command: np.ndarray, n: int) -> None:
+        """Hold an actuator command for n physics substeps (no delay line: the caller realized it)."""
+        self.data.ctrl[:] = command
+        mujoco.mj_step(self.model, self.data, nstep=n)
+
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
         """An impulsive push: add joint velocity (used for random push disturbances)."""
         self.data.qvel[self.qvel_adr] += dqd
@@ -247,7 +252,7 @@ class MujocoEngine:
         d = self.data
         q, qd = self.joint_state()
         tau = np.zeros(len(self.robot.joints))
-        np.add.at(tau, self.act_joint, d.actuator_force)
+        tau[self.act_joint] = d.actuator_force  # robot.yaml: one actuator per joint at most
         if self.sensors is None:
             return RobotState(self.robot.joint_names, q, qd, tau)
         return state_from_arrays(self.robot, self.sensors, q, qd, tau, d.qpos[:7], d.qvel[:6], d.sensordata)
@@ -287,4 +292,4 @@ def state_from_arrays(robot: RobotSpec, sensors: SensorLayout, q: np.ndarray, qd
         tau = np.zeros(q.shape)
         tau[..., robot.actuator_joint_indices()] = sensordata[..., sensors.force]
     return RobotState(robot.joint_names, q, qd, tau, base, imu, robot.base.feet,
-                      sensordata[..., sensors.feet].copy())
+                      sensordata[..., sensors.feet].copy(), sensordata[..., sensors.base_touch].copy())

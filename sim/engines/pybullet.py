@@ -25,7 +25,26 @@ import pybullet as pb
 from sim.actuators import DelayLine, actuator_torques
 from sim.errors import ConfigError
 from sim.robot import RobotSpec
-from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_rotate_inverse
+from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_multiply, quat_rotate, quat_rotate_inverse
+
+
+def _fixed_offset_quat(robot: RobotSpec, link: str) -> np.ndarray:
+    """Orientation (w, x, y, z) of `link` in the base frame, through the fixed joints between them."""
+    by_child = {j.child: j for j in robot.urdf.joints.values()}
+    quat = np.array([1.0, 0.0, 0.0, 0.0])
+    while link != robot.base.link:
+        joint = by_child[link]
+        if joint.type != "fixed":
+            raise ConfigError(str(robot.yaml_path), "imu.link", f"'{link}' moves relative to the base (joint "
+                              f"'{joint.name}' is {joint.type}); mount the IMU on the base or a fixed child of it")
+        r, p, y = joint.origin_rpy
+        cr, sr, cp, sp, cy, sy = (np.cos(r / 2), np.sin(r / 2), np.cos(p / 2), np.sin(p / 2), np.cos(y / 2),
+                                  np.sin(y / 2))
+        q_joint = np.array([cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+                            cr * cp * sy - sr * sp * cy])
+        quat = quat_multiply(q_joint, quat)
+        link = joint.parent
+    return quat
 
 
 def _wxyz(q_xyzw) -> np.ndarray:
@@ -57,7 +76,6 @@ class PybulletEngine:
         self._load(str(robot.urdf_path))
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
         self._steps = 0
-        self._base_vel = np.zeros(3)
         self._base_acc = np.zeros(3)
         self._tau = np.zeros(len(robot.joints))
         self.params: dict[str, float] = {}
@@ -95,7 +113,10 @@ class PybulletEngine:
                 pb.changeDynamics(self.body, li, lateralFriction=1.0, spinningFriction=0.0, rollingFriction=0.0,
                                   restitution=0.0, physicsClientId=c)
             self.foot_ids = [link_of[f] for f in robot.base.feet]
-            self.imu_id = link_of[robot.base.imu_link]
+            # PyBullet's base pose and velocity are of the base's centre of mass; RobotState's (as
+            # MuJoCo's free joint) are of the base link frame: convert with the inertial offset.
+            self._inertial = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=c)[3])
+            self._imu_offset = _fixed_offset_quat(robot, robot.base.imu_link)
 
     def _reload_with_com(self, com: tuple[float, float, float]) -> None:
         """PyBullet fixes a link's inertial frame at load: write the URDF with the base's shifted, reload."""
@@ -155,14 +176,13 @@ class PybulletEngine:
             from sim.engines.mujoco import default_base  # noqa: PLC0415 (one definition of the rest pose)
 
             base = base or default_base(self.robot)
-            pb.resetBasePositionAndOrientation(self.body, list(map(float, base.position)), _xyzw(base.orientation),
+            quat = np.asarray(base.orientation, float)
+            lever = quat_rotate(quat, self._inertial)  # base frame origin -> centre of mass, world
+            omega_world = quat_rotate(quat, np.asarray(base.angular_velocity, float))
+            pb.resetBasePositionAndOrientation(self.body, list(map(float, base.position + lever)), _xyzw(quat),
                                                physicsClientId=c)
-            from sim.state import quat_rotate
-
-            omega_world = quat_rotate(np.asarray(base.orientation, float), np.asarray(base.angular_velocity, float))
-            pb.resetBaseVelocity(self.body, list(map(float, base.linear_velocity)), list(map(float, omega_world)),
-                                 physicsClientId=c)
-            self._base_vel = np.asarray(base.linear_velocity, float).copy()
+            v_com = np.asarray(base.linear_velocity, float) + np.cross(omega_world, lever)
+            pb.resetBaseVelocity(self.body, list(map(float, v_com)), list(map(float, omega_world)), physicsClientId=c)
             self._base_acc = np.zeros(3)
         self.delay.reset()
         self._tau = np.zeros(len(self.robot.joints))
@@ -200,7 +220,7 @@ class PybulletEngine:
 
     def apply_base_velocity_kick(self, dv: np.ndarray) -> None:
         """A push on a floating base: add to its linear velocity (world frame, m/s)."""
-        lin, ang = pb.getBaseVelocity(self.body, physicsClientId=self.client)
+        lin, ang = pb.getBaseVelocity(self.body, physicsClientId=self.client)  # a uniform kick: same for the COM
         pb.resetBaseVelocity(self.body, list(np.add(lin, dv)), list(ang), physicsClientId=self.client)
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -221,21 +241,19 @@ class PybulletEngine:
             return RobotState(self.robot.joint_names, q, qd, tau)
         pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
         lin, ang = pb.getBaseVelocity(self.body, physicsClientId=c)
-        quat = _wxyz(orn)
-        base = BaseState(np.array(pos), quat, np.array(lin), quat_rotate_inverse(quat, np.array(ang)))
-        if self.imu_id >= 0:
-            ls = pb.getLinkState(self.body, self.imu_id, computeLinkVelocity=1, computeForwardKinematics=1,
-                                 physicsClientId=c)
-            imu_quat, imu_ang = _wxyz(ls[5]), np.array(ls[7])
-        else:
-            imu_quat, imu_ang = quat, np.array(ang)
-        imu = ImuState(imu_quat, quat_rotate_inverse(imu_quat, imu_ang),
+        quat, omega = _wxyz(orn), np.array(ang)
+        lever = quat_rotate(quat, self._inertial)
+        base = BaseState(np.array(pos) - lever, quat, np.array(lin) - np.cross(omega, lever),
+                         quat_rotate_inverse(quat, omega))
+        imu_quat = quat_multiply(quat, self._imu_offset)  # the IMU is rigidly mounted on the base
+        imu = ImuState(imu_quat, quat_rotate_inverse(imu_quat, omega),
                        quat_rotate_inverse(imu_quat, self._base_acc - GRAVITY))
         forces = np.zeros(len(self.foot_ids))
         for k, li in enumerate(self.foot_ids):
             for cp in pb.getContactPoints(self.body, self.plane, linkIndexA=li, physicsClientId=c):
                 forces[k] += cp[9]
-        return RobotState(self.robot.joint_names, q, qd, tau, base, imu, self.robot.base.feet, forces)
+        return RobotState(self.robot.joint_names, q, qd, tau, base, imu, self.robot.base.feet, forces,
+                          np.array(self.base_contact_force()))
 
     def base_contact_force(self) -> float:
         """Normal force between the base link and the floor (a fall), N."""
