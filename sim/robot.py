@@ -337,7 +337,8 @@ def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSp
         names = [j.name for j in joints]
         for key, value in pose.items():
             if key not in names:
-                raise ConfigError(source, f"default_pose.{key}", f"not a listed joint; expected one of {', '.join(names)}")
+                raise ConfigError(source, f"default_pose.{key}",
+                                  f"not a listed joint; expected one of {', '.join(names)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(source, f"default_pose.{key}", f"got {value!r}; expected a number")
         default_pose = tuple(float(pose.get(n, 0.0)) for n in names)

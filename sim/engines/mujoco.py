@@ -14,8 +14,9 @@ import mujoco
 import numpy as np
 
 from sim.actuators import DelayLine
+from sim.engines.base import fixed_offset_quat
 from sim.robot import RobotSpec
-from sim.state import BaseState, ImuState, RobotState
+from sim.state import BaseState, ImuState, RobotState, quat_multiply, quat_rotate_inverse
 
 FLOOR = "floor"
 IMU_SITE = "imu"
@@ -47,8 +48,9 @@ def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     """Floor plane, no self-collision (PyBullet's default), IMU and contact sensors, joint efforts.
 
     The floor has priority, so its friction (`floor.friction`) is the friction of every contact.
-    Sensors, in sensordata order: IMU framequat (4), gyro (3), accelerometer (3); a touch sensor per
-    foot (contact normal force, N); a touch sensor on the base (a fall); each actuator's force.
+    Sensors, in sensordata order: the IMU's accelerometer (3); a touch sensor per foot (contact
+    normal force, N); a touch sensor on the base (a fall); each actuator's force. (The IMU's
+    orientation and rate are the base's, through its fixed mount, as in PyBullet.)
     Touch sensors are what `mujoco.rollout` can return per robot, where `data.contact` is not.
     """
     base = robot.base
@@ -63,10 +65,9 @@ def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     floor.friction = [base.floor_friction, 0.005, 0.0001]
     imu = spec.body(base.imu_link).add_site()
     imu.name = IMU_SITE
-    for stype, name in ((mujoco.mjtSensor.mjSENS_FRAMEQUAT, "imu_quat"), (mujoco.mjtSensor.mjSENS_GYRO, "imu_gyro"),
-                        (mujoco.mjtSensor.mjSENS_ACCELEROMETER, "imu_acc")):
-        sens = spec.add_sensor()
-        sens.name, sens.type, sens.objtype, sens.objname = name, stype, mujoco.mjtObj.mjOBJ_SITE, IMU_SITE
+    sens = spec.add_sensor()
+    sens.name, sens.type = "imu_acc", mujoco.mjtSensor.mjSENS_ACCELEROMETER
+    sens.objtype, sens.objname = mujoco.mjtObj.mjOBJ_SITE, IMU_SITE
     touch_bodies = list(base.feet) + [base.link]
     for link in touch_bodies:
         body = spec.body(link)
@@ -95,10 +96,11 @@ class SensorLayout:
 
     def __init__(self, robot: RobotSpec):
         n_feet = len(robot.base.feet) if robot.base else 0
-        self.quat, self.gyro, self.acc = slice(0, 4), slice(4, 7), slice(7, 10)
-        self.feet = slice(10, 10 + n_feet)
-        self.base_touch = 10 + n_feet
-        self.force = slice(11 + n_feet, 11 + n_feet + len(robot.actuators))
+        self.acc = slice(0, 3)
+        self.feet = slice(3, 3 + n_feet)
+        self.base_touch = 3 + n_feet
+        self.force = slice(4 + n_feet, 4 + n_feet + len(robot.actuators))
+        self.imu_offset = fixed_offset_quat(robot, robot.base.imu_link) if robot.base else np.array([1.0, 0, 0, 0])
 
 
 def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
@@ -283,10 +285,15 @@ def state_from_arrays(robot: RobotSpec, sensors: SensorLayout, q: np.ndarray, qd
     """A floating robot's RobotState from free-joint qpos[:7] / qvel[:6] and sensordata (any batch shape).
 
     MuJoCo's free joint: linear velocity in the world frame, angular velocity in the body frame.
+    The IMU's orientation and rate follow from the base through its fixed mount (exact, as in
+    PyBullet); its accelerometer is MuJoCo's sensor, evaluated at the start of the last substep.
     """
-    base = BaseState(base_qpos[..., 0:3].copy(), base_qpos[..., 3:7].copy(), base_qvel[..., 0:3].copy(),
-                     base_qvel[..., 3:6].copy())
-    imu = ImuState(sensordata[..., sensors.quat].copy(), sensordata[..., sensors.gyro].copy(),
+    quat = base_qpos[..., 3:7] / np.linalg.norm(base_qpos[..., 3:7], axis=-1, keepdims=True)
+    omega = base_qvel[..., 3:6].copy()
+    base = BaseState(base_qpos[..., 0:3].copy(), quat, base_qvel[..., 0:3].copy(), omega)
+    off = sensors.imu_offset
+    imu_quat = quat if off[0] == 1.0 else quat_multiply(quat, np.broadcast_to(off, quat.shape))
+    imu = ImuState(imu_quat, omega if off[0] == 1.0 else quat_rotate_inverse(off, omega),
                    sensordata[..., sensors.acc].copy())
     if tau is None:
         tau = np.zeros(q.shape)

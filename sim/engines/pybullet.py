@@ -23,28 +23,10 @@ import numpy as np
 import pybullet as pb
 
 from sim.actuators import DelayLine, actuator_torques
+from sim.engines.base import fixed_offset_quat
 from sim.errors import ConfigError
 from sim.robot import RobotSpec
 from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_multiply, quat_rotate, quat_rotate_inverse
-
-
-def _fixed_offset_quat(robot: RobotSpec, link: str) -> np.ndarray:
-    """Orientation (w, x, y, z) of `link` in the base frame, through the fixed joints between them."""
-    by_child = {j.child: j for j in robot.urdf.joints.values()}
-    quat = np.array([1.0, 0.0, 0.0, 0.0])
-    while link != robot.base.link:
-        joint = by_child[link]
-        if joint.type != "fixed":
-            raise ConfigError(str(robot.yaml_path), "imu.link", f"'{link}' moves relative to the base (joint "
-                              f"'{joint.name}' is {joint.type}); mount the IMU on the base or a fixed child of it")
-        r, p, y = joint.origin_rpy
-        cr, sr, cp, sp, cy, sy = (np.cos(r / 2), np.sin(r / 2), np.cos(p / 2), np.sin(p / 2), np.cos(y / 2),
-                                  np.sin(y / 2))
-        q_joint = np.array([cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
-                            cr * cp * sy - sr * sp * cy])
-        quat = quat_multiply(q_joint, quat)
-        link = joint.parent
-    return quat
 
 
 def _wxyz(q_xyzw) -> np.ndarray:
@@ -116,7 +98,7 @@ class PybulletEngine:
             # PyBullet's base pose and velocity are of the base's centre of mass; RobotState's (as
             # MuJoCo's free joint) are of the base link frame: convert with the inertial offset.
             self._inertial = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=c)[3])
-            self._imu_offset = _fixed_offset_quat(robot, robot.base.imu_link)
+            self._imu_offset = fixed_offset_quat(robot, robot.base.imu_link)
 
     def _reload_with_com(self, com: tuple[float, float, float]) -> None:
         """PyBullet fixes a link's inertial frame at load: write the URDF with the base's shifted, reload."""
