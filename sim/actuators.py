@@ -28,6 +28,7 @@ class ActionDelay:
         self.history = np.zeros((n_envs, 1, n_actuators))
         self._rows = np.arange(n_envs)[:, None]
         self._delayed = np.zeros(n_envs, dtype=bool)
+        self._any_delayed = False
 
     def set_delay(self, i: int, delay: float) -> None:
         """Delay of robot i in seconds, quantized to physics substeps (takes effect from its next reset)."""
@@ -40,6 +41,7 @@ class ActionDelay:
             self.history = grown
         self.offsets[i] = back
         self._delayed[i] = d > 0
+        self._any_delayed = bool(self._delayed.any())
 
     def delayed(self, i: int) -> bool:
         """Whether robot i's commands are delayed (else every substep gets the step's own command)."""
@@ -50,10 +52,14 @@ class ActionDelay:
         self.history[i] = 0.0 if initial is None else initial
 
     def control(self, commands: np.ndarray) -> np.ndarray:
-        """Per-substep commands (N, S, nu) for this control step's commands (N, nu)."""
-        if not self._delayed.any():  # no delay anywhere: every substep gets this step's command
+        """Per-substep commands (N, S, nu) for this control step's commands (N, nu).
+
+        Without any delay the result is (N, 1, nu), the same command for every substep (broadcast it
+        where a full array is needed): the common case costs no copy.
+        """
+        if not self._any_delayed:  # no delay anywhere: every substep gets this step's command
             self.history[:, 0] = commands
-            return np.broadcast_to(commands[:, None, :], (self.n, self.substeps, self.nu))
+            return commands[:, None, :]  # (N, 1, nu): broadcasts over the substeps
         self.history = np.roll(self.history, 1, axis=1)
         self.history[:, 0] = commands
         return self.history[self._rows, self.offsets]
@@ -89,7 +95,8 @@ class DelayLine:
 
     def segments(self, command: np.ndarray) -> list[tuple[np.ndarray, int]]:
         """Commands to apply over the next control step, as runs of substeps."""
-        return segments(self._delay.control(np.asarray(command, dtype=float).reshape(1, -1))[0])
+        control = self._delay.control(np.asarray(command, dtype=float).reshape(1, -1))[0]
+        return [(control[0], self.substeps)] if len(control) == 1 else segments(control)
 
 
 def actuator_torques(robot: RobotSpec, params: dict[str, float], command: np.ndarray,

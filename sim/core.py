@@ -28,6 +28,7 @@ from sim.params import ParamsLike, resolve_params
 from sim.randomization import RandomizationLike, load_randomization
 from sim.robot import RobotSpec, load_robot
 from sim.state import BaseState, ImuState, RobotState
+from sim.tasks.logic import TaskLogic
 from sim.tasks.registry import task_spec
 
 ROLLOUT_MIN_ENVS = 4  # below this a Python loop over engines is faster than a rollout call
@@ -73,15 +74,18 @@ class EngineLoop:
             self.engines[i].reset(q, qd)
 
     def step(self, control: np.ndarray) -> None:
-        S = control.shape[1]
+        S = self.robot.substeps
         for i, engine in enumerate(self.engines):
-            if not self.delay.delayed(i):  # one command for the whole step: one call
+            if control.shape[1] == 1 or not self.delay.delayed(i):  # one command for the step: one call
                 engine.run_substeps(control[i, 0], S)
             else:
                 for cmd, k in segments(control[i]):
                     engine.run_substeps(cmd, k)
 
     def state(self) -> RobotState:
+        if len(self.engines) == 1 and self.robot.base is None:  # the single env's hot path: no stacking
+            q, qd = self.engines[0].joint_state()
+            return RobotState(self.robot.joint_names, q[None], qd[None])
         return RobotState.stack([e.state() for e in self.engines])
 
     def kick(self, i: int, dqd: np.ndarray) -> None:
@@ -150,6 +154,8 @@ class MujocoRollout:
         mj.mj_getState(m, d, self.state_now[i], self.bits)
 
     def step(self, control: np.ndarray) -> None:
+        if control.shape[1] != self.robot.substeps:  # the same command for every substep
+            control = np.broadcast_to(control, (control.shape[0], self.robot.substeps, control.shape[2]))
         self.runner.rollout(self.models, self.datas, self.state_now, np.ascontiguousarray(control),
                             control_spec=self.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True,
                             nstep=self.robot.substeps, state=self.out,
@@ -225,6 +231,7 @@ class EpisodeCore:
         self.params = [dict(self.base_params) for _ in range(n)]
         self.physics = np.zeros((n, len(r.nominal)), np.float32)
         self.obs_noise = np.zeros(n)
+        self._noise_on = False
         self.command = np.zeros((n, self.interface.command_size))
         self.last_action = np.zeros((n, self.interface.action_size))
         self.steps = np.zeros(n, dtype=np.int64)
@@ -233,6 +240,7 @@ class EpisodeCore:
         self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
         self.episode_terms = np.zeros((n, len(self.term_names)))
         self.state: RobotState | None = None
+        self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
 
     # -- episodes ------------------------------------------------------------------------
     def reset_env(self, i: int) -> None:
@@ -244,6 +252,7 @@ class EpisodeCore:
         self.delay.set_delay(i, params["action_delay"])
         self.delay.reset(i)
         self.obs_noise[i] = params["obs_noise"]
+        self._noise_on = bool(np.any(self.obs_noise > 0))
         self.physics[i] = privileged_vector(self.robot, params)
         q, qd, command = self.logic.initial_state(rng, 1)
         q, qd = q[0], qd[0]
@@ -270,9 +279,10 @@ class EpisodeCore:
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
-        actions = np.clip(np.asarray(actions, dtype=np.float64).reshape(n, -1), -1.0, 1.0)
-        if not np.all(np.isfinite(actions)):
+        actions = np.asarray(actions, dtype=np.float64).reshape(n, -1)
+        if not np.isfinite(actions).all():
             raise ValueError(f"action contains NaN/inf: {actions}")
+        actions = actions.clip(-1.0, 1.0)
         self.sim.step(self.delay.control(self.interface.action_to_command(actions)))
         dr = self.randomization
         if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
@@ -286,14 +296,15 @@ class EpisodeCore:
         state = self.state = self.sim.state()
         raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
         terms = {k: w * raw[k] for k, w in zip(self.term_names, self.term_weights, strict=True)}
-        reward = np.zeros(n)
-        for k in self.term_names:
-            reward = reward + terms[k]
-        self.episode_terms += np.stack([terms[k] for k in self.term_names], axis=1)
+        reward = 0.0
+        for j, k in enumerate(self.term_names):
+            reward = reward + terms[k]  # in the TaskSpec's order: the sum is reproducible
+            self.episode_terms[:, j] += terms[k]
         terminated = self.logic.terminated(state)
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
         truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
 
     def success(self) -> np.ndarray:
@@ -306,7 +317,7 @@ class EpisodeCore:
     # -- what the policy and the critic see --------------------------------------------
     def observe(self, state: RobotState) -> np.ndarray:
         """The task's observation of `state`, with each robot's `obs_noise` on the channels it names."""
-        if np.any(self.obs_noise > 0):
+        if self._noise_on:
             state = self._noisy(state)
         return self.interface.observe(state, self.last_action, self.command)
 
@@ -332,6 +343,12 @@ class EpisodeCore:
         """The critic's extra input: sampled physics, plus the task's per-step truth (e.g. base velocity)."""
         extra = self.logic.privileged(state)
         return self.physics.copy() if extra is None else np.concatenate([self.physics, extra], axis=1)
+
+    def privileged_row(self, i: int) -> np.ndarray:
+        """Robot i's critic input now (the single env's per-step info)."""
+        if self._task_privileged:
+            return self.privileged(self.state)[i]
+        return self.physics[i].copy()
 
     @property
     def privileged_size(self) -> int:

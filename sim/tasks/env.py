@@ -49,9 +49,9 @@ class RobotTaskEnv(gym.Env):
 
     def step(self, action):
         core = self.core
-        out = core.step(np.asarray(action, dtype=np.float64).reshape(1, -1))
+        out = core.step(action)
         terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
-        info: dict[str, Any] = {"privileged": core.privileged(core.state)[0]}
+        info: dict[str, Any] = {"privileged": core.privileged_row(0)}
         if terminated or truncated:
             info["success"] = bool(core.success()[0])
             info.update({k: float(v[0]) for k, v in core.episode_reward_terms().items()})

@@ -108,3 +108,25 @@ class VelocityTracking(TaskLogic):
     def success_of(self, tracker: np.ndarray) -> np.ndarray:
         mean_error = tracker[:, 1] / np.maximum(tracker[:, 2], 1.0)
         return (tracker[:, 0] > 0) & (tracker[:, 2] > 0) & (mean_error <= self.success_error)
+
+
+def scripted_trot(robot: RobotSpec, seconds: float, hz: float = 2.0) -> np.ndarray:
+    """Joint targets (T, n_joints) of an open-loop trot about the default pose: a gait with no policy.
+
+    Diagonal legs (FR+RL, FL+RR) in antiphase at `hz`: the thigh swings +-0.25 rad, the calf folds
+    0.45 rad to lift the foot while the thigh swings it forward, so the robot walks forward. Used to
+    show a robot steps in an engine and to measure the engines' gap with contacts (bench/sim2sim_gap.py).
+    Legs are named by the joint prefix (FR_, FL_, RR_, RL_) and parts by `_upper_` / `_lower_`.
+    """
+    t = np.arange(int(round(seconds * robot.control_hz))) / robot.control_hz
+    pose = np.array(robot.default_pose)
+    targets = np.tile(pose, (len(t), 1))
+    phase = {"FR": 0.0, "RL": 0.0, "FL": np.pi, "RR": np.pi}
+    for k, name in enumerate(robot.joint_names):
+        leg, part = name.split("_")[0], name.split("_")[1]
+        s = np.sin(2 * np.pi * hz * t + phase.get(leg, 0.0))
+        if part == "upper":
+            targets[:, k] += 0.25 * s
+        elif part == "lower":
+            targets[:, k] -= 0.45 * np.maximum(-s, 0.0)  # lift while the foot swings forward (thigh decreasing)
+    return targets
