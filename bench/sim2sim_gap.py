@@ -60,7 +60,8 @@ def legged_gap(robot_name: str) -> dict:
     stand["height_gap_m"] = round(abs(stand["mujoco"]["mean_height_last_1s_m"]
                                       - stand["pybullet"]["mean_height_last_1s_m"]), 4)
     mj, pb_ = trot["mujoco"], trot["pybullet"]
-    trot["drift_gap_m"] = round(float(np.hypot(mj["drift_x_m"] - pb_["drift_x_m"], mj["drift_y_m"] - pb_["drift_y_m"])), 4)
+    gap_xy = np.hypot(mj["drift_x_m"] - pb_["drift_x_m"], mj["drift_y_m"] - pb_["drift_y_m"])
+    trot["drift_gap_m"] = round(float(gap_xy), 4)
     trot["yaw_gap_rad"] = round(abs(mj["yaw_rad"] - pb_["yaw_rad"]), 4)
     out["scenarios"]["standing_2s"] = stand
     out["scenarios"]["scripted_trot_4s"] = trot
