@@ -67,13 +67,11 @@ class ActionDelay:
 
 def segments(control: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """One robot's per-substep commands (S, nu) as runs of equal commands: (command, n_substeps)."""
-    out: list[tuple[np.ndarray, int]] = []
-    start = 0
-    for s in range(1, len(control) + 1):
-        if s == len(control) or not np.array_equal(control[s], control[start]):
-            out.append((control[start], s - start))
-            start = s
-    return out
+    if len(control) == 1:
+        return [(control[0], 1)]
+    starts = np.flatnonzero(np.any(control[1:] != control[:-1], axis=1)) + 1
+    bounds = [0, *starts.tolist(), len(control)]
+    return [(control[a], b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 class DelayLine:
