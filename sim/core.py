@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from sim.observations import task_interface
 from sim.params import ParamsLike, resolve_params
 from sim.randomization import RandomizationLike, load_randomization
 from sim.robot import RobotSpec, load_robot
-from sim.state import BaseState, ImuState, RobotState
+from sim.state import ImuState, RobotState
 from sim.tasks.logic import TaskLogic
 from sim.tasks.registry import task_spec
 
@@ -350,16 +349,8 @@ class EpisodeCore:
             return self.privileged(self.state)[i]
         return self.physics[i].copy()
 
-    @property
-    def privileged_size(self) -> int:
-        return self.physics.shape[1] + (0 if self.state is None or self.logic.privileged(self.state) is None
-                                        else self.logic.privileged(self.state).shape[1])
-
     def close(self) -> None:
         self.sim.close()
 
-    def info(self) -> dict[str, Any]:
-        return {"privileged": self.privileged(self.state)}
 
-
-__all__ = ["BaseState", "EngineLoop", "EpisodeCore", "MujocoRollout", "StepResult", "privileged_vector"]
+__all__ = ["EngineLoop", "EpisodeCore", "MujocoRollout", "StepResult", "privileged_vector"]

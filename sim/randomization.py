@@ -89,13 +89,14 @@ def available_configs(robot: RobotSpec) -> list[str]:
     return sorted(p.stem for p in (robot.root / "randomization").glob("*.yaml"))
 
 
-def _per_joint(value: Any, n: int, source: str, field_name: str) -> np.ndarray:
+def _per_joint(value: Any, n: int, source: str, field_name: str, what: str = "one per joint, robot.yaml order"
+               ) -> np.ndarray:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value] * n
     if not isinstance(value, list) or len(value) != n or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
         raise ConfigError(source, field_name, f"got {value!r}; expected one non-negative number or a list of "
-                          f"{n} (one per joint, robot.yaml order)")
+                          f"{n} ({what})")
     return np.array(value, dtype=float)
 
 
@@ -161,7 +162,7 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
         velocity_spread=spread(init, "velocity", "initial_state.velocity"),
         push_probability=float(prob),
         push_velocity=spread(push, "velocity", "push.velocity"),
-        push_base_velocity=_per_joint(push["base_velocity"], 3, source, "push.base_velocity")
+        push_base_velocity=_per_joint(push["base_velocity"], 3, source, "push.base_velocity", "x, y, z in m/s")
         if "base_velocity" in push else None,
         raw=data,
     )
