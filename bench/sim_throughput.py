@@ -1,6 +1,8 @@
 """Simulation throughput of the A1 and the cart-pole, as JSON lines (one per robot) in one run.
 
 The three targets (issue 12), each a ratio measured in the same run, so machine load cancels:
+Each ratio is the median over alternating short windows of the two sides (`paired_ratio`), with its
+min-max range, so a load change on the shared machine hits both.
   a1: ratio_vec32_dr_to_raw        A1 vector env, N=32, DR on, physics steps/s / a bare single-thread
                                    mj_step loop on the same A1 model standing on the floor (>= 0.8)
   cartpole: ratio_single_to_gym_pendulum
@@ -56,6 +58,24 @@ def timed(fn, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def paired_ratio(num, num_per_call: float, den, den_per_call: float, seconds: float, rounds: int = 6) -> dict:
+    """Ratio of two rates measured in alternating short windows; the median of the per-round ratios.
+
+    The machine is shared: load drifts over seconds, so two figures measured one after the other
+    can differ by 2x for nothing. Alternating windows expose both sides to the same load.
+    """
+    ratios, a, b = [], [], []
+    for _ in range(rounds):
+        ra = num_per_call * timed(num, seconds / rounds)
+        rb = den_per_call * timed(den, seconds / rounds)
+        a.append(ra)
+        b.append(rb)
+        ratios.append(ra / rb)
+    return {"ratio": round(float(np.median(ratios)), 3), "num_per_s": round(float(np.median(a))),
+            "den_per_s": round(float(np.median(b))), "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3)}
+
+
 def a1_figures(seconds: float) -> dict:
     """The A1: bare mj_step on its model (standing, PD holding the default pose) vs our envs."""
     robot = load_robot("a1")
@@ -100,7 +120,13 @@ def a1_figures(seconds: float) -> dict:
         key = "env_single_steps_per_s" if engine == "mujoco" else "env_single_pybullet_steps_per_s"
         out[key] = round(timed(single_step, seconds))
         env.close()
-    out["ratio_vec32_dr_to_raw"] = round(out["vec32_dr_physics_per_s"] / raw_rate, 3)
+    vec = RobotVectorEnv("A1Walk-v0", 32, seed=0, randomization="default")
+    vec.reset(seed=0)
+    acts = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 12))
+    pair = paired_ratio(lambda: vec.step(acts), 32 * S, raw, 100, 2 * seconds)
+    vec.close()
+    out["ratio_vec32_dr_to_raw"] = pair["ratio"]  # median over alternating windows (see paired_ratio)
+    out["ratio_vec32_dr_to_raw_range"] = [pair["ratio_min"], pair["ratio_max"]]
     out["target_ratio_vec32_dr_to_raw"] = TARGETS["a1_ratio_vec32_dr_to_raw"]
     return out
 
@@ -163,7 +189,6 @@ def cartpole_figures(seconds: float) -> dict:
         runner.rollout(models, datas, state0, control, skip_checks=True, nstep=S, state=out, chunk_size=n // nthread)
 
     rollout_rate = n * S * timed(roll, args.seconds)
-    runner.close()
 
     result = {"bench": "sim_throughput", "robot": "cartpole", "physics_dt": robot.physics_dt, "substeps": S,
               "cores": os.cpu_count(), "raw_mj_step_per_s": round(raw_rate),
@@ -197,12 +222,31 @@ def cartpole_figures(seconds: float) -> dict:
     sync.close()
     vec_physics = result["vec64_dr_steps_per_s"] * S
     result["vec64_dr_physics_per_s"] = vec_physics
-    result["ratio_vec64_dr_to_rollout"] = round(vec_physics / rollout_rate, 3)
+    vec = RobotVectorEnv("CartpoleSwingup-v0", 64, seed=0, randomization="default")
+    vec.reset(seed=0)
+    acts64 = np.random.default_rng(0).uniform(-1, 1, (64, 1))
+    pair = paired_ratio(lambda: vec.step(acts64), 64 * S, roll, 64 * S, 2 * args.seconds)
+    vec.close()
+    runner.close()
+    result["ratio_vec64_dr_to_rollout"] = pair["ratio"]  # median over alternating windows
+    result["ratio_vec64_dr_to_rollout_range"] = [pair["ratio_min"], pair["ratio_max"]]
     result["ratio_vec64_dr_to_raw"] = round(vec_physics / raw_rate, 3)
     result["speedup_vec64_vs_syncvec64"] = round(result["vec64_dr_steps_per_s"] / result["syncvec64_dr_steps_per_s"], 2)
     result["target_ratio_to_rollout"] = TARGETS["cartpole_ratio_vec64_dr_to_rollout"]
-    result["ratio_single_to_gym_pendulum"] = round(result["env_single_nodr_steps_per_s"]
-                                                   / result["gym_inverted_pendulum_v5_steps_per_s"], 3)
+    ours = gym.make("robot_rl/CartpoleSwingup-v0")
+    ours.reset(seed=0)
+    theirs = gym.make("InvertedPendulum-v5")
+    theirs.reset(seed=0)
+    zero = np.zeros(1, np.float32)
+
+    def step_env(env):
+        _, _, term, trunc, _ = env.step(zero)
+        if term or trunc:
+            env.reset()
+
+    pair = paired_ratio(lambda: step_env(ours), 1, lambda: step_env(theirs), 1, 2 * args.seconds)
+    result["ratio_single_to_gym_pendulum"] = pair["ratio"]  # median over alternating windows
+    result["ratio_single_to_gym_pendulum_range"] = [pair["ratio_min"], pair["ratio_max"]]
     result["ratio_single_dr_to_gym_pendulum"] = round(result["env_single_dr_steps_per_s"]
                                                       / result["gym_inverted_pendulum_v5_steps_per_s"], 3)
     result["target_ratio_single_to_gym_pendulum"] = TARGETS["cartpole_ratio_single_to_gym_pendulum"]
