@@ -153,6 +153,11 @@ def test_out_at_an_existing_run_and_resume_with_out_are_refused(tmp_path, capsys
         assert main(["train", "--resume", str(run), *flags]) == 1
         assert f"drop {flags[0]}" in one_error_line(capsys.readouterr().err, "train")
     assert snapshot(run) == before and not other.exists()
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("steps: 32", "steps: 0"))  # a hand edit
+    assert main(["train", "--resume", str(run)]) == 1
+    line = one_error_line(capsys.readouterr().err, "train")
+    assert str(config) in line and "'steps' is 0; expected an integer >= 1" in line
 
 
 def test_an_unwritable_out_is_one_line(tmp_path, capsys):
@@ -360,9 +365,8 @@ def test_deploy_exits_non_zero_on_a_configuration_error(tmp_path):
     result = robot_rl("deploy", "--policy", str(REPO / "policies/cartpole_swingup"), "--robot", str(robot_yaml),
                       "--transport", "dds", "--activate", cwd=tmp_path, env=env, timeout=90)  # fmt: skip
     assert result.returncode == 1, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("robot-rl deploy: error:")]
-    assert len(errors) == 1 and "joints[0].velocity_limit" in errors[0] and str(robot_yaml) in errors[0]
-    assert "Traceback" not in result.stderr
+    line = one_error_line(result.stderr, "deploy")
+    assert "joints[0].velocity_limit" in line and str(robot_yaml) in line
     assert time.monotonic() - start < 90
 
 

@@ -93,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
     from robot_rl.deploy.transport import make_transport
 
-    if args.watchdog is not None:
-        _check_watchdog(args.watchdog, args.robot)
+    _preflight(args)  # a configuration error: exit 1 before any DDS/ROS traffic
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = PolicyNodeConfig(
         policy=args.policy,
@@ -143,12 +142,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_watchdog(watchdog: float, robot_name: str) -> None:
-    """A watchdog shorter than 2 control periods faults between two on-time states."""
-    from robot_rl.errors import RobotRLError
+def _preflight(args: argparse.Namespace) -> None:
+    """Load the robot, the safety configuration and the policy as the node will, before any transport
+    exists: a configuration error is then one line and exit code 1, with nothing sent on the wire.
+
+    The node re-checks on its own (it is also built by the ROS launch file); errors only it detects
+    still end this command with exit code 1 (see run()).
+    """
+    from pathlib import Path
+
+    from robot_rl.runtime import Controller, SafetyConfig
     from sim.robot import load_robot
 
-    robot = load_robot(robot_name)
+    robot = load_robot(args.robot)
+    if args.watchdog is not None:
+        _check_watchdog(args.watchdog, robot)
+    safety = SafetyConfig.from_robot(robot, watchdog_timeout=args.watchdog, ramp_time=args.ramp_time)
+    Controller(Path(args.policy), robot, safety)
+
+
+def _check_watchdog(watchdog: float, robot) -> None:
+    """A watchdog shorter than 2 control periods faults between two on-time states."""
+    from robot_rl.errors import RobotRLError
+
     if watchdog < 2 * robot.control_dt:
         raise RobotRLError(
             f"--watchdog {watchdog:g} s is shorter than 2 control periods of robot '{robot.name}' "
