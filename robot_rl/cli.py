@@ -87,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=chosen if chosen in _command_modules() else "")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2, already printed on one line)
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parser.parse_args(argv)  # --help exits 0; a usage error exits 2 after one line (_Parser)
     if getattr(args, "_module", None) is None:
         parser.print_help()
         return 0 if not argv or argv[0] in ("-h", "--help") else 2

@@ -74,7 +74,9 @@ def test_steps_zero_is_refused_by_the_real_entry_point(tmp_path):
      (["--eval-every", "-1"], "--eval-every"), (["--checkpoint-every", "-100"], "--checkpoint-every")],
 )  # fmt: skip
 def test_count_flags_must_be_in_range(tmp_path, capsys, flags, names):
-    assert main(["train", "--task", "CartpoleBalance-v0", *flags, "--out", str(tmp_path / "run")]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--task", "CartpoleBalance-v0", *flags, "--out", str(tmp_path / "run")])
+    assert exit_.value.code == 2
     assert names in one_error_line(capsys.readouterr().err, "train")
     assert not (tmp_path / "run").exists()
 
@@ -308,7 +310,9 @@ def test_params_sampled_by_the_randomization_get_a_warning_naming_them(tmp_path,
 
 
 def test_help_says_which_wins(capsys):
-    assert main(["train", "--help"]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "a uniform or log_uniform range replaces it" in text and "scale_uniform range multiplies" in text
 
@@ -342,7 +346,9 @@ def test_export_over_an_existing_policy_is_refused_unless_forced(tmp_path, capsy
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "5", "soon"])
 def test_deploy_watchdog_out_of_bounds_is_a_usage_error(tmp_path, capsys, value):
     policy = str(REPO / "policies" / "cartpole_swingup")
-    assert main(["deploy", "--policy", policy, "--robot", "cartpole", "--watchdog", value]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["deploy", "--policy", policy, "--robot", "cartpole", "--watchdog", value])
+    assert exit_.value.code == 2
     assert "--watchdog" in one_error_line(capsys.readouterr().err, "deploy")
 
 
