@@ -33,10 +33,12 @@ positive_int = integer(1)
 non_negative_int = integer(0)
 
 
-def seconds(minimum: float, maximum: float | None = None, min_open: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite number of seconds in the range (``min_open``: strictly above minimum)."""
+def number(
+    minimum: float, maximum: float | None = None, min_open: bool = False, what: str = "a finite number"
+) -> Callable[[str], float]:
+    """An argparse type: a finite number in the range (``min_open``: strictly above ``minimum``)."""
     low = f"{'>' if min_open else '>='} {minimum:g}"
-    expected = f"a finite number of seconds {low}" + (f" and <= {maximum:g}" if maximum is not None else "")
+    expected = f"{what} {low}" + (f" and <= {maximum:g}" if maximum is not None else "")
 
     def parse(text: str) -> float:
         try:
@@ -48,5 +50,10 @@ def seconds(minimum: float, maximum: float | None = None, min_open: bool = False
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
-    parse.__name__ = "seconds"
+    parse.__name__ = "number"
     return parse
+
+
+def seconds(minimum: float, maximum: float | None = None, min_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds in the range."""
+    return number(minimum, maximum, min_open, what="a finite number of seconds")

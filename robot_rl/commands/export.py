@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import non_negative_int, positive_int
+
 NAME = "export"
 HELP = "export a trained run to policy.onnx + policy.json (model card with contract and evaluation)"
 
@@ -45,19 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="last.pt", help="file in checkpoints/ (last.pt, best.pt, ...)")
     parser.add_argument(
         "--eval-episodes",
-        type=int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="episodes per evaluation condition (MuJoCo/PyBullet x nominal/DR); 0 skips evaluation",
     )
-    parser.add_argument("--eval-seed", type=int, default=1000, help="episode i of each condition uses seed+i")
+    parser.add_argument(
+        "--eval-seed", type=non_negative_int, default=1000, help="episode i of each condition uses seed+i"
+    )
     parser.add_argument(
         "--randomize",
         default=None,
         metavar="CFG",
         help="DR config for the 'with DR' evaluations (default: the run's, else 'default')",
     )
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default: the exporter's)")
 
 
 def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None) -> dict:
