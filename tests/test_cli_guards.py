@@ -112,15 +112,14 @@ def test_sac_set_values_are_range_checked(tmp_path, capsys, setting, expected):
     assert expected in one_error_line(capsys.readouterr().err, "train")
 
 
-def test_set_accepts_exponent_numbers(tmp_path):
+def test_set_accepts_exponent_numbers():
+    import argparse
+
     from robot_rl.commands.train import _overrides
 
-    class Args:
-        set = ["learning_rate=1e-3", "clip_coef=2.0e-1", "ent_coef=1E-2"]
-        num_envs = None
-        asymmetric = False
-
-    assert _overrides(Args) == {"learning_rate": 1e-3, "clip_coef": 0.2, "ent_coef": 0.01}
+    args = argparse.Namespace(set=["learning_rate=1e-3", "clip_coef=2.0e-1", "ent_coef=1E-2"], num_envs=None,
+                              asymmetric=False)  # fmt: skip
+    assert _overrides(args) == {"learning_rate": 1e-3, "clip_coef": 0.2, "ent_coef": 0.01}
 
 
 # ------------------------------------------------------------------------------------------- train: folders
