@@ -320,6 +320,12 @@ class EpisodeCore:
             state = self._noisy(state)
         return self.interface.observe(state, self.last_action, self.command)
 
+    def sensed_state(self) -> RobotState:
+        """The current state as the robots' sensors report it: this episode's `obs_noise` on the
+        channels the task names (joints, IMU). A simulated robot publishes this, so a deployed
+        policy sees the noise it trained with."""
+        return self._noisy(self.state) if self._noise_on else self.state
+
     def _noisy(self, state: RobotState) -> RobotState:
         sd = self.obs_noise[:, None]
         q, qd, imu = state.q, state.qd, state.imu

@@ -20,7 +20,8 @@ from robot_rl.deploy import ros2_msgs as m
 from robot_rl.deploy.type_hash import type_hash
 
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
-FLOAT_FIELDS = {"position", "velocity", "effort", "data"}
+FLOAT_FIELDS = {"position", "velocity", "effort", "data", "orientation_covariance", "angular_velocity_covariance",
+                "linear_acceleration_covariance"}
 
 
 def to_rosbags(msg: object) -> object:
@@ -72,6 +73,15 @@ SAMPLES = [
         ],
     ),
     m.Clock(clock=m.Time(sec=1, nanosec=2)),
+    m.Twist(linear=m.Vector3(0.5, -0.1, 0.0), angular=m.Vector3(0.0, 0.0, 0.3)),
+    m.Imu(
+        header=header(frame="imu_link"),
+        orientation=m.Quaternion(0.01, -0.02, 0.3, 0.95),
+        orientation_covariance=[0.1 * i for i in range(9)],
+        angular_velocity=m.Vector3(0.1, 0.2, -0.3),
+        angular_velocity_covariance=[-1.0] + [0.0] * 8,
+        linear_acceleration=m.Vector3(0.0, 0.1, 9.81),
+    ),
     m.ParticipantEntitiesInfo(
         gid=m.Gid(data=bytes(range(16))),
         node_entities_info_seq=[

@@ -15,8 +15,14 @@ It starts inactive (safe action out) unless --activate is given. Lifecycle reque
 (activate | deactivate | reset); /<node>/state reports unconfigured | inactive | active | fault,
 /diagnostics says why. Press the e-stop with std_msgs/Bool true on /estop.
 
+A legged robot's policy (e.g. policies/a1_walk) also reads sensor_msgs/Imu on /imu/data and the
+velocity command as geometry_msgs/Twist on /cmd_vel (zero when silent for --cmd-vel-timeout);
+after activation it first brings the joints to the default pose (--soft-start-speed), and a fall
+(trunk tilt past --max-tilt) or any other fault puts the joints in damping mode.
+
 Examples:
   robot-rl deploy --policy policies/cartpole_swingup --robot cartpole
+  robot-rl deploy --policy policies/a1_walk --robot a1 --activate     # + /imu/data, /cmd_vel
   robot-rl deploy --policy policies/cartpole_swingup --robot cartpole --activate --record runs/bag1
   robot-rl sim-robot --robot cartpole &   robot-rl deploy ... --sim --activate   # against a simulator
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 
-from robot_rl.commands._args import seconds
+from robot_rl.commands._args import number, seconds
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "deploy"
@@ -59,6 +65,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"forward command controller topic (default: {DEFAULT_COMMAND_TOPIC})",
     )
     parser.add_argument("--estop-topic", default="/estop")
+    legged = parser.add_argument_group("legged robots (policies that read an IMU)")
+    legged.add_argument("--imu-topic", default="/imu/data", help="sensor_msgs/Imu of the trunk (default /imu/data)")
+    legged.add_argument("--cmd-vel-topic", default="/cmd_vel", help="geometry_msgs/Twist velocity command")
+    legged.add_argument(
+        "--cmd-vel-timeout", type=seconds(0.0, 60.0, min_open=True), default=0.5, metavar="S",
+        help="the velocity command falls back to zero (stand) after S s without a Twist (default 0.5)",
+    )
+    legged.add_argument(
+        "--max-tilt", type=number(0.0, 180.0, min_open=True, what="an angle in degrees"), default=60.0,
+        metavar="DEG", help="fall detector: trunk tilt from upright that faults to damping mode (default 60)",
+    )
+    legged.add_argument(
+        "--soft-start-speed", type=number(0.0, 10.0, what="a speed in rad/s"), default=1.0, metavar="RAD_S",
+        help="after activation, move the joints to the default pose at this speed before the policy runs; "
+        "0: no soft start (default 1)",
+    )
     parser.add_argument(
         "--watchdog",
         type=seconds(0.0, MAX_WATCHDOG_S, min_open=True),
@@ -106,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
         follow_episodes=args.sim,
         watchdog_timeout=args.watchdog,
         ramp_time=args.ramp_time,
+        imu_topic=args.imu_topic,
+        cmd_vel_topic=args.cmd_vel_topic,
+        cmd_vel_timeout=args.cmd_vel_timeout,
+        max_tilt_deg=args.max_tilt,
+        soft_start_speed=args.soft_start_speed,
     )
     recorder = None
     if args.record:
@@ -157,7 +184,8 @@ def _preflight(args: argparse.Namespace) -> None:
     robot = load_robot(args.robot)
     if args.watchdog is not None:
         _check_watchdog(args.watchdog, robot)
-    safety = SafetyConfig.from_robot(robot, watchdog_timeout=args.watchdog, ramp_time=args.ramp_time)
+    safety = SafetyConfig.from_robot(robot, watchdog_timeout=args.watchdog, ramp_time=args.ramp_time,
+                                     max_tilt_deg=args.max_tilt, soft_start_speed=args.soft_start_speed)
     Controller(Path(args.policy), robot, safety)
 
 

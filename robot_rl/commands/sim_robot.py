@@ -11,8 +11,12 @@ same summary as `robot-rl eval --json` (mean_return, std_return, min/max_return,
 success_rate, episodes, returns; episode i seeded with seed + i in both), through the whole
 deploy chain instead of in-process.
 
+A legged robot (--robot a1) also publishes its IMU (sensor_msgs/Imu on /imu/data) and, as its
+operator, each episode's velocity command (geometry_msgs/Twist on /cmd_vel).
+
 Examples:
   robot-rl sim-robot --robot cartpole --engine pybullet
+  robot-rl sim-robot --robot a1 --engine pybullet --episodes 3 --lockstep --json
   robot-rl sim-robot --robot cartpole --engine pybullet --params gap.yaml --episodes 5 --json
   (in another shell)  robot-rl deploy --policy policies/cartpole_swingup --robot cartpole --sim --activate
 """
@@ -70,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
     parser.add_argument("--state-topic", default="/joint_states")
     parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
+    parser.add_argument("--imu-topic", default="/imu/data", help="legged robots: sensor_msgs/Imu out")
+    parser.add_argument(
+        "--cmd-vel-topic", default="/cmd_vel", help="legged robots: the episode's velocity command out (Twist)"
+    )
     parser.add_argument("--node-name", default="sim_robot")
 
 
@@ -101,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         wait_for_controller=not args.no_wait,
         state_topic=args.state_topic,
         command_topic=args.command_topic,
+        imu_topic=args.imu_topic,
+        cmd_vel_topic=args.cmd_vel_topic,
         node_name=args.node_name,
     )
     transport = make_transport(args.transport, args.node_name)

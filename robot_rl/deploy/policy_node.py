@@ -22,6 +22,13 @@ Written once against `Transport` (DDS or rclpy). All control decisions are the r
   simulator, with no race against /clock.
 * Every period without states, while not active, the safe action is re-sent, so a robot
   driver never keeps acting on an old policy command.
+* Legged robots (tasks that observe an IMU): ``/imu/data`` (sensor_msgs/Imu) gives the trunk's
+  orientation and angular velocity; the latest reading goes into every step, and the safety
+  filter's watchdog covers it as it covers the joint states (a silent IMU is a fault, as is a
+  trunk tilted past the fall limit, which puts the robot in damping mode). ``/cmd_vel``
+  (geometry_msgs/Twist, REP 103 base frame: linear.x forward, linear.y left, angular.z yaw rate)
+  is the velocity command; silent for longer than ``cmd_vel_timeout`` it falls back to zero
+  (stand), as a teleop that stopped publishing should.
 * ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.
 * ``~/transition`` (std_msgs/String: ``activate`` | ``deactivate`` | ``reset``) drives the
   lifecycle; ``~/state`` (std_msgs/String, latched) reports ``unconfigured`` | ``inactive`` |
@@ -57,9 +64,11 @@ from robot_rl.deploy.ros2_msgs import (
     DiagnosticStatus,
     Float64MultiArray,
     Header,
+    Imu,
     JointState,
     KeyValue,
     String,
+    Twist,
     time_from_ns,
     time_to_ns,
 )
@@ -82,6 +91,9 @@ class PolicyNodeConfig:
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     estop_topic: str = "/estop"
+    imu_topic: str = "/imu/data"  # legged robots: sensor_msgs/Imu
+    cmd_vel_topic: str = "/cmd_vel"  # legged robots: geometry_msgs/Twist velocity command
+    cmd_vel_timeout: float = 0.5  # s of wall time without a Twist before the command falls back to zero
     transition_topic: str = "~/transition"
     lifecycle_topic: str = "~/state"
     diagnostics_topic: str = "/diagnostics"
@@ -89,6 +101,8 @@ class PolicyNodeConfig:
     follow_episodes: bool = False  # honour robot_rl/episode/<n> tags of a simulated robot
     watchdog_timeout: float | None = None  # s; default: the SafetyConfig default (5 periods)
     ramp_time: float = 0.5  # s
+    max_tilt_deg: float = 60.0  # legged robots: a trunk tilted further is a fall (fault, damping mode)
+    soft_start_speed: float = 1.0  # legged robots: rad/s towards the default pose after activation
     diagnostics_hz: float = 2.0
 
 
@@ -123,12 +137,21 @@ class PolicyNode:
         self._states = 0
         self._latency_ms: collections.deque[float] = collections.deque(maxlen=2000)
         self._command_times: collections.deque[float] = collections.deque(maxlen=2000)
+        # Legged robots: the latest IMU reading (ImuState, its stamp in robot time) and velocity command.
+        self._needs_imu = self.controller is not None and self.controller.runner.interface.needs_imu
+        self._imu: tuple[Any, float] | None = None
+        self._imus = 0
+        self._cmd_vel: tuple[np.ndarray, float] | None = None  # (forward, lateral, yaw rate), arrival time
+        self._zero_cmd = np.zeros(3)
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
         self._state_pub = transport.publisher(config.lifecycle_topic, String, LATCHED_QOS)
         self._diag_pub = transport.publisher(config.diagnostics_topic, DiagnosticArray)
         transport.subscribe(config.state_topic, JointState, self._on_state)
         transport.subscribe(config.estop_topic, Bool, self._on_estop)
+        if self._needs_imu:
+            transport.subscribe(config.imu_topic, Imu, self._on_imu)
+            transport.subscribe(config.cmd_vel_topic, Twist, self._on_cmd_vel)
         transport.subscribe(config.transition_topic, String, self._on_transition)
         check = min(self.period / 2, self.watchdog / 5) if math.isfinite(self.watchdog) else self.period
         transport.timer(check, self._on_timer)
@@ -144,7 +167,8 @@ class PolicyNode:
         try:
             robot = load_robot(self.config.robot)
             safety = SafetyConfig.from_robot(
-                robot, watchdog_timeout=self.config.watchdog_timeout, ramp_time=self.config.ramp_time
+                robot, watchdog_timeout=self.config.watchdog_timeout, ramp_time=self.config.ramp_time,
+                max_tilt_deg=self.config.max_tilt_deg, soft_start_speed=self.config.soft_start_speed,
             )
             self.controller = Controller(Path(self.config.policy), robot, safety)
         except USER_ERRORS as exc:
@@ -174,11 +198,47 @@ class PolicyNode:
             self._last = (mapped, arrived, now)
             if new_episode:
                 self._restart_for_episode(mapped, now)
-            elif self._want_active and self.controller.state == "inactive" and mapped.problem is None:
+            elif self._want_active and self.controller.state == "inactive" and self._ready(mapped):
                 self.controller.activate(now, mapped.q)
             self._last_step_stamp = stamp_ns
             out = self._step(mapped, now, now)
         self._send(out, msg, t_in, now)
+
+    def _on_imu(self, msg: Imu) -> None:
+        """Keep the latest reading, in sim.state's conventions (quaternion w, x, y, z, normalized)."""
+        from sim.state import ImuState
+
+        o = msg.orientation
+        quat = np.array([o.w, o.x, o.y, o.z], dtype=np.float64)
+        norm = float(np.linalg.norm(quat))
+        if norm > 0 and np.isfinite(norm):
+            quat = quat / norm  # a NaN reading stays NaN: the filter faults on it
+        w, a = msg.angular_velocity, msg.linear_acceleration
+        imu = ImuState(quat, np.array([w.x, w.y, w.z], dtype=np.float64), np.array([a.x, a.y, a.z], dtype=np.float64))
+        with self._lock:
+            self._imus += 1
+            stamp_ns = time_to_ns(msg.header.stamp)
+            # An unstamped reading (0) is stamped on arrival, in robot time.
+            self._imu = (imu, stamp_ns / 1e9 if stamp_ns else self._robot_time()[0])
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        cmd = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=np.float64)
+        if not np.all(np.isfinite(cmd)):
+            log.warning("%s: ignored a non-finite velocity command %s on %s", self.config.node_name, cmd,
+                        self.config.cmd_vel_topic)
+            return
+        with self._lock:
+            self._cmd_vel = (cmd, time.monotonic())
+
+    def _ready(self, mapped: MappedState) -> bool:
+        """A valid joint state, and for a legged robot an IMU reading: what activation needs."""
+        return mapped.problem is None and (not self._needs_imu or self._imu is not None)
+
+    def _velocity_command(self) -> np.ndarray:
+        """The latest /cmd_vel, or zero (stand) when none arrived within cmd_vel_timeout of wall time."""
+        if self._cmd_vel is None or time.monotonic() - self._cmd_vel[1] > self.config.cmd_vel_timeout:
+            return self._zero_cmd
+        return self._cmd_vel[0]
 
     def _due(self, stamp_ns: int) -> bool:
         """At most one step per control period of robot time; a stamp going back is dropped."""
@@ -215,13 +275,17 @@ class PolicyNode:
             self._fault_note = None
         elif ctl.state == "active":
             ctl.deactivate()
-        if self._want_active and ctl.state == "inactive" and mapped.problem is None:
+        if self._want_active and ctl.state == "inactive" and self._ready(mapped):
             ctl.activate(now, mapped.q)
 
     def _step(self, mapped: MappedState, now: float, stamp: float) -> Any:
         """One filter step (caller holds the lock); remembers why a fault happened."""
         before = self.controller.state
-        out = self.controller.step(now, stamp, mapped.q, mapped.qd)
+        if self._needs_imu:
+            imu, imu_stamp = self._imu if self._imu is not None else (None, None)
+            out = self.controller.step(now, stamp, mapped.q, mapped.qd, self._velocity_command(), imu, imu_stamp)
+        else:
+            out = self.controller.step(now, stamp, mapped.q, mapped.qd)
         if out.state == "fault" and before != "fault":
             self._fault_note = mapped.problem
             log.error(
@@ -339,6 +403,8 @@ class PolicyNode:
         mapped = self._last[0]
         if mapped.problem is not None:
             return f"pending: latest state is invalid ({mapped.problem})"
+        if not self._ready(mapped):
+            return f"pending: will activate when an IMU reading arrives on {self.config.imu_topic}"
         ctl.activate(self._robot_time()[0], mapped.q)
         return "ok, active (ramping in)" if ctl.state == "active" else f"refused: {ctl.fault_reason}"
 
@@ -362,6 +428,9 @@ class PolicyNode:
                 "latency_p50_ms": f"{np.percentile(lat, 50):.3f}",
                 "latency_p99_ms": f"{np.percentile(lat, 99):.3f}",
                 "states_received": str(self._states),
+                "imu_received": str(self._imus) if self._needs_imu else "not used",
+                "cmd_vel": (" ".join(f"{v:.2f}" for v in self._velocity_command()) if self._needs_imu
+                            else "not used"),
                 "commands_sent": str(self._commands),
                 "last_fault": fault or "none",
                 "fault_input": self._fault_note or "none",

@@ -30,15 +30,19 @@ __all__ = [
     "Float64MultiArray",
     "Gid",
     "Header",
+    "Imu",
     "JointState",
     "KeyValue",
     "MultiArrayDimension",
     "MultiArrayLayout",
     "NodeEntitiesInfo",
     "ParticipantEntitiesInfo",
+    "Quaternion",
     "String",
     "Time",
+    "Twist",
     "UInt32",
+    "Vector3",
     "dds_type_name",
     "ros_type_name",
     "time_from_ns",
@@ -114,6 +118,50 @@ class JointState(IdlStruct, typename="sensor_msgs::msg::dds_::JointState_"):
 
 @final
 @dataclass
+class Vector3(IdlStruct, typename="geometry_msgs::msg::dds_::Vector3_"):
+    x: t.float64 = 0.0
+    y: t.float64 = 0.0
+    z: t.float64 = 0.0
+
+
+@final
+@dataclass
+class Quaternion(IdlStruct, typename="geometry_msgs::msg::dds_::Quaternion_"):
+    """ROS order x, y, z, w (sim.state uses w, x, y, z: convert at the boundary, never inside)."""
+
+    x: t.float64 = 0.0
+    y: t.float64 = 0.0
+    z: t.float64 = 0.0
+    w: t.float64 = 1.0
+
+
+@final
+@dataclass
+class Twist(IdlStruct, typename="geometry_msgs::msg::dds_::Twist_"):
+    """A velocity command on /cmd_vel (REP 103: base frame, x forward, y left, z up; m/s and rad/s)."""
+
+    linear: Vector3 = field(default_factory=Vector3)
+    angular: Vector3 = field(default_factory=Vector3)
+
+
+@final
+@dataclass
+class Imu(IdlStruct, typename="sensor_msgs::msg::dds_::Imu_"):
+    """An IMU reading (REP 145): orientation of the IMU frame in a world frame, angular velocity in
+    rad/s and linear acceleration (specific force, +9.81 on z at rest) in m/s^2, both in the IMU
+    frame. Covariances row-major 3x3; element 0 of a covariance = -1 means "not provided"."""
+
+    header: Header = field(default_factory=Header)
+    orientation: Quaternion = field(default_factory=Quaternion)
+    orientation_covariance: t.array[t.float64, 9] = field(default_factory=lambda: [0.0] * 9)
+    angular_velocity: Vector3 = field(default_factory=Vector3)
+    angular_velocity_covariance: t.array[t.float64, 9] = field(default_factory=lambda: [0.0] * 9)
+    linear_acceleration: Vector3 = field(default_factory=Vector3)
+    linear_acceleration_covariance: t.array[t.float64, 9] = field(default_factory=lambda: [0.0] * 9)
+
+
+@final
+@dataclass
 class KeyValue(IdlStruct, typename="diagnostic_msgs::msg::dds_::KeyValue_"):
     key: str = ""
     value: str = ""
@@ -183,6 +231,10 @@ ALL_TYPES: tuple[type[IdlStruct], ...] = (
     MultiArrayLayout,
     Float64MultiArray,
     JointState,
+    Vector3,
+    Quaternion,
+    Twist,
+    Imu,
     KeyValue,
     DiagnosticStatus,
     DiagnosticArray,

@@ -13,6 +13,13 @@ sensor noise to the published joint states. Episodes use the task's own initial 
 and success, so ``--episodes N`` scores a deployed policy exactly as ``robot-rl eval`` scores it
 in simulation, but through the whole deploy chain.
 
+A legged robot (a task that observes an IMU, e.g. A1Walk-v0 on the A1) also publishes its IMU as
+``sensor_msgs/Imu`` on ``/imu/data`` (stamped like the joint states, frame ``imu_link``), with
+the same sensor noise model the task trains with (``obs_noise`` per channel), and plays the
+operator: the episode's sampled velocity command goes out on ``/cmd_vel`` as a
+``geometry_msgs/Twist`` before each state, so the task's success (tracking that command) is
+scored through the node as in ``robot-rl eval``.
+
 Each episode's states carry ``header.frame_id = robot_rl/episode/<n>``: a policy node following
 episodes ramps in again from the new initial state instead of faulting on the jump.
 
@@ -37,7 +44,17 @@ import numpy as np
 
 from robot_rl.deploy.joint_map import episode_frame_id
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
-from robot_rl.deploy.ros2_msgs import Clock, Float64MultiArray, Header, JointState, time_from_ns
+from robot_rl.deploy.ros2_msgs import (
+    Clock,
+    Float64MultiArray,
+    Header,
+    Imu,
+    JointState,
+    Quaternion,
+    Twist,
+    Vector3,
+    time_from_ns,
+)
 from robot_rl.deploy.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -59,6 +76,8 @@ class SimRobotConfig:
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     clock_topic: str = "/clock"
+    imu_topic: str = "/imu/data"  # legged robots
+    cmd_vel_topic: str = "/cmd_vel"  # legged robots: the episode's command, as an operator would send it
     publish_clock: bool = True
     node_name: str = "sim_robot"
 
@@ -142,6 +161,9 @@ class SimRobot:
         self.sim_time_ns = int(round(self.dt * 1e9))
         self._state_pub = transport.publisher(config.state_topic, JointState)
         self._clock_pub = transport.publisher(config.clock_topic, Clock) if config.publish_clock else None
+        self.legged = self.core.interface.needs_imu
+        self._imu_pub = transport.publisher(config.imu_topic, Imu) if self.legged else None
+        self._cmd_vel_pub = transport.publisher(config.cmd_vel_topic, Twist) if self.legged else None
         transport.subscribe(config.command_topic, Float64MultiArray, self._on_command)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -169,12 +191,27 @@ class SimRobot:
 
     # -- outputs -----------------------------------------------------------------------------
     def _publish(self, episode: int) -> None:
-        q, qd = self.core.engine.joint_state()
-        noise = float(self.core.params.get("obs_noise", 0.0))
-        if noise > 0:
-            rng = self.core.np_random
-            q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
         stamp = time_from_ns(self.sim_time_ns)
+        if self.legged:
+            # The sensors as the task's observation sees them: the episode core's noise model.
+            state = self.core.core.sensed_state().row(0)
+            q, qd = state.q, state.qd
+            cmd = self.core.command
+            self._cmd_vel_pub.publish(Twist(linear=Vector3(float(cmd[0]), float(cmd[1]), 0.0),
+                                            angular=Vector3(0.0, 0.0, float(cmd[2]))))
+            w, x, y, z = (float(v) for v in state.imu.orientation)
+            self._imu_pub.publish(Imu(
+                header=Header(stamp=stamp, frame_id=self.robot.base.imu_link),
+                orientation=Quaternion(x, y, z, w),
+                angular_velocity=Vector3(*(float(v) for v in state.imu.angular_velocity)),
+                linear_acceleration=Vector3(*(float(v) for v in state.imu.linear_acceleration)),
+            ))
+        else:
+            q, qd = self.core.engine.joint_state()
+            noise = float(self.core.params.get("obs_noise", 0.0))
+            if noise > 0:
+                rng = self.core.np_random
+                q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
         self._state_pub.publish(
             JointState(
                 header=Header(stamp=stamp, frame_id=episode_frame_id(episode)),

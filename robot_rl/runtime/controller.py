@@ -68,15 +68,33 @@ class Controller:
 
     def step(
         self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None,
-        imu: ImuState | None = None,
+        imu: ImuState | None = None, imu_stamp: float | None = None,
     ) -> SafeCommand:
         """One control period: observation, policy, safety. Never raises on bad robot data (NaN,
-        stale or missing state latch a fault instead). ``imu``: for tasks that observe one (legged)."""
+        stale or missing state latch a fault instead). ``imu``: for tasks that observe one (legged),
+        with ``imu_stamp`` its time stamp on the clock of ``now`` (default: ``state_stamp``); the
+        filter's watchdog and fall detector read it too.
+
+        During the filter's soft start (legged robots, after activation) the policy does not run and
+        is reset when it ends, so its first action sees the default pose and a zero last action, as
+        at the start of a training episode.
+        """
         command = self._idle
-        if self.safety.state is SafetyState.ACTIVE:
+        gravity = None
+        if imu is not None:
             try:
-                command = self.runner.step(q, qd, goal, imu)
+                gravity = imu.projected_gravity
             except (ValueError, IndexError, TypeError):
-                # Malformed state (wrong length, not numbers): the filter names the problem and faults.
-                command = self._idle
-        return self.safety.step(now, state_stamp, q, qd, command)
+                gravity = None  # malformed IMU: the filter reports a missing reading
+        if imu is not None and imu_stamp is None:
+            imu_stamp = state_stamp
+        if self.safety.state is SafetyState.ACTIVE:
+            if self.safety.soft_starting(now):
+                self.runner.reset()
+            else:
+                try:
+                    command = self.runner.step(q, qd, goal, imu)
+                except (ValueError, IndexError, TypeError):
+                    # Malformed state (wrong length, not numbers): the filter names the problem and faults.
+                    command = self._idle
+        return self.safety.step(now, state_stamp, q, qd, command, gravity=gravity, imu_stamp=imu_stamp)

@@ -39,6 +39,24 @@ output satisfies all rules at once whenever that is possible, and otherwise the 
 Faults (all latched, each with a reason naming the joint or input): NaN or inf in any input, a
 state older than ``watchdog_timeout`` (or stamped in the future by more than that), the clock
 going backwards, inputs of the wrong length, and the e-stop.
+
+Legged robots (a floating base with a ``default_pose`` in robot.yaml) get three more behaviours,
+because holding a frozen pose is the wrong reflex for a robot standing on its own feet:
+
+* **IMU.** Each step takes the IMU's projected gravity and its stamp. A missing or non-finite
+  reading, or one older than ``watchdog_timeout``, is a fault, so the watchdog covers both sensor
+  streams (a robot whose IMU went silent is as blind as one whose encoders did).
+* **Fall detector.** A trunk tilted more than ``max_tilt`` from upright (from the IMU's gravity
+  direction) latches a ``fall`` fault.
+* **Damping mode.** In FAULT, position targets follow the measured joint positions, so the PD law
+  ``kp * (target - q) - kd * qd`` leaves only the damping term: zero position gain, damping only,
+  as Unitree's damping mode (the robot sinks down slowly instead of fighting to hold a pose it
+  may be lying on). :attr:`SafeCommand.mode` says ``damping`` so a driver that can set gains may
+  also set kp = 0.
+* **Soft start.** After activation the targets first move every joint from where it is to the
+  default pose at no more than ``soft_start_speed`` rad/s (linear in each joint, all arriving
+  together); only then does the policy's command come in (through the ramp, from the default
+  pose). :meth:`SafetyFilter.soft_starting` tells the caller not to run the policy meanwhile.
 """
 
 from __future__ import annotations
@@ -74,6 +92,7 @@ class SafeCommand:
     values: np.ndarray
     state: SafetyState
     fault_reason: str | None
+    mode: str = "position"  # "damping": targets follow the measured positions (kp = 0, damping only)
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,11 @@ class SafetyConfig:
     watchdog_timeout: float  # s: a state older than this is a fault
     ramp_time: float  # s of start-up ramp after activation (0: none)
     control_dt: float  # s per control step, for rate-limiting position targets
+    # Legged robots (floating base with a default pose); None / () / 0 switch each off.
+    max_tilt: float | None = None  # rad from upright: a fall
+    damping_on_fault: bool = False  # FAULT outputs damping mode instead of holding a pose
+    default_pose: tuple[float, ...] = ()  # per joint, the soft start's end
+    soft_start_speed: float = 0.0  # rad/s per joint towards the default pose (0: no soft start)
 
     @classmethod
     def from_robot(
@@ -98,10 +122,14 @@ class SafetyConfig:
         max_change: float | Sequence[float] | None = None,
         watchdog_timeout: float | None = None,
         ramp_time: float = 0.5,
+        max_tilt_deg: float | None = 60.0,
+        soft_start_speed: float = 1.0,
     ) -> SafetyConfig:
         """Defaults: margin 2% of each joint's range; watchdog 5 control periods; max change per step
         the full effort range of a force actuator (-limit to +limit takes two steps) and the velocity
-        limit times the control period for a position actuator; ramp 0.5 s.
+        limit times the control period for a position actuator; ramp 0.5 s. For a legged robot
+        (floating base and default pose): fall at 60 deg of tilt (where A1Walk-v0 ends an episode),
+        damping mode on faults, soft start to the default pose at 1 rad/s.
         """
         if position_margin is None:
             margins = tuple(
@@ -120,7 +148,14 @@ class SafetyConfig:
         else:
             changes = _per_item(max_change, robot.actuator_names, "max_change", "actuator")
         timeout = 5.0 * robot.control_dt if watchdog_timeout is None else float(watchdog_timeout)
-        config = cls(margins, changes, timeout, float(ramp_time), robot.control_dt)
+        legged = robot.floating and robot.default_pose is not None
+        config = cls(
+            margins, changes, timeout, float(ramp_time), robot.control_dt,
+            max_tilt=math.radians(max_tilt_deg) if legged and max_tilt_deg is not None else None,
+            damping_on_fault=legged,
+            default_pose=tuple(robot.default_pose) if legged else (),
+            soft_start_speed=float(soft_start_speed) if legged else 0.0,
+        )
         config.validate(robot)
         return config
 
@@ -157,6 +192,17 @@ class SafetyConfig:
                 raise SafetyError(f"SafetyConfig.{name} is {value}; expected a positive number of seconds")
         if not (math.isfinite(self.ramp_time) and self.ramp_time >= 0):
             raise SafetyError(f"SafetyConfig.ramp_time is {self.ramp_time}; expected >= 0 seconds")
+        if self.max_tilt is not None and not (math.isfinite(self.max_tilt) and 0 < self.max_tilt <= math.pi):
+            raise SafetyError(f"SafetyConfig.max_tilt is {self.max_tilt}; expected an angle in (0, pi] rad")
+        if self.default_pose and len(self.default_pose) != len(robot.joints):
+            raise SafetyError(
+                f"SafetyConfig.default_pose has {len(self.default_pose)} values; robot '{robot.name}' has "
+                f"{len(robot.joints)} joints"
+            )
+        if not (math.isfinite(self.soft_start_speed) and self.soft_start_speed >= 0):
+            raise SafetyError(f"SafetyConfig.soft_start_speed is {self.soft_start_speed}; expected >= 0 rad/s")
+        if self.soft_start_speed > 0 and not self.default_pose:
+            raise SafetyError("SafetyConfig.soft_start_speed needs a default_pose (robot.yaml default_pose)")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -250,6 +296,10 @@ class SafetyFilter:
         self._prev = [0.0] * self._n_act  # previous output (rate limit)
         self._last_q: list[float] = [math.nan] * self._n_joints  # last finite measurement per joint
         self._hold: list[float] = [math.nan] * self._n_joints  # latched hold position per joint
+        self._legged = self.config.max_tilt is not None or self.config.damping_on_fault
+        self._min_up = math.cos(self.config.max_tilt) if self.config.max_tilt is not None else -math.inf
+        self._stand_start = self._stand_until = -math.inf  # the soft start's interval (robot time)
+        self._stand_from = [0.0] * self._n_act  # soft start origin per actuator
 
     # ------------------------------------------------------------------ operator inputs
 
@@ -288,8 +338,25 @@ class SafetyFilter:
             self._start[k] = 0.0 if a.force else qs[a.joint]
             self._prev[k] = self._start[k]
         self._t_active = self._t_last = float(now)
+        self._stand_until = -math.inf
+        pose, speed = self.config.default_pose, self.config.soft_start_speed
+        if speed > 0:
+            # Soft start: every joint to the default pose, linearly, all arriving together at `speed`
+            # for the farthest one; the ramp to the policy starts there, from the default pose.
+            self._stand_from = list(self._start)
+            distance = max((abs(pose[a.joint] - qs[a.joint]) for a in self._acts if not a.force), default=0.0)
+            self._stand_start, self._stand_until = self._t_active, self._t_active + distance / speed
+            for k, a in enumerate(self._acts):
+                if not a.force:
+                    self._start[k] = pose[a.joint]
+            self._t_active = self._stand_until
         self._state = SafetyState.ACTIVE
         return self._state
+
+    def soft_starting(self, now: float) -> bool:
+        """True while an ACTIVE filter is still bringing the joints to the default pose (the policy's
+        command is ignored until then; run no policy, so its first action sees the pose it trained from)."""
+        return self._state is SafetyState.ACTIVE and now < self._stand_until
 
     def deactivate(self) -> SafetyState:
         """ACTIVE -> INACTIVE: output the safe action, holding position where the robot is now."""
@@ -326,11 +393,21 @@ class SafetyFilter:
         q: Sequence[float] | np.ndarray,
         qd: Sequence[float] | np.ndarray,
         command: Sequence[float] | np.ndarray,
+        *,
+        gravity: Sequence[float] | np.ndarray | None = None,
+        imu_stamp: float | None = None,
     ) -> SafeCommand:
-        """Filter one command. Never raises: any problem with the inputs latches a FAULT."""
+        """Filter one command. Never raises: any problem with the inputs latches a FAULT.
+
+        ``gravity``: the IMU's unit gravity direction in its own frame ((0, 0, -1) level) and
+        ``imu_stamp`` its time stamp (same clock as ``now``): required on a legged robot, ignored
+        otherwise.
+        """
         qs, qds, cmd = _as_floats(q), _as_floats(qd), _as_floats(command)
         if self._state is SafetyState.ACTIVE:
             problem = self._input_problem(now, state_stamp, qs, qds, cmd)
+            if problem is None and self._legged:
+                problem = self._imu_problem(now, gravity, imu_stamp)
             if problem is None:
                 self._remember_q(qs)
                 out = self._filter(now, qs, qds, cmd)
@@ -343,7 +420,31 @@ class SafetyFilter:
             self._fault(problem)
         else:
             self._remember_q(qs)
-        return SafeCommand(np.array(self._safe_action()), self._state, self._reason)
+        damping = self._state is SafetyState.FAULT and self.config.damping_on_fault
+        return SafeCommand(np.array(self._safe_action()), self._state, self._reason,
+                           "damping" if damping else "position")
+
+    def _imu_problem(self, now: float, gravity, stamp: float | None) -> str | None:
+        """The IMU stream's watchdog and the fall detector (legged robots)."""
+        g = _as_floats(gravity) if gravity is not None else []
+        if len(g) != 3 or stamp is None:
+            return "no IMU reading (a legged robot needs its IMU: projected gravity and its stamp)"
+        if not math.isfinite(sum(g)):
+            return "NaN or inf in the IMU reading"
+        age = now - float(stamp)
+        if not math.isfinite(age):
+            return "NaN or inf in the IMU time stamp"
+        timeout = self.config.watchdog_timeout
+        if age > timeout:
+            return f"IMU reading is {age:.3g} s old (watchdog {timeout:g} s)"
+        norm = math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
+        if norm < 0.5:
+            return f"IMU gravity direction has length {norm:.3g}; expected a unit vector"
+        up = -g[2] / norm  # cosine of the trunk's tilt from upright
+        if up < self._min_up:
+            tilt, limit = math.degrees(math.acos(max(-1.0, min(1.0, up)))), math.degrees(self.config.max_tilt)
+            return f"fall: trunk tilted {tilt:.0f} deg from upright (limit {limit:.0f} deg)"
+        return None
 
     def _input_problem(self, now: float, stamp: float, q: list[float], qd: list[float], cmd: list[float]) -> str | None:
         try:  # fast path: right lengths and a finite sum (NaN and inf propagate through a sum)
@@ -393,9 +494,14 @@ class SafetyFilter:
         ramp = self.config.ramp_time
         s = 1.0 if ramp <= 0 else (now - self._t_active) / ramp
         out, starts = self._prev, self._start
+        standing = now < self._stand_until
+        if standing:  # soft start: the fraction of the way from the activation state to the default pose
+            f = (now - self._stand_start) / (self._stand_until - self._stand_start)
         for k, a in enumerate(self._acts):
             u = cmd[k]
-            if s < 1.0:  # 1. ramp from the state at activation (zero force, measured position)
+            if standing:  # 0. soft start: towards the default pose, the policy's command ignored
+                u = starts[k] if a.force else self._stand_from[k] + f * (starts[k] - self._stand_from[k])
+            elif s < 1.0:  # 1. ramp from the state at activation (zero force, measured position)
                 u = starts[k] + s * (u - starts[k])
             p, d = out[k], a.max_change  # 2. max change per step
             u = p - d if u < p - d else p + d if u > p + d else u
@@ -435,13 +541,15 @@ class SafetyFilter:
                     self._hold[j] = v
 
     def _safe_action(self) -> list[float]:
-        """Zero force; hold the latched position, clipped into the limits (0 if never measured)."""
+        """Zero force; hold the latched position, clipped into the limits (0 if never measured).
+        In damping mode (FAULT on a legged robot) the target is the last measured position instead."""
         out = []
+        damping = self._state is SafetyState.FAULT and self.config.damping_on_fault
         for a in self._acts:
             if a.force:
                 out.append(0.0)
             else:
-                h = self._hold[a.joint]
+                h = self._last_q[a.joint] if damping else self._hold[a.joint]
                 out.append(min(max(h if math.isfinite(h) else 0.0, a.lo), a.hi))
         self._prev = list(out)
         return out
