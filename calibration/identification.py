@@ -116,7 +116,9 @@ def _fit(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[st
 
 def _base_randomization(robot: RobotSpec, base: str | Path | None) -> dict | None:
     from sim.randomization import available_configs, load_randomization
+    from sim.robot import unsuspended
 
+    robot = unsuspended(robot)  # a robot identified on a gantry is randomized as it walks
     if base is None:
         return None
     if base == "default" and "default" not in available_configs(robot):

@@ -70,6 +70,7 @@ class RobotSpec:
     urdf: Urdf = field(repr=False, default=None)  # type: ignore[assignment]
     base: BaseSpec | None = None  # None: the URDF root is fixed to the world
     default_pose: tuple[float, ...] | None = None  # joint positions an action of 0 means (legged robots)
+    gantry: BaseSpec | None = None  # set by `suspended()`: the floating base this robot has when free
 
     @property
     def floating(self) -> bool:
@@ -318,6 +319,31 @@ def _nominal_from_urdf(spec: RobotSpec) -> dict[str, float]:
 
 
 SIGNED_SUFFIXES = (".com_x", ".com_y", ".com_z")
+
+
+def suspended(robot: RobotSpec) -> RobotSpec:
+    """The robot hung on a gantry: its trunk fixed in the air, no floor, the legs free to swing.
+
+    This is how legged robots are identified in practice: with the trunk held, each joint's motion
+    depends only on its own motor and leg (gain, PD gains, friction, delay), not on contacts and
+    the whole-body dynamics, so the motor parameters are identifiable from a short excitation.
+    Both engines load a robot without a `base` with its URDF root fixed to the world. The
+    parameter vocabulary stays the robot's (so params files and DR configs apply unchanged);
+    trunk and floor parameters simply have no effect while suspended.
+    """
+    from dataclasses import replace
+
+    if robot.base is None:
+        raise ConfigError(str(robot.yaml_path), "base", f"robot '{robot.name}' has a fixed base already; "
+                          "only a floating-base robot can be suspended")
+    return replace(robot, base=None, gantry=robot.base)
+
+
+def unsuspended(robot: RobotSpec) -> RobotSpec:
+    """The free robot of a `suspended()` one (itself otherwise): what DR configs and training describe."""
+    from dataclasses import replace
+
+    return robot if robot.gantry is None else replace(robot, base=robot.gantry, gantry=None)
 
 
 def is_signed_parameter(name: str) -> bool:

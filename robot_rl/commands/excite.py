@@ -15,8 +15,13 @@ With `--publish`, the excitation drives a real (or separately simulated) robot o
 transport instead: each command passes the SafetyFilter (limits, watchdog, e-stop) before it
 is published, and the joint states it receives are recorded.
 
+A legged robot is identified hung on a gantry (`--suspended`): the trunk fixed in the air, no
+floor, each leg's joints excited about their range centres. The bag records this
+(custom data robot_rl.suspended), and `robot-rl sysid` then fits the suspended robot too.
+
 Examples:
   robot-rl excite --robot cartpole --duration 20 --seed 1 --record runs/excite1.bag
+  robot-rl excite --robot a1 --suspended --engine pybullet --params gap.yaml --duration 12 --record runs/a1.bag
   robot-rl excite --robot cartpole --engine pybullet --params hidden.yaml --obs-noise 0.002 \\
       --record runs/pb.bag --csv runs/pb.csv
   robot-rl excite --robot cartpole --publish --record runs/lab.bag   # a robot on ROS 2 / DDS
@@ -35,6 +40,12 @@ HELP = "play a safe multisine excitation on a simulated or real robot and record
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
     parser.add_argument("--engine", default="mujoco", choices=("mujoco", "pybullet"), help="simulator to excite")
+    parser.add_argument(
+        "--suspended",
+        action="store_true",
+        help="legged robots: trunk fixed in the air (on a gantry), legs swinging free, as real quadrupeds are "
+        "identified",
+    )
     parser.add_argument("--params", default=None, help="params file for the simulated robot (default: robot.yaml)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of excitation (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="picks the multisine phases and the sensor noise")
@@ -90,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     robot = load_robot(args.robot)
+    if args.suspended:
+        from sim.robot import suspended
+
+        robot = suspended(robot)
     if args.duration <= 2.0:
         raise CalibrationError(
             f"--duration {args.duration:g} s is too short: the first 1.5 s settle and fade in; use 10-30 s"
@@ -119,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
                 args.record,
                 robot.joint_names,
                 args.command_topic,
-                metadata={"robot": robot.name, "engine": args.engine, "seed": str(args.seed)},
+                metadata={"robot": robot.name, "engine": args.engine, "seed": str(args.seed),
+                          "suspended": str(bool(args.suspended)).lower()},
             )
         try:
             with Progress(console=console, transient=True) as progress:

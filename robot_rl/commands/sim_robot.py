@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=non_negative_int, default=0, help="seed of episode 0 (episode k uses seed + k)"
     )
     parser.add_argument("--episodes", type=positive_int, default=None, metavar="N", help="run N episodes, then exit")
+    parser.add_argument(
+        "--episode-steps", type=positive_int, default=None, metavar="N",
+        help="cut each episode after N control steps (a quick check; success then needs the task's full length)",
+    )
     parser.add_argument("--json", action="store_true", help="print the evaluation summary as JSON at the end")
     parser.add_argument(
         "--lockstep",
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         randomization=args.randomization,
         seed=args.seed,
         episodes=args.episodes,
+        episode_steps=args.episode_steps,
         lockstep=args.lockstep,
         realtime_factor=args.realtime_factor,
         wait_for_controller=not args.no_wait,

@@ -27,7 +27,11 @@ Writes into --out:
   result.json          everything below, machine-readable
   report.html/.png     measured vs simulated, before and after the fit (offline, no CDN)
 
+A legged robot's log from `robot-rl excite --suspended` (trunk fixed on a gantry) is fitted on the
+suspended robot: the bag says so (custom data robot_rl.suspended), or pass --suspended for a CSV.
+
 Examples:
+  robot-rl sysid --robot a1 --log runs/a1.bag --fit "*.gain,*.kd,*.frictionloss,action_delay" --out calib/a1
   robot-rl sysid --robot cartpole --log runs/excite1.bag \\
       --fit pole.mass,hinge.damping,slider.frictionloss,slider.gain,action_delay --out calib/lab1
   robot-rl sysid --robot cartpole --log run.csv --fit slider.gain,action_delay,obs_noise --out calib/quick
@@ -76,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sort unsorted timestamps and drop duplicates instead of stopping (stated in the report)",
     )
     parser.add_argument("--max-iters", type=int, default=50, help="solver iterations per pass (default 50)")
+    parser.add_argument(
+        "--suspended",
+        action="store_true",
+        help="legged robots: the log was taken hung on a gantry (trunk fixed); automatic for a bag from "
+        "`robot-rl excite --suspended`",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,12 +99,13 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     base = None if args.base_randomization.lower() == "none" else args.base_randomization
+    robot = _robot_for_log(args)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
     ) as progress:
         task = progress.add_task(f"fitting {args.fit} on {args.engine}", total=None)
         result = identify(
-            args.robot,
+            robot,
             args.log,
             args.fit,
             args.out,
@@ -137,3 +148,32 @@ def run(args: argparse.Namespace) -> int:
     for key, path in result.paths.items():
         console.print(f"  {key}: {path}")
     return 0
+
+
+def _robot_for_log(args: argparse.Namespace):
+    """The robot as the log saw it: suspended (trunk fixed) when asked, or when the bag says so."""
+    from pathlib import Path
+
+    from sim.robot import load_robot, suspended
+
+    robot = load_robot(args.robot)
+    if robot.base is None:
+        return robot
+    if args.suspended or _bag_says_suspended(Path(args.log)):
+        return suspended(robot)
+    return robot
+
+
+def _bag_says_suspended(path) -> bool:
+    """True when `path` is a rosbag2 folder whose metadata carries robot_rl.suspended: true."""
+    import yaml
+
+    meta = path / "metadata.yaml"
+    if not meta.is_file():
+        return False
+    try:
+        info = yaml.safe_load(meta.read_text()) or {}
+    except yaml.YAMLError:
+        return False
+    custom = (info.get("rosbag2_bagfile_information") or {}).get("custom_data") or {}
+    return str(custom.get("robot_rl.suspended", "")).lower() == "true"

@@ -69,6 +69,7 @@ class SimRobotConfig:
     randomization: str | None = None  # DR config name or file; None: nominal physics
     seed: int = 0
     episodes: int | None = None  # None: run until stopped
+    episode_steps: int | None = None  # cut each episode after this many control steps (None: the task's length)
     lockstep: bool = False
     realtime_factor: float = 1.0
     command_timeout: float = 0.5  # lockstep: wall seconds to wait for the answer to a state
@@ -272,6 +273,8 @@ class SimRobot:
                 total += float(reward)
                 steps += 1
                 self._publish(episode)
+                if self.config.episode_steps is not None and steps >= self.config.episode_steps:
+                    truncated = True  # cut short on request: no success verdict (the task's needs its full length)
                 if terminated or truncated:
                     break
             if (terminated or truncated) and self.config.lockstep:
