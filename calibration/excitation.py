@@ -53,12 +53,16 @@ def rest_pose(robot: RobotSpec) -> np.ndarray:
 
     For the cart-pole that is the pole hanging down (hinge = pi); for an arm, the range centres.
     Potential energy is taken from MuJoCo's model of the robot, the one place that knows the masses
-    and kinematics in full.
+    and kinematics in full. A legged robot's rest pose is its default (standing) pose.
     """
     import mujoco
 
     from sim.engines.mujoco import build_spec
 
+    if robot.default_pose is not None:
+        # A legged robot (hung on a gantry): its legs swing about the standing pose, where they work
+        # and where they clear the trunk and each other; range centres would fold them into the body.
+        return np.array(robot.default_pose, dtype=float)
     model = build_spec(robot).compile()
     model.opt.enableflags |= mujoco.mjtEnableBit.mjENBL_ENERGY
     data = mujoco.MjData(model)

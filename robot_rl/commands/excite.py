@@ -52,9 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--amplitude",
         type=float,
-        default=0.4,
+        default=None,
         help="excitation amplitude: fraction of the effort limit, or of the half range for "
-        "position actuators (default 0.4)",
+        "position actuators (default 0.4; 0.15 for a suspended legged robot, whose legs swing about "
+        "the standing pose and must clear the trunk and each other)",
     )
     parser.add_argument(
         "--obs-noise",
@@ -109,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationError(
             f"--duration {args.duration:g} s is too short: the first 1.5 s settle and fade in; use 10-30 s"
         )
+    if args.amplitude is None:
+        args.amplitude = 0.15 if args.suspended else 0.4
     if not 0 < args.amplitude <= 0.9:
         raise CalibrationError(f"--amplitude {args.amplitude:g} must lie in (0, 0.9]")
     if args.record is None and args.csv is None:
