@@ -61,7 +61,9 @@ class Model:
             j = robot.joint_names.index(a.joint)
             joint, margin = robot.joints[j], config.position_margin[j]
             force = a.type == "force"
-            lo, hi = (self.lower[j] + margin, self.upper[j] - margin) if joint.position_limits else (-math.inf, math.inf)
+            lo, hi = (-math.inf, math.inf)
+            if joint.position_limits:
+                lo, hi = self.lower[j] + margin, self.upper[j] - margin
             effort = min(a.effort_limit, joint.effort_limit) if joint.effort_limit > 0 else a.effort_limit
             self.acts.append(
                 {

@@ -543,7 +543,8 @@ class SafetyFilter:
                 if abs(delta) > allowed:
                     problem = problem or (
                         f"sensor fault (jump): position of joint '{jt.name}' reads {v:.6g} {jt.unit}, "
-                        f"{abs(delta):.3g} {jt.unit} from the last trusted reading {ref:.6g} {jt.unit}, {dt:.3g} s earlier; "
+                        f"{abs(delta):.3g} {jt.unit} from the last trusted reading {ref:.6g} {jt.unit}, "
+                        f"{dt:.3g} s earlier; "
                         f"at most {allowed:.3g} {jt.unit} is possible at its velocity limit {jt.vmax:g} {jt.unit}/s"
                     )
                     continue
