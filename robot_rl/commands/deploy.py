@@ -40,12 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "dds", "rclpy"),
         help="auto: rclpy when importable, else Cyclone DDS (default: auto)",
     )
-    parser.add_argument("--activate", action="store_true", help="activate as soon as a valid state arrives")
+    parser.add_argument(
+        "--activate",
+        action="store_true",
+        help="activate as soon as a valid state arrives (a standing order; an 'activate' request on the "
+        "transition topic expires after --activate-timeout instead)",
+    )
+    parser.add_argument(
+        "--activate-timeout",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="an activate request waiting for a valid state expires after S seconds (default 3)",
+    )
+    parser.add_argument(
+        "--allow-wider-limits",
+        action="store_true",
+        help="drive a robot whose robot.yaml limits are wider than the policy card's (more than 1%%), "
+        "with the card's limits; refused without this flag",
+    )
     parser.add_argument(
         "--sim",
         action="store_true",
         help="the robot is a simulator: use /clock (use_sim_time) and ramp in again at each "
-        "episode it announces instead of staying in a fault",
+        "episode it announces instead of staying in an input fault (a watchdog, sensor, e-stop or "
+        "second-publisher fault still needs a reset)",
     )
     parser.add_argument("--node-name", default="policy_node")
     parser.add_argument("--state-topic", default="/joint_states")
@@ -82,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.recorder import BagRecorder
     from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
     from robot_rl.deploy.transport import make_transport
+    from robot_rl.errors import ConfigError
+
+    if not (0 < args.activate_timeout < float("inf")):
+        raise ConfigError("--activate-timeout", "", f"got {args.activate_timeout}; expected a positive number of seconds")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = PolicyNodeConfig(
@@ -95,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         follow_episodes=args.sim,
         watchdog_timeout=args.watchdog,
         ramp_time=args.ramp_time,
+        activate_timeout=args.activate_timeout,
+        allow_wider_limits=args.allow_wider_limits,
     )
     recorder = None
     if args.record:
