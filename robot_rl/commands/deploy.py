@@ -104,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.errors import ConfigError
 
     if not (0 < args.activate_timeout < float("inf")):
-        raise ConfigError("--activate-timeout", "", f"got {args.activate_timeout}; expected a positive number of seconds")
+        raise ConfigError(
+            "--activate-timeout", "", f"got {args.activate_timeout}; expected a positive number of seconds"
+        )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = PolicyNodeConfig(
