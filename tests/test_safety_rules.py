@@ -470,3 +470,11 @@ def test_force_is_released_at_once_even_with_a_small_rate_limit(cartpole):
     assert step(f, 6 * DT, [0, 0], [0, 0], [20.0]).values[0] == pytest.approx(3.0)  # ... and rate-limited again
     f.estop(True)
     assert step(f, 7 * DT, [0, 0], [0, 0], [20.0]).values[0] == 0.0
+
+
+def test_forget_readings_accepts_a_move_the_caller_saw(cartpole):
+    """A simulator's new episode teleports the cart: the caller says so, the filter stays active."""
+    f = active(cartpole, q=[0.3, 0.0])
+    f.forget_readings()
+    assert step(f, DT, [-0.4, 1.0], [0, 0], [0.0]).state is SafetyState.ACTIVE
+    assert step(f, 2 * DT, [0.4, 1.0], [0, 0], [0.0]).state is SafetyState.FAULT  # only the next one

@@ -412,6 +412,11 @@ class SafetyFilter:
         command topic); like every fault it stays until :meth:`reset`."""
         return self._fault(str(reason), "external")
 
+    def forget_readings(self) -> None:
+        """The robot was moved by something the caller can see and the filter cannot (a simulator
+        starting a new episode): the next reading is checked against the joint's range only."""
+        self._trusted_t = [math.nan] * self._n_joints
+
     def reset(self) -> SafetyState:
         """FAULT (or ACTIVE) -> INACTIVE, unless the e-stop is still pressed (then FAULT stays latched).
 
@@ -426,7 +431,7 @@ class SafetyFilter:
             self._latch_hold()
         self._state = SafetyState.INACTIVE
         self._reason = self._kind = None
-        self._trusted_t = [math.nan] * self._n_joints
+        self.forget_readings()
         return self._state
 
     # ------------------------------------------------------------------ the control step
