@@ -286,12 +286,15 @@ def run_property(name: str, record_property) -> None:
         count += 1
         run_scenario(model, sc)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     prop()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     record_property("examples", count)
     record_property("wall_s", round(wall, 2))
-    print(f"\n{name}: {count} glitch sequences, 0 rate- or limit-violating commands, {wall:.1f} s")
+    print(
+        f"\n{name}: {count} glitch sequences, 0 rate- or limit-violating commands, "
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU"
+    )
     assert count >= EXAMPLES
 
 

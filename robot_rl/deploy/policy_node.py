@@ -147,6 +147,9 @@ class PolicyNode:
         self._command_times: collections.deque[float] = collections.deque(maxlen=2000)
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
+        # Count once here, so a transport that counts with a reader of its own creates it now, on this
+        # thread, not later inside a middleware callback.
+        transport.count_publishers(config.command_topic, Float64MultiArray)
         self._state_pub = transport.publisher(config.lifecycle_topic, String, LATCHED_QOS)
         self._diag_pub = transport.publisher(config.diagnostics_topic, DiagnosticArray)
         transport.subscribe(config.state_topic, JointState, self._on_state)
