@@ -25,9 +25,13 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import seconds
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "deploy"
+# The watchdog must let a state arrive (at least 2 control periods, checked in run()) and must
+# not let a robot run blind for long: above this a stopped state stream goes unnoticed too long.
+MAX_WATCHDOG_S = 1.0
 HELP = "run a policy on a robot behind the safety filter, over ROS 2 (rclpy) or plain DDS"
 
 
@@ -76,12 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--estop-topic", default="/estop")
     parser.add_argument(
         "--watchdog",
-        type=float,
+        type=seconds(0.0, MAX_WATCHDOG_S, min_open=True),
         default=None,
         metavar="S",
-        help="fault when no state arrives for S seconds (default: 5 control periods)",
+        help=f"fault when no state arrives for S seconds: at least 2 control periods, at most {MAX_WATCHDOG_S:g} s "
+        "(default: 5 control periods)",
     )
-    parser.add_argument("--ramp-time", type=float, default=0.5, metavar="S", help="start-up ramp (default 0.5 s)")
+    parser.add_argument(
+        "--ramp-time", type=seconds(0.0, 60.0), default=0.5, metavar="S", help="start-up ramp, 0-60 s (default 0.5 s)"
+    )
     parser.add_argument(
         "--record",
         metavar="BAG",
@@ -89,7 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="record the states stepped and commands sent to a new rosbag2 folder, timestamped in robot "
         "time (for calibration)",
     )
-    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--duration", type=seconds(0.0, min_open=True), default=None, metavar="S", help="stop after S seconds"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import sys
 
+    from robot_rl.cli import one_line
     from robot_rl.deploy.policy_node import PolicyNode, PolicyNodeConfig
     from robot_rl.deploy.recorder import BagRecorder
     from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
@@ -108,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             "--activate-timeout", "", f"got {args.activate_timeout}; expected a positive number of seconds"
         )
 
+    _preflight(args)  # a configuration error: exit 1 before any DDS/ROS traffic
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = PolicyNodeConfig(
         policy=args.policy,
@@ -131,12 +142,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         node = PolicyNode(transport, config, recorder)
         if node.config_error:
-            print(
-                f"robot-rl deploy: error: {node.config_error}\n  {args.node_name} stays unconfigured and "
-                "refuses activation (diagnostics on /diagnostics); Ctrl-C to quit",
-                file=sys.stderr,
-                flush=True,
-            )
+            # Exit non-zero so a supervisor (systemd, launch, a script) sees the failure; the node has
+            # published its 'unconfigured' state and diagnostics once, and sent no command.
+            print(f"robot-rl deploy: error: {one_line(node.config_error)}", file=sys.stderr, flush=True)
+            return 1
         else:
             hint = (
                 "activates on the first valid state"
@@ -158,3 +167,34 @@ def run(args: argparse.Namespace) -> int:
             recorder.close()
             print(f"recorded {sum(recorder.counts.values())} messages to {args.record}", file=sys.stderr)
     return 0
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Load the robot, the safety configuration and the policy as the node will, before any transport
+    exists: a configuration error is then one line and exit code 1, with nothing sent on the wire.
+
+    The node re-checks on its own (it is also built by the ROS launch file); errors only it detects
+    still end this command with exit code 1 (see run()).
+    """
+    from pathlib import Path
+
+    from robot_rl.runtime import Controller, SafetyConfig
+    from sim.robot import load_robot
+
+    robot = load_robot(args.robot)
+    if args.watchdog is not None:
+        _check_watchdog(args.watchdog, robot)
+    safety = SafetyConfig.from_robot(robot, watchdog_timeout=args.watchdog, ramp_time=args.ramp_time)
+    Controller(Path(args.policy), robot, safety)
+
+
+def _check_watchdog(watchdog: float, robot) -> None:
+    """A watchdog shorter than 2 control periods faults between two on-time states."""
+    from robot_rl.errors import RobotRLError
+
+    if watchdog < 2 * robot.control_dt:
+        raise RobotRLError(
+            f"--watchdog {watchdog:g} s is shorter than 2 control periods of robot '{robot.name}' "
+            f"({2 * robot.control_dt:g} s at {robot.control_hz:g} Hz): every state would be late; give "
+            f"{2 * robot.control_dt:g} to {MAX_WATCHDOG_S:g} s"
+        )

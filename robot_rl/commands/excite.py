@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import seconds
+
 NAME = "excite"
 HELP = "play a safe multisine excitation on a simulated or real robot and record it (rosbag2/CSV)"
 
@@ -69,10 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watchdog",
-        type=float,
+        type=seconds(0.0, 1.0, min_open=True),
         default=None,
         metavar="S",
-        help="--publish: fault when no joint state arrives for S seconds (default: 5 control periods)",
+        help="--publish: fault when no joint state arrives for S seconds, at most 1 s (default: 5 control periods)",
     )
 
 
