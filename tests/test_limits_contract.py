@@ -169,3 +169,26 @@ def test_a_malformed_card_limit_is_a_one_line_error(tmp_path: Path) -> None:
     (folder / "policy.json").write_text(json.dumps(card))
     with pytest.raises(PolicyContractError, match=r"field 'robot.joints\[0\].velocity_limit' is 'fast'; expected"):
         Controller(folder, "cartpole")
+
+
+def test_deploy_refuses_a_wider_robot_in_one_line_and_takes_the_flag(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from robot_rl.deploy import procs
+
+    robot = cartpole_variant(tmp_path, "    velocity_limit: 5.0 ", "    velocity_limit: 8.0 ")
+    env = procs.dds_env(procs.pick_domain_id())
+    args = [sys.executable, "-m", "robot_rl.cli", "deploy", "--policy", str(CARTPOLE_POLICY), "--robot", str(robot),
+            "--transport", "dds", "--duration", "0.2"]
+    refused = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "joint 'slider' velocity_limit 8 m/s, wider than the 5 m/s" in lines[0]
+    assert "--allow-wider-limits" in lines[0]
+    allowed = subprocess.run([*args, "--allow-wider-limits"], env=env, capture_output=True, text=True, timeout=60)
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    assert "limits: tighter of card and robot.yaml: joint 'slider' velocity_limit 5 m/s from the card" in (
+        allowed.stderr
+    )
