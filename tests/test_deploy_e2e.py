@@ -173,8 +173,11 @@ def active_node(robot: RobotPlayer, domain, policy_dir: Path, node_log: Path):
 
 
 def test_sim_robot_and_policy_node_swing_up(domain, policy_dir: Path, tmp_path: Path) -> None:
+    # A lockstep simulator on a shared machine may pause longer than 5 periods at an episode reset;
+    # a watchdog fault now needs an explicit reset, so give it the watchdog a busy simulator needs.
     node = start_node(
-        domain, policy_dir, tmp_path / "node.log", "--activate", "--sim", "--record", str(tmp_path / "run_bag")
+        domain, policy_dir, tmp_path / "node.log", "--activate", "--sim", "--watchdog", "1.0",
+        "--record", str(tmp_path / "run_bag"),
     )
     try:
         sim = subprocess.run(
@@ -222,7 +225,7 @@ def test_sim_robot_and_policy_node_swing_up(domain, policy_dir: Path, tmp_path: 
 
 def test_sim_robot_in_real_time(domain, policy_dir: Path, tmp_path: Path) -> None:
     """The wall-clock mode a real robot has: latest command applied each period (at 2x speed)."""
-    node = start_node(domain, policy_dir, tmp_path / "node.log", "--activate", "--sim")
+    node = start_node(domain, policy_dir, tmp_path / "node.log", "--activate", "--sim", "--watchdog", "1.0")
     try:
         sim = subprocess.run(
             [
