@@ -478,3 +478,15 @@ def test_forget_readings_accepts_a_move_the_caller_saw(cartpole):
     f.forget_readings()
     assert step(f, DT, [-0.4, 1.0], [0, 0], [0.0]).state is SafetyState.ACTIVE
     assert step(f, 2 * DT, [0.4, 1.0], [0, 0], [0.0]).state is SafetyState.FAULT  # only the next one
+
+
+def test_activation_starts_the_rate_limit_from_the_last_target_sent(iiwa):
+    """Inactive, the arm holds 0 while it sags to 0.5: the first active target is within one rate
+    step of the held target, not a jump to where the arm now is."""
+    f = SafetyFilter(iiwa, SafetyConfig.from_robot(iiwa, ramp_time=0.0))
+    d = np.array([j.velocity_limit * DT for j in iiwa.joints])
+    held = [step(f, k * DT, np.full(7, 0.05 * k), np.zeros(7), np.zeros(7)).values for k in range(11)]
+    np.testing.assert_allclose(held[-1], 0.0)
+    assert f.activate(10 * DT, np.full(7, 0.5)) is SafetyState.ACTIVE
+    out = step(f, 11 * DT, np.full(7, 0.5), np.zeros(7), np.full(7, 0.5)).values
+    assert np.all(np.abs(out - held[-1]) <= d + 1e-12) and np.all(out > 0.0)
