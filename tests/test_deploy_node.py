@@ -411,3 +411,14 @@ def test_a_robot_wider_than_the_card_leaves_the_node_unconfigured_unless_allowed
     assert node.state == "inactive" and node.controller.safety.robot.joints[0].velocity_limit == 5.0
     values = {kv.key: kv.value for kv in node.status().values}
     assert "joint 'slider' velocity_limit 5 m/s from the card (robot.yaml: 8)" in values["limits"]
+
+
+def test_activation_by_request_starts_at_the_stamp_of_the_state_it_uses(policy_dir: Path) -> None:
+    """A request served from the latest state ramps in from that state's stamp: the next state, stamped
+    one period later but arriving late in wall time, is not taken for a clock going backwards."""
+    node, t = make_node(policy_dir)
+    t.deliver("/joint_states", state(0))
+    time.sleep(0.05)  # the robot's next state is late on the wire: wall time runs ahead of its stamps
+    assert node.request("activate").startswith("ok, active")
+    t.deliver("/joint_states", state(1))
+    assert node.state == "active", node.controller.fault_reason

@@ -399,7 +399,9 @@ class PolicyNode:
         if mapped.problem is not None:
             return f"pending: latest state is invalid ({mapped.problem}; {expires})"
         self._activate_asked = None
-        ctl.activate(self._robot_time()[0], mapped.q)
+        # At the stamp of the state whose positions it starts from: the next state's stamp is never
+        # earlier (an extrapolated "now" could be, which the filter takes for a clock going backwards).
+        ctl.activate(self._last[2], mapped.q)
         return "ok, active (ramping in)" if ctl.state == "active" else f"refused: {ctl.fault_reason}"
 
     def _activation_expired(self) -> bool:
