@@ -120,8 +120,9 @@ class MujocoProblem:
             if self.nuisance:
                 # mjSTATE_FULLPHYSICS = [time, qpos, qvel, ...]
                 for i, j in enumerate(self.robot.joint_names):
-                    x0[1 + self._qpos_adr[i]] += pd[f"initial{k}.{j}.q"].value[0]
-                    x0[1 + nq + self._dof_adr[i]] += pd[f"initial{k}.{j}.qd"].value[0]
+                    if f"initial{k}.{j}.q" in pd:
+                        x0[1 + self._qpos_adr[i]] += pd[f"initial{k}.{j}.q"].value[0]
+                        x0[1 + nq + self._dof_adr[i]] += pd[f"initial{k}.{j}.qd"].value[0]
             starts.append(x0)
         trajs = sysid.sysid_rollout(models, datas, controls, starts, rollout_signal_mapping,
                                     rollout_state_mapping, ctrl_mapping)

@@ -20,7 +20,7 @@ import numpy as np
 from mujoco import sysid
 
 from calibration.errors import FitError
-from calibration.fit import FitOutcome, fit_parameters, solve, spread_weights
+from calibration.fit import FitOutcome, fit_parameters, initial_state_joints, solve, spread_weights
 from calibration.segments import Segment
 from sim.robot import RobotSpec
 
@@ -89,12 +89,13 @@ class PybulletProblem:
         """Simulated [q, qd] at the segment's measured times for parameter vector x."""
         values, offsets = self._values(x)
         seg = self.segments[seg_index]
-        nj = len(self.robot.joints)
         q0, qd0 = seg.q0.copy(), seg.qd0.copy()
         if len(offsets):
-            off = offsets.reshape(len(self.segments), nj, 2)[seg_index]
-            q0 += off[:, 0]
-            qd0 += off[:, 1]
+            free = initial_state_joints(self.robot)
+            off = offsets.reshape(len(self.segments), len(free), 2)[seg_index]
+            idx = [self.robot.joint_names.index(j) for j in free]
+            q0[idx] += off[:, 0]
+            qd0[idx] += off[:, 1]
         steps = values["action_delay"] / self.robot.physics_dt
         lo = int(np.floor(steps + 1e-9))
         frac = steps - lo
@@ -106,8 +107,13 @@ class PybulletProblem:
 
     def residual_fn(self) -> Callable:
         def fn(x: np.ndarray, params: sysid.ParameterDict, **_: object):
-            del params
             cols = x[:, None] if x.ndim == 1 else x
+            if len(cols) != len(self.fit_names) + len(self.nuisance):  # some parameters frozen: expand
+                full = []
+                for c in range(cols.shape[1]):
+                    params.update_from_vector(cols[:, c])
+                    full.append(params.as_vector(include_frozen=True))
+                cols = np.stack(full, axis=1)
             per_segment = []
             for s, seg in enumerate(self.segments):
                 measured = np.hstack([seg.q, seg.qd])
