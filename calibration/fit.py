@@ -96,15 +96,16 @@ def initial_state_joints(robot: RobotSpec) -> list[str]:
 
 
 def fit_parameters(robot: RobotSpec, values: dict[str, float], fit_names: Sequence[str], n_segments: int,
-                   fit_initial_state: bool) -> tuple[sysid.ParameterDict, list[str]]:
+                   fit_initial_state: bool,
+                   initial_joints: Sequence[str] | None = None) -> tuple[sysid.ParameterDict, list[str]]:
     """The solver's parameters, whatever the engine: each fitted name within its vocabulary bounds,
     starting from `values`, plus (optionally) the per-segment initial-state nuisance parameters of
-    the joints `initial_state_joints` names."""
+    the joints `initial_state_joints` names (or `initial_joints`)."""
     params = sysid.ParameterDict()
     for n in fit_names:
         lo, hi = vocabulary.bounds(n, robot.nominal[n], robot)
         params.add(sysid.Parameter(n, nominal=values[n], min_value=lo, max_value=hi))
-    joints = initial_state_joints(robot)
+    joints = initial_state_joints(robot) if initial_joints is None else list(initial_joints)
     nuisance = add_initial_state_params(params, n_segments, joints) if fit_initial_state and joints else []
     return params, nuisance
 

@@ -48,7 +48,8 @@ class MujocoProblem:
     engine = "mujoco"
 
     def __init__(self, robot: RobotSpec, segments: Sequence[Segment], values: Mapping[str, float],
-                 fit_names: Sequence[str], n_threads: int = 2, fit_initial_state: bool = True):
+                 fit_names: Sequence[str], n_threads: int = 2, fit_initial_state: bool = True,
+                 initial_joints: Sequence[str] | None = None):
         self.robot = robot
         self.segments = list(segments)
         self.values = dict(values)
@@ -66,7 +67,7 @@ class MujocoProblem:
         self.dt = float(self.template.opt.timestep)
         self.n_threads = n_threads
         self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
-                                                    fit_initial_state)
+                                                    fit_initial_state, initial_joints)
         self._raw: dict[int, tuple[int, Segment]] = {}
         controls, sensors, initial = [], [], []
         self._qpos_adr = qpos_adr = [self.template.jnt_qposadr[self.template.joint(j).id] for j in robot.joint_names]

@@ -31,7 +31,8 @@ class PybulletProblem:
     engine = "pybullet"
 
     def __init__(self, robot: RobotSpec, segments: Sequence[Segment], values: Mapping[str, float],
-                 fit_names: Sequence[str], fit_initial_state: bool = True):
+                 fit_names: Sequence[str], fit_initial_state: bool = True,
+                 initial_joints: Sequence[str] | None = None):
         from sim.engines.pybullet import PybulletEngine
 
         for j in robot.joints:
@@ -44,8 +45,9 @@ class PybulletProblem:
         self.values = dict(values)
         self.fit_names = list(fit_names)
         self.sim = PybulletEngine(robot, self.values)
+        self.initial_joints = initial_state_joints(robot) if initial_joints is None else list(initial_joints)
         self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
-                                                    fit_initial_state)
+                                                    fit_initial_state, self.initial_joints)
         self.notes: list[str] = []
         dt = robot.control_dt
         for k, seg in enumerate(self.segments):
@@ -91,7 +93,7 @@ class PybulletProblem:
         seg = self.segments[seg_index]
         q0, qd0 = seg.q0.copy(), seg.qd0.copy()
         if len(offsets):
-            free = initial_state_joints(self.robot)
+            free = self.initial_joints
             off = offsets.reshape(len(self.segments), len(free), 2)[seg_index]
             idx = [self.robot.joint_names.index(j) for j in free]
             q0[idx] += off[:, 0]
