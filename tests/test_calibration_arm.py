@@ -9,7 +9,8 @@ latency, and 1 mrad (and per s) encoder noise.
 Tolerances, and why:
 - MuJoCo log fitted in MuJoCo: the model is exact, so only noise moves the estimates: each within
   3 of its own 95% half-widths of the truth (a biased fit or too narrow intervals fail it) and
-  within 2% (measured: <= 0.2% from 20 s); the held-out residual is noise, so `adequate`;
+  within 2% (measured: <= 0.6% from 12 s, <= 0.2% from 20 s); the held-out residual is noise, so
+  `adequate`;
 - PyBullet log fitted in MuJoCo: the engines realize dry friction with different constraint
   solvers, a model error the data shows (the wrist's held-out position residual is several times
   the noise), so the issue's target applies: each parameter within 10% of the truth or its 95%
@@ -84,8 +85,8 @@ def test_arm_excitation_loads_every_mass_and_spans_slow_and_fast():
 
 @pytest.mark.parametrize("engine", ["mujoco", "pybullet"])
 def test_arm_sysid_recovers_nine_parameters(engine, tmp_path):
-    log = excite(engine, 20.0)
-    result = identify(IIWA, log, FIT, tmp_path, params={"obs_noise": HIDDEN["obs_noise"]})
+    log = excite(engine, 12.0)  # 9 s fitted, 3 s held out; bench/sysid.py runs the 20 s
+    result = identify(IIWA, log, FIT, tmp_path, params={"obs_noise": HIDDEN["obs_noise"]}, suggest=False)
     assert result.converged, result.reasons
     for n in FIT:
         err = abs(result.fitted[n] - TRUTH[n])
