@@ -15,8 +15,10 @@ weights, and simulated joint states for any parameter vector. This module runs
    cost in the delay. So: a grid over the whole delay interval on position residuals (one
    batched, threaded rollout), then a Levenberg-Marquardt pass on positions alone from the best
    grid point with every parameter free;
-1. weights = 1 / spread of each measured signal (positions and velocities on one footing);
-2. weights = 1 / post-fit residual RMS of each signal (whitened residuals), refined from pass 1.
+1. weights = 1 / spread of each measured signal (positions and velocities on one footing)
+   (skipped after pass 0, whose residuals give pass 2 its weights directly);
+2. weights = 1 / post-fit residual RMS of each signal (whitened residuals), refined from pass 1,
+   and re-whitened at the optimum by rescaling residual and Jacobian rows.
 
 After pass 2 each weighted residual has unit variance if the model fits up to white sensor
 noise, which is what `calculate_intervals`' single-variance, Student-t intervals assume.
@@ -138,6 +140,7 @@ def _scales(problem: Problem) -> np.ndarray:
                     + [0.01 if n.endswith(".q") else 0.1 for n in problem.nuisance])
 
 
+NUISANCE_MAX_ITERS = 10  # initial states only: a few Gauss-Newton steps settle them
 DELAY_GRID_STEP_S = 0.005  # coarse enough for one rollout batch, fine enough for the smooth position cost
 
 
@@ -210,8 +213,18 @@ def delay_grid(problem: Problem, x: np.ndarray) -> tuple[np.ndarray, str]:
     return out, note
 
 
-def _sum_sq(res: list[np.ndarray]) -> float:
-    return float(sum(np.sum(np.asarray(r) ** 2) for r in res))
+def _residuals(problem: Problem, x: np.ndarray) -> list[np.ndarray]:
+    res, _, _ = problem.residual_fn()(np.asarray(x, dtype=float), problem.params.copy())
+    return list(res)
+
+
+def _whitening(problem: Problem, res: list[np.ndarray]) -> np.ndarray:
+    """Weights 1 / residual RMS per signal (physical units), from residuals taken at the current weights."""
+    n_sig = len(problem.weights)
+    r = np.concatenate([np.reshape(rr, (-1, n_sig)) for rr in res], axis=0)
+    w = np.where(problem.weights > 0, problem.weights, 1.0)
+    rms = np.sqrt(np.mean(r ** 2, axis=0)) / w  # back to physical units
+    return 1.0 / np.maximum(rms, 1e-6 * max(float(rms.max()), 1e-12))
 
 
 def solve(problem: Problem, max_iters: int = 50, progress: Callable[[int], None] | None = None) -> FitOutcome:
@@ -223,24 +236,35 @@ def solve(problem: Problem, max_iters: int = 50, progress: Callable[[int], None]
     problem.set_weights(spread)
     start_cost = float(costs(problem, x0[:, None])[0])
     notes = []
-    x_start, it0 = x0, 0
+    it0 = 0
     if "action_delay" in problem.fit_names:
         x_start, note = delay_grid(problem, x0)
         notes.append(note)
         problem.set_weights(_position_weights(problem))
-        x_start, _, _, it0 = _solve(problem, x_start, max_iters, progress, xtol=1e-4)
+        x1, _, _, it0 = _solve(problem, x_start, max_iters, progress, xtol=1e-4)
+        # Pass 0 fitted every parameter on the positions: pass 1 would only repeat it on other
+        # weights, so its residuals set the whitening weights directly (one rollout, not a pass).
         problem.set_weights(spread)
-    x1, _, res1, it1 = _solve(problem, x_start, max_iters,
-                              None if progress is None else (lambda k: progress(it0 + k)))
-    pass1_cost = _sum_sq(res1)
+        res1, it1 = _residuals(problem, x1), 0
+    else:
+        x1, _, res1, it1 = _solve(problem, x0, max_iters, progress)
     n_sig = len(problem.weights)
-    r = np.concatenate([np.reshape(rr, (-1, n_sig)) for rr in res1], axis=0)
-    rms = np.sqrt(np.mean(r ** 2, axis=0)) / problem.weights  # back to physical units
-    problem.set_weights(1.0 / np.maximum(rms, 1e-6 * max(float(rms.max()), 1e-12)))
+    problem.set_weights(_whitening(problem, res1))
     x2, jac, res2, it2 = _solve(problem, x1, max_iters,
                                 None if progress is None else (lambda k: progress(it0 + it1 + k)))
+    # Whiten once more at the optimum by rescaling rows (no further pass): the intervals assume
+    # unit-variance residuals on every signal.
+    old_w = problem.weights
+    problem.set_weights(_whitening(problem, res2))
+    factor = problem.weights / old_w
+    res2 = [np.ravel(np.reshape(rr, (-1, n_sig)) * factor) for rr in res2]
+    jac = np.asarray(jac) * np.tile(factor, len(jac) // n_sig)[:, None]
     cov, half = sysid.calculate_intervals(res2, jac)
     r2 = np.concatenate([np.reshape(rr, (-1, n_sig)) for rr in res2], axis=0)
+    final_w = problem.weights
+    problem.set_weights(spread)
+    fitted_cost = float(costs(problem, x2[:, None])[0])  # comparable with start_cost
+    problem.set_weights(final_w)
     after = problem.predictions(x2)
     p = len(problem.fit_names)
     if problem.nuisance:
@@ -252,7 +276,7 @@ def solve(problem: Problem, max_iters: int = 50, progress: Callable[[int], None]
         wall_s=time.perf_counter() - t_start, engine=problem.engine, predictions_before=before,
         predictions_after=after, signal_rms=np.sqrt(np.mean(r2 ** 2, axis=0)) / problem.weights, notes=notes,
         x=x2, jacobian=np.asarray(jac), residual=np.concatenate([np.ravel(rr) for rr in res2]),
-        cost_start=start_cost, cost_fitted=pass1_cost, hit_iteration_limit=max(it1, it2) >= max_iters,
+        cost_start=start_cost, cost_fitted=fitted_cost, hit_iteration_limit=max(it1, it2) >= max_iters,
     )
 
 
@@ -266,5 +290,6 @@ def fit_nuisance(problem: Problem, max_iters: int = 50) -> np.ndarray:
     if not problem.nuisance:
         return x0
     problem.set_weights(spread_weights(problem.segments))
-    x, _, _, _ = _solve(problem, x0, max_iters, None, frozen=list(problem.fit_names))
+    x, _, _, _ = _solve(problem, x0, min(max_iters, NUISANCE_MAX_ITERS), None, xtol=1e-4,
+                        frozen=list(problem.fit_names))
     return x
