@@ -45,6 +45,7 @@ DEFAULT_HOLDOUT = 0.25
 MIN_VALIDATION_S = 2.0
 MIN_FIT_S = 3.0
 SUGGEST_COUNT = 3
+NOISE_FREE = 1e-9  # a noise floor below this (rad, m, /s) is a simulated, noise-free signal
 SUGGEST_MIN_REDUCTION = 0.01  # of the weighted sum of squares
 
 
@@ -241,7 +242,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
              out_dir: str | Path, engine: str = "mujoco", params: str | Path | dict | None = None,
              base_randomization: str | Path | None = "default", max_iters: int = 50,
              progress: Callable[[int], None] | None = None, command_topic: str | None = None,
-             repair: bool = False, holdout: float = DEFAULT_HOLDOUT, accept_inadequate: bool = False,
+             repair: bool = False, holdout: float = DEFAULT_HOLDOUT, accept_inadequate: bool = True,
              suggest: bool = True) -> SysidResult:
     """Fit `fit_names` of the vocabulary to `log` and write the results into `out_dir` (module docstring).
 
@@ -250,8 +251,11 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     push sections the written randomization.yaml keeps (`None` for none). `progress(k)` is called
     after each solver iteration. `holdout`: fraction of the log (its end) kept out of the fit for
     validation. `accept_inadequate`: write params.yaml / randomization.yaml for a fit that converged
-    but is not adequate (never for one that did not converge). `suggest`: run the score test over
-    the unfitted vocabulary when the fit is not adequate.
+    but is not adequate, their header saying so (never for one that did not converge). True by
+    default for Python callers, which read `result.adequate` themselves (a noise-free simulated
+    log makes any cross-engine model error "not adequate"); the CLI passes False unless
+    --accept-inadequate. `suggest`: run the score test over the unfitted vocabulary when the fit is
+    not adequate.
     """
     from calibration.load import load_log
     from calibration.report import overlay_png, write_report
@@ -348,6 +352,9 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     else:
         val_rms = fit_rms
     ratio = val_rms / np.maximum(floor, 1e-12)
+    if np.any(floor < NOISE_FREE):
+        notes.append("the log looks noise-free on some signals (a simulation?): any model error, even an engine's "
+                     "numerics, exceeds its noise floor there")
     signals = _signal_names(spec.joint_names)
     worst = int(np.argmax(ratio))
     what = "held-out" if val_segments else "in-fit"

@@ -91,7 +91,7 @@ def test_exact_model_is_adequate(log, tmp_path):
 def test_under_parameterized_fit_is_not_adequate(log, tmp_path):
     """Three of five differing parameters: flagged, explained, a suggestion, no calibration written."""
     fixed = {"obs_noise": HIDDEN["obs_noise"]}  # hinge damping and friction stay at robot.yaml: wrong
-    result = identify(CARTPOLE, log, THREE, tmp_path, params=fixed)
+    result = identify(CARTPOLE, log, THREE, tmp_path, params=fixed, accept_inadequate=False)
     assert not result.adequate
     assert any("noise floor" in r for r in result.reasons)
     assert result.suggestions and all(s["name"] not in THREE for s in result.suggestions)
