@@ -230,6 +230,10 @@ class Excitation:
             if jnt.position_limits is not None:
                 lo, hi = jnt.position_limits
                 target = np.clip(target, lo + cfg.range_margin * half, hi - cfg.range_margin * half)
+            # Rate limit: the sum of transfer, multisine and amplitude ramps may not outrun max_speed.
+            step = speed[j] * dt
+            for k in range(1, n):
+                target[k] = target[k - 1] + np.clip(target[k] - target[k - 1], -step, step)
             targets[:, i] = target
         self.targets = targets
 
@@ -284,7 +288,8 @@ class ExcitationRun:
 
     log: object  # calibration.log.RobotLog
     max_travel_fraction: float  # largest |q - centre| / half travel over limited joints
-    max_effort_fraction: float  # largest |command| / effort limit
+    max_effort_fraction: float  # largest |command| / effort limit over force actuators (0 if none)
+    max_target_speed_fraction: float = 0.0  # largest target speed / velocity limit over position actuators
 
 
 def run_excitation(engine, robot: RobotSpec, duration: float, seed: int, obs_noise: float = 0.0,
@@ -330,6 +335,13 @@ def run_excitation(engine, robot: RobotSpec, duration: float, seed: int, obs_noi
         if j.position_limits is not None:
             half = 0.5 * (j.position_limits[1] - j.position_limits[0])
             travel = max(travel, float(np.max(np.abs(qs[:, k] - exc.center[k])) / half))
-    limits = np.array([a.effort_limit / a.gain for a in robot.actuators])
-    effort = float(np.max(np.abs(cmds) / limits)) if len(limits) else 0.0
-    return ExcitationRun(log=log, max_travel_fraction=travel, max_effort_fraction=effort)
+    force = [i for i, a in enumerate(robot.actuators) if a.type == "force"]
+    limits = np.array([robot.actuators[i].effort_limit / robot.actuators[i].gain for i in force])
+    effort = float(np.max(np.abs(cmds[:, force]) / limits)) if force else 0.0
+    position = [i for i, a in enumerate(robot.actuators) if a.type == "position"]
+    speed = 0.0
+    if position and n > 1:
+        vlim = np.array([robot.joint(robot.actuators[i].joint).velocity_limit for i in position])
+        speed = float(np.max(np.abs(np.diff(cmds[:n, position], axis=0)) / robot.control_dt / vlim))
+    return ExcitationRun(log=log, max_travel_fraction=travel, max_effort_fraction=effort,
+                         max_target_speed_fraction=speed)

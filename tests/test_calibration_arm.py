@@ -69,6 +69,8 @@ def test_arm_excitation_passes_the_safety_filter_unchanged():
 
 def test_arm_excitation_loads_every_mass_and_spans_slow_and_fast():
     exc = Excitation(IIWA, 20.0, seed=0)
+    vlim = np.array([j.velocity_limit for j in IIWA.joints])
+    assert np.all(np.abs(np.diff(exc.targets, axis=0)) / IIWA.control_dt <= 0.25 * vlim + 1e-9)
     # Upright (the range centres) gravity loads no joint (to 1%); the chosen poses load links 3-7
     # independently (links 1 and 2 have their centres of mass on or next to their joint's axis:
     # gravity hardly shows them in any pose, only inertia does).
@@ -98,3 +100,19 @@ def test_arm_sysid_recovers_nine_parameters(engine, tmp_path):
     if engine == "mujoco":
         assert result.adequate, result.reasons
         assert (tmp_path / "params.yaml").is_file()
+
+
+def test_excite_command_on_the_arm(tmp_path, capsys):
+    from calibration.csv_io import read_csv_log
+    from robot_rl.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["excite", "--help"])
+    assert "D-optimal" in capsys.readouterr().out
+    rc = main(["excite", "--robot", "iiwa", "--duration", "6", "--csv", str(tmp_path / "a.csv")])
+    assert rc == 1 and "--poses 4 leaves under 2 s per pose" in capsys.readouterr().err
+    rc = main(["excite", "--robot", "iiwa", "--duration", "8", "--poses", "3", "--obs-noise", "0.001",
+               "--csv", str(tmp_path / "a.csv")])
+    assert rc == 0 and "fastest target 25% of the velocity" in capsys.readouterr().out.replace("\n", " ")
+    log = read_csv_log(tmp_path / "a.csv", IIWA)
+    assert log.duration == pytest.approx(8.0)

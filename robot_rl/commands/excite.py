@@ -59,8 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--poses",
         type=int,
         default=4,
-        help="position actuators: configurations the excitation visits (default 4; 1 = the range centres "
-        "and one more)",
+        help="position actuators: configurations the excitation visits, at least 2 s each (default 4)",
     )
     parser.add_argument(
         "--obs-noise",
@@ -119,14 +118,14 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationError(f"{args.record} exists already; a bag is never overwritten: choose a new --record")
     if not 1 <= args.poses <= 12:
         raise CalibrationError(f"--poses {args.poses} must lie in [1, 12]")
-    if args.duration / args.poses < 2.0:
+    if any(a.type == "position" for a in robot.actuators) and args.duration / args.poses < 2.0:
         raise CalibrationError(
             f"--duration {args.duration:g} s for --poses {args.poses} leaves under 2 s per pose; use fewer poses"
         )
     cfg = ExcitationConfig(amplitude=args.amplitude, n_poses=args.poses)
     if args.publish:
         log = _excite_robot(robot, args, cfg, console)
-        travel = effort = None
+        travel = effort = target_speed = None
     else:
         from calibration.excitation import run_excitation
         from calibration.rosbag_io import BagRecorder
@@ -163,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
                 recorder.close()
             engine.close()
         log, travel, effort = result.log, result.max_travel_fraction, result.max_effort_fraction
+        target_speed = result.max_target_speed_fraction
     if args.csv is not None:
         from calibration.csv_io import write_csv_log
 
@@ -171,10 +171,12 @@ def run(args: argparse.Namespace) -> int:
         f"excited {robot.name} for {log.duration:.1f} s ({len(log.t)} joint states, {len(log.command_t)} commands)"
     )
     if travel is not None:
-        console.print(
-            f"  largest excursion {100 * travel:.0f}% of the half travel, "
-            f"largest command {100 * effort:.0f}% of the effort limit"
-        )
+        parts = [f"largest excursion {100 * travel:.0f}% of the half travel"]
+        if any(a.type == "force" for a in robot.actuators):
+            parts.append(f"largest command {100 * effort:.0f}% of the effort limit")
+        if any(a.type == "position" for a in robot.actuators):
+            parts.append(f"fastest target {100 * target_speed:.0f}% of the velocity limit")
+        console.print("  " + ", ".join(parts))
     for path in (args.record, args.csv):
         if path is not None:
             console.print(f"  wrote {path}")
