@@ -78,6 +78,7 @@ class PybulletProblem:
         commands[idx < 0] = 0.0
         self.sim.set_params({**values, "action_delay": delay_steps * robot.physics_dt})
         self.sim.reset(q0, qd0)
+        self._prime_delay_line(seg, delay_steps)
         out = np.empty((n + 1, 2 * len(robot.joints)))
         out[0] = np.concatenate([q0, qd0])
         for k in range(n):
@@ -86,6 +87,27 @@ class PybulletProblem:
             out[k + 1, : len(q)] = q
             out[k + 1, len(q):] = qd
         return out
+
+    def _prime_delay_line(self, seg: Segment, delay_steps: int) -> None:
+        """Load the engine's delay line with the commands issued before the segment start.
+
+        A held-out stretch (or a segment after a gap) starts mid-motion: at t = 0 the robot is
+        still executing commands sent up to `delay` earlier. `reset` empties the line, which would
+        apply zero for the first `delay` and leave a passive pole swinging wrongly for seconds.
+        """
+        before = seg.cmd_t < -1e-9
+        if delay_steps <= 0 or not np.any(before):
+            return
+        line = self.sim.delay
+        active, pending = None, []
+        for t_c, c in zip(seg.cmd_t[before], seg.cmd[before], strict=True):
+            at = int(round(t_c / self.robot.physics_dt)) + delay_steps  # substep it takes effect
+            if at <= 0:
+                active = c
+            else:
+                pending.append((at, np.array(c, dtype=float)))
+        line.reset(active)
+        line._pending.extend(pending)  # DelayLine's own queue: (substep, command), in order
 
     def simulate(self, seg_index: int, x: np.ndarray) -> np.ndarray:
         """Simulated [q, qd] at the segment's measured times for parameter vector x."""

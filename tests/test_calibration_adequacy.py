@@ -137,3 +137,13 @@ def test_fit_that_stops_on_a_bound_did_not_converge(tmp_path, capsys):
     data = json.loads((tmp_path / "out" / "result.json").read_text())
     assert data["converged"] is False and data["adequate"] is False
     assert any("search bound" in r for r in data["reasons"])
+
+
+def test_pybullet_fallback_validates_a_stretch_that_starts_mid_motion(tmp_path):
+    """The held-out stretch starts while 30 ms of commands are still in the delay line; the PyBullet
+    replay must start with them (an empty line left the pole swinging wrongly: 3.6x the noise)."""
+    log = excite(HIDDEN, duration=9.0, seed=2, engine="pybullet")
+    fixed = {k: v for k, v in HIDDEN.items() if k != "slider.gain"}
+    result = identify(CARTPOLE, log, ["slider.gain"], tmp_path, engine="pybullet", params=fixed)
+    assert result.validation_s > 2.0
+    assert result.adequate, result.reasons

@@ -6,9 +6,9 @@ action_delay. obs_noise is estimated from the post-fit residuals. Everything not
 robot.yaml value, or the value in --params (which is also where the fit starts).
 
 The log's commands are replayed open loop in the simulator from the log's initial state (fitted
-along for joints not held by a PD servo), and the simulated joint positions and velocities are matched to the measured ones by
-least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the same solver over PyBullet rollouts
-with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
+along for joints not held by a PD servo), and the simulated joint positions and velocities are
+matched to the measured ones by least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the
+same solver over PyBullet rollouts with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
 
 Logs:
   rosbag2 folder   /joint_states (sensor_msgs/JointState) + the command topic
