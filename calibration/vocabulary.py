@@ -11,8 +11,9 @@ friction on the bound):
   DAMPING_OF_EFFORT x effort limit / velocity limit (the torque that would eat that share of the
   peak torque at full speed); always at least 10x the nominal value; a joint under a PD servo
   also at most the friction that would need FRICTION_MAX_SERVO_LAG of servo error to break away
-  (kp x 0.1 rad: 2.5 N*m on the iiwa's wrist, 30 N*m on its shoulder): beyond it the joint is
-  seized, the residual flat in the friction, and a solver that wanders there never returns;
+  (kp x 0.2 rad: 5 N*m on the iiwa's wrist; the shoulder's 60 is above its 30 N*m effort cap):
+  beyond it the joint is seized, the residual flat in the friction, and a solver that wanders
+  there never returns (measured: joint 7 friction ran to 9.3 N*m and stayed, with a 30 N*m cap);
 - passive joints (no actuator, no effort limit) fall back to max(10 x nominal, 1);
 - action_delay: 0 to max(MAX_DELAY_S, 3 x nominal).
 
@@ -38,7 +39,7 @@ def kind(name: str) -> str:
 
 FRICTION_OF_EFFORT = 0.1
 DAMPING_OF_EFFORT = 0.5
-FRICTION_MAX_SERVO_LAG = 0.1  # rad: a PD joint whose friction needs more lag than this to move is seized
+FRICTION_MAX_SERVO_LAG = 0.2  # rad: a PD joint whose friction needs more lag than this to move is seized
 
 
 def _effort_scale(name: str, robot: RobotSpec | None) -> tuple[float, float] | None:

@@ -25,7 +25,7 @@ interval first (position residuals; velocities sampled once per control period m
 sawtooth in the delay), then every parameter is refined by Levenberg-Marquardt with finite
 differences batched into threaded mujoco.rollout calls. Search bounds scale with the robot:
 masses 0.2-5x nominal, friction up to 10% of the joint's effort limit (and at most what a PD
-servo overcomes with 0.1 rad of error), damping up to half the effort limit at full speed.
+servo overcomes with 0.2 rad of error), damping up to half the effort limit at full speed.
 
 Is the model right? The last --holdout of the log (default 25%) is not fitted; the fitted model
 replays it and its residual is compared with the sensor noise floor estimated from the data
