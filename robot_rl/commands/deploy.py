@@ -50,12 +50,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "dds", "rclpy"),
         help="auto: rclpy when importable, else Cyclone DDS (default: auto)",
     )
-    parser.add_argument("--activate", action="store_true", help="activate as soon as a valid state arrives")
+    parser.add_argument(
+        "--activate",
+        action="store_true",
+        help="activate as soon as a valid state arrives (a standing order; an 'activate' request on the "
+        "transition topic expires after --activate-timeout instead)",
+    )
+    parser.add_argument(
+        "--activate-timeout",
+        type=seconds(0.0, 600.0, min_open=True),
+        default=3.0,
+        metavar="S",
+        help="an activate request waiting for a valid state expires after S seconds, 0-600 (default 3)",
+    )
+    parser.add_argument(
+        "--allow-wider-limits",
+        action="store_true",
+        help="drive a robot whose robot.yaml limits are wider than the policy card's (more than 1%%), "
+        "with the card's limits; refused without this flag",
+    )
     parser.add_argument(
         "--sim",
         action="store_true",
         help="the robot is a simulator: use /clock (use_sim_time) and ramp in again at each "
-        "episode it announces instead of staying in a fault",
+        "episode it announces instead of staying in an input fault (a watchdog, sensor, e-stop or "
+        "second-publisher fault still needs a reset)",
     )
     parser.add_argument("--node-name", default="policy_node")
     parser.add_argument("--state-topic", default="/joint_states")
@@ -133,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         cmd_vel_timeout=args.cmd_vel_timeout,
         max_tilt_deg=args.max_tilt,
         soft_start_speed=args.soft_start_speed,
+        activate_timeout=args.activate_timeout,
+        allow_wider_limits=args.allow_wider_limits,
     )
     recorder = None
     if args.record:
@@ -178,15 +199,21 @@ def _preflight(args: argparse.Namespace) -> None:
     """
     from pathlib import Path
 
-    from robot_rl.runtime import Controller, SafetyConfig
+    from robot_rl.runtime import Controller
     from sim.robot import load_robot
 
     robot = load_robot(args.robot)
     if args.watchdog is not None:
         _check_watchdog(args.watchdog, robot)
-    safety = SafetyConfig.from_robot(robot, watchdog_timeout=args.watchdog, ramp_time=args.ramp_time,
-                                     max_tilt_deg=args.max_tilt, soft_start_speed=args.soft_start_speed)
-    Controller(Path(args.policy), robot, safety)
+    # As the node builds it: the filter's defaults derive from the limits contract's robot (the tighter
+    # of the card's and robot.yaml's limits), and a wider robot.yaml needs --allow-wider-limits.
+    Controller(
+        Path(args.policy),
+        robot,
+        allow_wider_limits=args.allow_wider_limits,
+        safety_options={"watchdog_timeout": args.watchdog, "ramp_time": args.ramp_time,
+                        "max_tilt_deg": args.max_tilt, "soft_start_speed": args.soft_start_speed},
+    )
 
 
 def _check_watchdog(watchdog: float, robot) -> None:
