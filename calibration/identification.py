@@ -245,7 +245,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
              base_randomization: str | Path | None = "default", max_iters: int = 50,
              progress: Callable[[int], None] | None = None, command_topic: str | None = None,
              repair: bool = False, holdout: float = DEFAULT_HOLDOUT, accept_inadequate: bool = True,
-             suggest: bool = True) -> SysidResult:
+             suggest: bool = True, skip: float = 0.0) -> SysidResult:
     """Fit `fit_names` of the vocabulary to `log` and write the results into `out_dir` (module docstring).
 
     `params`: start values and the values of everything not fitted (a params file or mapping;
@@ -257,7 +257,9 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     default for Python callers, which read `result.adequate` themselves (a noise-free simulated
     log makes any cross-engine model error "not adequate"); the CLI passes False unless
     --accept-inadequate. `suggest`: run the score test over the unfitted vocabulary when the fit is
-    not adequate.
+    not adequate. `skip`: seconds of joint states at the start of the log not fitted (every command
+    still replayed): a start-up transient the model need not explain, e.g. a legged robot's servos
+    catching their legs when the excitation begins.
     """
     from calibration.load import load_log
     from calibration.report import overlay_png, write_report
@@ -276,6 +278,12 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     if tuple(data.joint_names) != spec.joint_names or tuple(data.actuator_names) != spec.actuator_names:
         raise FitError(f"log {data.source} is for joints {data.joint_names} / actuators {data.actuator_names}, "
                        f"robot '{spec.name}' has {spec.joint_names} / {spec.actuator_names}")
+    skip_note = None
+    if skip > 0:
+        if skip >= 0.5 * data.duration:
+            raise FitError(f"skip {skip:g} s would leave less than half of the {data.duration:.1f} s log to fit")
+        data = data.window(float(data.t[0]) + skip, float(data.t[-1]))
+        skip_note = f"the first {skip:g} s of joint states are not fitted (--skip); their commands are replayed"
     fit_part, val_part, split_note = _split_holdout(data, holdout)
     pieces, gap_notes = split_at_gaps(fit_part)
     segments = [make_segment(p) for p in pieces]
@@ -294,7 +302,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
 
     fitted = {n: float(v) for n, v in zip(outcome.names, outcome.fitted, strict=True)}
     half = {n: float(h) for n, h in zip(outcome.names, outcome.half_width, strict=True)}
-    notes = list(data.notes) + gap_notes + [split_note] + list(outcome.notes)
+    notes = list(data.notes) + gap_notes + [split_note] + ([skip_note] if skip_note else []) + list(outcome.notes)
     if "obs_noise" in names:
         rms = np.asarray(outcome.signal_rms)
         n_samples = sum(len(s.t) for s in segments)

@@ -116,6 +116,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit 0 and write params.yaml even when the fit is not adequate (never when it did not converge)",
     )
     parser.add_argument(
+        "--skip",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds of joint states at the log's start left out of the fit, every command still replayed "
+        "(default 0; 1 for a suspended legged robot, whose servos catch the hanging legs first)",
+    )
+    parser.add_argument(
         "--suspended",
         action="store_true",
         help="legged robots: the log was taken hung on a gantry (trunk fixed); automatic for a bag from "
@@ -166,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             repair=args.repair_log,
             holdout=args.holdout,
             accept_inadequate=args.accept_inadequate,
+            skip=(1.0 if robot.gantry is not None else 0.0) if args.skip is None else args.skip,
             progress=lambda k: progress.update(task, description=f"fitting {args.fit} on {args.engine}: iteration {k}"),
         )
     table = Table(
