@@ -249,14 +249,17 @@ def _robot_for_log(args: argparse.Namespace):
 
 def _bag_says_suspended(path) -> bool:
     """True when `path` is a rosbag2 folder whose metadata carries robot_rl.suspended: true."""
-    import yaml
+    from sim.errors import ConfigError
+    from sim.validation import load_yaml_file
 
     meta = path / "metadata.yaml"
     if not meta.is_file():
         return False
     try:
-        info = yaml.safe_load(meta.read_text()) or {}
-    except yaml.YAMLError:
+        info = load_yaml_file(meta, "rosbag2 metadata") or {}
+    except ConfigError:
+        return False  # the log reader reports a broken bag, naming it
+    if not isinstance(info, dict):
         return False
     custom = (info.get("rosbag2_bagfile_information") or {}).get("custom_data") or {}
     return str(custom.get("robot_rl.suspended", "")).lower() == "true"
