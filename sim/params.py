@@ -28,6 +28,7 @@ import yaml
 from sim.errors import ConfigError, UnknownParameterError
 from sim.patterns import expand_mapping
 from sim.robot import RobotSpec, is_signed_parameter
+from sim.validation import load_yaml_mapping as _load_yaml_mapping
 
 ParamsLike = str | Path | Mapping[str, Any] | None
 
@@ -45,18 +46,8 @@ def check_name(robot: RobotSpec, name: str, source: str) -> None:
 
 
 def load_yaml_mapping(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), "", f"{what} file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "", f"not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "", f"expected a mapping for a {what} file, got {type(data).__name__}")
-    return data
+    """A YAML mapping file read with the project's loader (sim.validation: `1e6` is a number)."""
+    return _load_yaml_mapping(path, what)
 
 
 def _number(value: Any, source: str, field: str) -> float:
@@ -83,7 +74,10 @@ def resolve_params(robot: RobotSpec, params: ParamsLike = None) -> dict[str, flo
         if isinstance(spec, dict):
             if set(spec) != {"scale"}:
                 raise ConfigError(source, name, f"got {spec!r}; expected an absolute value or {{scale: s}}")
-            value = robot.nominal[name] * _number(spec["scale"], source, f"{name}.scale")
+            scale = _number(spec["scale"], source, f"{name}.scale")
+            if scale < 0:
+                raise ConfigError(source, f"{name}.scale", f"got {scale:g}; expected a factor >= 0 of the nominal")
+            value = robot.nominal[name] * scale
         else:
             value = _number(spec, source, name)
         if value < 0 and not is_signed_parameter(name):

@@ -32,6 +32,7 @@ from sim.errors import ConfigError
 from sim.params import load_yaml_mapping
 from sim.patterns import expand_mapping
 from sim.robot import RobotSpec, is_signed_parameter
+from sim.validation import check_interval, check_number
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "scale_uniform")
 RandomizationLike = str | Path | dict | None
@@ -94,8 +95,8 @@ def _per_joint(value: Any, n: int, source: str, field_name: str, what: str = "on
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value] * n
     if not isinstance(value, list) or len(value) != n or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
-        raise ConfigError(source, field_name, f"got {value!r}; expected one non-negative number or a list of "
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in value):
+        raise ConfigError(source, field_name, f"got {value!r}; expected one finite number >= 0 or a list of "
                           f"{n} ({what})")
     return np.array(value, dtype=float)
 
@@ -129,16 +130,11 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
             raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
                               + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
         dist, bounds = next(iter(spec.items()))
-        if (not isinstance(bounds, list) or len(bounds) != 2
-                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-                or bounds[0] > bounds[1] or (bounds[0] < 0 and not signed)):
-            raise ConfigError(source, f"{field_name}.{dist}", f"got {bounds!r}; expected [lo, hi] with "
-                              + ("lo <= hi" if signed else "0 <= lo <= hi"))
-        if dist == "log_uniform" and bounds[0] <= 0:
-            raise ConfigError(source, f"{field_name}.log_uniform", "lower bound must be > 0 for a log-uniform range")
-        if name.endswith(".mass") and bounds[0] <= 0:
-            raise ConfigError(source, field_name, "a mass range must stay above 0")
-        ranges.append(ParameterRange(name, dist, float(bounds[0]), float(bounds[1])))
+        # Finite, ordered, physical (>= 0, except signed offsets); log-uniform and mass ranges strictly above 0.
+        positive = dist == "log_uniform" or name.endswith(".mass")
+        lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=None if signed else 0.0,
+                                min_open=positive)
+        ranges.append(ParameterRange(name, dist, lo, hi))
     n = len(robot.joints)
     init = data.get("initial_state") or {}
     if not isinstance(init, dict) or set(init) - {"position", "velocity"}:
@@ -149,9 +145,8 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     if "base_velocity" in push and not robot.floating:
         raise ConfigError(source, "push.base_velocity", f"robot '{robot.name}' has no floating base; "
                           "use push.velocity (joint velocity kicks)")
-    prob = push.get("probability", 0.0)
-    if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
-        raise ConfigError(source, "push.probability", f"got {prob!r}; expected a probability in [0, 1]")
+    prob = check_number(push.get("probability", 0.0), source, "push.probability", minimum=0.0, maximum=1.0,
+                        unit="a probability per control step")
     def spread(section: dict, key: str, field_name: str) -> np.ndarray | None:
         return _per_joint(section[key], n, source, field_name) if key in section else None
 

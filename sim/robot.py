@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sim.errors import ConfigError
 from sim.urdf import Urdf, read_urdf
+from sim.validation import check_interval, check_number, load_yaml_file
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
 JOINT_TYPES = ("prismatic", "revolute", "continuous")
+# Units of (position, velocity, effort) by joint type, for the messages of out-of-range values.
+_UNITS = {"prismatic": ("m", "m/s", "N"), "revolute": ("rad", "rad/s", "N*m"), "continuous": ("rad", "rad/s", "N*m")}
 ACTUATOR_TYPES = ("force", "position")
 
 
@@ -157,13 +158,9 @@ def _require(data: dict, key: str, kind: type | tuple, source: str, expected: st
     return value
 
 
-def _positive(value: Any, source: str, field_name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(source, field_name, f"got {value!r}; expected a number")
-    if value < 0 or (value == 0 and not allow_zero):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ConfigError(source, field_name, f"got {value!r}; expected a {kind} number")
-    return float(value)
+def _positive(value: Any, source: str, field_name: str, allow_zero: bool = False, unit: str = "") -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``): NaN and inf are refused, so no limit is silently off."""
+    return check_number(value, source, field_name, minimum=0.0, min_open=not allow_zero, unit=unit)
 
 
 def _urdf_path(data: dict, yaml_path: Path) -> Path:
@@ -186,10 +183,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     """Load a robot by name (`cartpole`) or path to its robot.yaml / folder, validating every field."""
     yaml_path = resolve_robot_yaml(name_or_path)
     source = str(yaml_path)
-    try:
-        data = yaml.safe_load(yaml_path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"not valid YAML: {exc}") from None
+    data = load_yaml_file(yaml_path, "robot description")
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a mapping of fields (name, urdf, joints, actuators, ...)")
     name = _require(data, "name", str, source, "the robot's name, a string")
@@ -224,11 +218,8 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         if limits is None and jtype != "continuous" and uj.lower is not None and uj.upper is not None:
             limits = [uj.lower, uj.upper]
         if limits is not None:
-            if (not isinstance(limits, list) or len(limits) != 2
-                    or not all(isinstance(v, (int, float)) for v in limits) or limits[0] >= limits[1]):
-                raise ConfigError(source, prefix + "position_limits", f"got {limits!r}; expected [lower, upper] "
-                                  "with lower < upper")
-            limits = (float(limits[0]), float(limits[1]))
+            limits = check_interval(limits, source, prefix + "position_limits", strict=True,
+                                    unit=_UNITS[jtype][0])
         vel = jd.get("velocity_limit", uj.velocity)
         if vel is None:
             raise ConfigError(source, prefix + "velocity_limit", "missing here and in the URDF; expected a "
@@ -236,8 +227,10 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         eff = jd.get("effort_limit", uj.effort)
         if eff is None:
             raise ConfigError(source, prefix + "effort_limit", "missing here and in the URDF; expected N or N*m")
-        joints.append(JointSpec(jname, jtype, limits, _positive(vel, source, prefix + "velocity_limit"),
-                                _positive(eff, source, prefix + "effort_limit", allow_zero=True)))
+        joints.append(JointSpec(jname, jtype, limits,
+                                _positive(vel, source, prefix + "velocity_limit", unit=_UNITS[jtype][1]),
+                                _positive(eff, source, prefix + "effort_limit", allow_zero=True,
+                                          unit=_UNITS[jtype][2])))
     names = [j.name for j in joints]
     if len(set(names)) != len(names):
         raise ConfigError(source, "joints", f"joint names repeat: {names}")
@@ -258,7 +251,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
             raise ConfigError(source, prefix + "type", f"got {atype!r}; expected one of {', '.join(ACTUATOR_TYPES)}")
         joint_spec = joints[names.index(ajoint)]
         effort = ad.get("effort_limit", joint_spec.effort_limit)
-        effort = _positive(effort, source, prefix + "effort_limit")
+        effort = _positive(effort, source, prefix + "effort_limit", unit=_UNITS[joint_spec.type][2])
         kp = kd = 0.0
         if atype == "position":
             kp = _positive(_require(ad, "kp", (int, float), source, "a stiffness, N*m/rad", prefix), source,
@@ -271,6 +264,9 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     if len({a.name for a in actuators}) != len(actuators):
         raise ConfigError(source, "actuators", "actuator names repeat")
 
+    contacts = data.get("contacts", False)
+    if not isinstance(contacts, bool):
+        raise ConfigError(source, "contacts", f"got {contacts!r}; expected true or false")
     ee = data.get("end_effector")
     if ee is not None and ee not in urdf.links:
         raise ConfigError(source, "end_effector", f"link '{ee}' is not in {urdf_path.name}")
@@ -278,7 +274,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     base, default_pose = _floating_base(data, urdf, urdf_path, joints, source)
     spec = RobotSpec(
         name=name, description=str(data.get("description", "")), root=yaml_path.parent, yaml_path=yaml_path,
-        urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=bool(data.get("contacts", False)),
+        urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=contacts,
         joints=tuple(joints), actuators=tuple(actuators), nominal={}, end_effector=ee, urdf=urdf,
         base=base, default_pose=default_pose,
     )
@@ -289,7 +285,10 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     for key, value in overrides.items():
         if key not in nominal:
             raise ConfigError(source, f"nominal.{key}", "unknown parameter; valid names: " + ", ".join(nominal))
-        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=True)
+        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=not key.endswith(".mass"))
+    for key, value in nominal.items():  # the URDF's values (masses, damping, friction) obey the same ranges
+        if key not in overrides:
+            _positive(value, str(urdf_path), f"{key} (from the URDF)", allow_zero=not key.endswith(".mass"))
     spec.nominal.update(nominal)
     return spec
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import seconds
+
 NAME = "excite"
 HELP = "play a safe multisine excitation on a simulated or real robot and record it (rosbag2/CSV)"
 
@@ -69,10 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watchdog",
-        type=float,
+        type=seconds(0.0, 1.0, min_open=True),
         default=None,
         metavar="S",
-        help="--publish: fault when no joint state arrives for S seconds (default: 5 control periods)",
+        help="--publish: fault when no joint state arrives for S seconds, at most 1 s (default: 5 control periods)",
     )
 
 
@@ -248,6 +250,7 @@ class LiveExcitation:
         self._last = None  # (mapped state, monotonic arrival, stamp s)
         self._last_step_ns: int | None = None
         self._last_cmd = None
+        self._episode: str | None = None  # a simulated robot's episode (robot_rl/episode/<n>)
         transport.subscribe(state_topic, JointState, self._on_state)
         transport.subscribe(estop_topic, Bool, self._on_estop)
         transport.timer(robot.control_dt / 2, self._on_timer)
@@ -275,6 +278,7 @@ class LiveExcitation:
     def _on_state(self, msg) -> None:
         import time
 
+        from robot_rl.deploy.joint_map import episode_of
         from robot_rl.deploy.ros2_msgs import time_to_ns
         from robot_rl.runtime.safety import SafetyState
 
@@ -282,6 +286,10 @@ class LiveExcitation:
             if self.done:
                 return
             mapped = self.joint_map.map(msg)
+            episode = episode_of(msg)
+            if episode != self._episode and self._episode is not None:
+                self.filter.forget_readings()  # a simulator's reset moved the robot: not a sensor fault
+            self._episode = episode
             stamp_ns = time_to_ns(msg.header.stamp)  # robot time; 0 is a simulator's first state
             period_ns = self.robot.control_dt * 1e9
             if self._last_step_ns is not None and stamp_ns - self._last_step_ns < 0.9 * period_ns:

@@ -29,23 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     if args.robot is None:
-        table = Table(title="robots (sim/robots/)")
-        for col in ("name", "base", "joints", "actuators", "control", "DR configs", "tasks", "description"):
-            table.add_column(col)
-        for name in available_robots():
-            r = load_robot(name)
-            kinds = sorted({a.type for a in r.actuators})
-            table.add_row(
-                name,
-                "floating" if r.floating else "fixed",
-                str(len(r.joints)),
-                f"{len(r.actuators)} ({', '.join(kinds)})",
-                f"{r.control_hz:g} Hz / {r.physics_dt * 1000:g} ms",
-                ", ".join(available_configs(r)),
-                ", ".join(t.id for t in TASK_SPECS if t.robot == name),
-                r.description,
-            )
-        console.print(table)
+        console.print(robots_table([load_robot(name) for name in available_robots()], available_configs))
         return 0
     r = load_robot(args.robot)
     console.print(f"[bold]{r.name}[/bold]: {r.description}\n  {r.yaml_path}\n  URDF {r.urdf_path}")
@@ -79,3 +63,28 @@ def run(args: argparse.Namespace) -> int:
     for name, value in r.nominal.items():
         console.print(f"  {name} = {value:g}")
     return 0
+
+
+def robots_table(robots: list, configs) -> object:
+    """The robot list as a rich table; the description sits under the name so that it keeps the
+    table's full width and stays readable in an 80-column terminal."""
+    from rich.table import Table
+
+    table = Table(title="robots (sim/robots/)")
+    table.add_column("name / description", ratio=1, overflow="fold")
+    for col in ("joints", "actuators", "control", "DR configs"):
+        table.add_column(col, no_wrap=True)
+    from sim.tasks.registry import TASK_SPECS
+
+    for r in robots:
+        kinds = sorted({a.type for a in r.actuators})
+        tasks = ", ".join(t.id for t in TASK_SPECS if t.robot == r.name) or "none"
+        base = "floating base" if r.floating else "fixed base"
+        table.add_row(
+            f"[bold]{r.name}[/bold] ({base}; tasks: {tasks})\n{r.description}",
+            str(len(r.joints)),
+            f"{len(r.actuators)} ({', '.join(kinds)})",
+            f"{r.control_hz:g} Hz / {r.physics_dt * 1000:g} ms",
+            ", ".join(configs(r)),
+        )
+    return table
