@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from calibration.errors import FitError
+from sim.patterns import is_pattern, match
 from sim.robot import RobotSpec
 
 ESTIMATED_NOT_FITTED = ("obs_noise",)
@@ -99,11 +100,11 @@ def check_fit_names(robot: RobotSpec, names: Sequence[str], start: Mapping[str, 
         raise FitError(f"nothing to fit; name parameters of robot '{robot.name}': {', '.join(robot.nominal)}")
     out: list[str] = []
     for n in names:
-        if n not in robot.nominal:
-            raise FitError(f"unknown parameter '{n}' for robot '{robot.name}'; valid names: "
-                           f"{', '.join(robot.nominal)}")
-        if n not in out:
-            out.append(n)
+        hits = match(n, list(robot.nominal))  # glob patterns name groups: "*.gain", "*_lower_joint.kd"
+        if not hits:
+            what = "pattern matches no parameter" if is_pattern(n) else "unknown parameter"
+            raise FitError(f"{what} '{n}' for robot '{robot.name}'; valid names: {', '.join(robot.nominal)}")
+        out.extend(h for h in hits if h not in out)
     for n in out:
         if n in ESTIMATED_NOT_FITTED:
             continue

@@ -151,8 +151,9 @@ def evaluate_behind_safety_filter(
             ctl.activate(0.0, q)
             t, total, steps, done, faulted, info = 0.0, 0.0, 0, False, False, {}
             while not done:
-                q, qd = sim.engine.joint_state()
-                out = ctl.step(t, t, q, qd, goal)
+                state = sim.state()  # what the robot reports: joints, and an IMU on a legged robot
+                q, qd = state.q, state.qd
+                out = ctl.step(t, t, q, qd, goal, imu=state.imu)
                 faulted |= out.state is not SafetyState.ACTIVE
                 asked = interface.action_to_command(ctl.runner.last_action)
                 filtered += bool(np.any(np.abs(out.values - asked) > 1e-9 * (1.0 + np.abs(asked))))

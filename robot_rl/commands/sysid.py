@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
     parser.add_argument("--log", required=True, help="rosbag2 folder, or .csv file")
     parser.add_argument(
-        "--fit", required=True, help="comma-separated parameter names to fit, e.g. pole.mass,slider.gain,action_delay"
+        "--fit", required=True, help="comma-separated parameter names or glob patterns to fit, e.g. "
+        "pole.mass,slider.gain,action_delay or '*.damping,action_delay' (a pattern matching nothing is an error)"
     )
     parser.add_argument("--out", required=True, help="folder for params.yaml, randomization.yaml, result.json, report")
     parser.add_argument(

@@ -29,7 +29,9 @@ HELP = "train a policy with PPO or SAC (our tasks or any Gymnasium env), with ch
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_argument_group("what to train")
-    which.add_argument("--task", help="one of our tasks: CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0")
+    from robot_rl.envs import OUR_TASKS
+
+    which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)}")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
     which.add_argument("--algo", choices=["ppo", "sac"], default=None, help="algorithm (default: ppo)")
     which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")

@@ -27,6 +27,7 @@ from robot_rl.runtime.limits_contract import LimitsContract
 from robot_rl.runtime.runner import PolicyRunner
 from robot_rl.runtime.safety import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
 from sim.robot import RobotSpec
+from sim.state import ImuState
 
 __all__ = ["Controller"]
 
@@ -81,14 +82,15 @@ class Controller:
         return self.safety.reset()
 
     def step(
-        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None
+        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None,
+        imu: ImuState | None = None,
     ) -> SafeCommand:
         """One control period: observation, policy, safety. Never raises on bad robot data (NaN,
-        stale or missing state latch a fault instead)."""
+        stale or missing state latch a fault instead). ``imu``: for tasks that observe one (legged)."""
         command = self._idle
         if self.safety.state is SafetyState.ACTIVE:
             try:
-                command = self.runner.step(q, qd, goal)
+                command = self.runner.step(q, qd, goal, imu)
             except (ValueError, IndexError, TypeError):
                 # Malformed state (wrong length, not numbers): the filter names the problem and faults.
                 command = self._idle

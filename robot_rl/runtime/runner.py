@@ -24,6 +24,7 @@ from robot_rl.runtime.limits_contract import LimitsContract, compare_limits, wit
 from robot_rl.runtime.onnx_policy import OnnxPolicy, load_policy_folder
 from sim.observations import TaskInterface
 from sim.robot import RobotSpec, load_robot
+from sim.state import ImuState
 
 __all__ = ["PolicyRunner"]
 
@@ -74,16 +75,22 @@ class PolicyRunner:
         """Start of an episode / activation: the previous action is zero, as in training."""
         self.last_action[:] = 0.0
 
-    def observation(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None) -> np.ndarray:
-        """The float32 observation the policy sees now (does not advance the runner)."""
-        return self.interface.build(q, qd, self.last_action, self._no_command if command is None else command)
+    def observation(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None,
+                    imu: ImuState | None = None) -> np.ndarray:
+        """The float32 observation the policy sees now (does not advance the runner).
 
-    def step(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None) -> np.ndarray:
+        ``imu``: the IMU reading, for tasks that observe it (legged robots; see sim.state.ImuState).
+        """
+        return self.interface.build(q, qd, self.last_action, self._no_command if command is None else command,
+                                    imu=imu)
+
+    def step(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray | None = None,
+             imu: ImuState | None = None) -> np.ndarray:
         """Measured joint positions and velocities (robot.yaml joint order) and the task command/goal
         (None for tasks without one) -> physical command per actuator, float64.
 
         The policy's own action is kept as ``last_action`` for the next observation.
         """
-        action = self.policy.act1(self.observation(q, qd, command))
+        action = self.policy.act1(self.observation(q, qd, command, imu))
         self.last_action[:] = action
         return self.interface.action_to_command(self.last_action)
