@@ -376,6 +376,15 @@ def test_a_longer_gap_between_stamps_allows_a_longer_move(iiwa):
     assert step(f, 0.1, q, np.zeros(7), q).state is SafetyState.ACTIVE
 
 
+def test_a_continuous_joint_swinging_from_max_float_to_minus_max_float_is_a_jump_not_a_crash(cartpole):
+    """1e308 then -1e308 on the unlimited hinge: the difference overflows to inf (found by hypothesis)."""
+    f = active(cartpole, reading_margin=2.0)
+    step(f, 0.02, [0.0, 1e308], [0.0, 0.0], [0.0])
+    out = step(f, 0.04, [0.0, -1e308], [0.0, 0.0], [0.0])
+    assert out.state is SafetyState.FAULT
+    assert out.fault_reason.startswith("sensor fault (jump): position of joint 'hinge'")
+
+
 def test_frozen_then_jumping_reading_is_a_sensor_fault(iiwa):
     """A frozen encoder that catches up at once: each frozen reading is the reference for the next."""
     q = np.zeros(7)

@@ -541,8 +541,9 @@ class SafetyFilter:
             if t_ref == t_ref:  # a jump reference exists (NaN after reset)
                 ref = trusted[j]
                 delta = v - ref
-                if jt.wraps:
+                if jt.wraps and math.isfinite(delta):
                     delta = math.remainder(delta, _TWO_PI)
+                # Two finite readings can still differ by inf (1e308 then -1e308): that is a jump.
                 dt = stamp - t_ref if stamp > t_ref else 0.0
                 allowed = jt.vmax * dt + jt.slack
                 if abs(delta) > allowed:
