@@ -98,16 +98,8 @@ class PybulletProblem:
         before = seg.cmd_t < -1e-9
         if delay_steps <= 0 or not np.any(before):
             return
-        line = self.sim.delay
-        active, pending = None, []
-        for t_c, c in zip(seg.cmd_t[before], seg.cmd[before], strict=True):
-            at = int(round(t_c / self.robot.physics_dt)) + delay_steps  # substep it takes effect
-            if at <= 0:
-                active = c
-            else:
-                pending.append((at, np.array(c, dtype=float)))
-        line.reset(active)
-        line._pending.extend(pending)  # DelayLine's own queue: (substep, command), in order
+        # Commands are issued once per control step, so those before the start fill the line in order.
+        self.sim.delay.prime(seg.cmd[before])
 
     def simulate(self, seg_index: int, x: np.ndarray) -> np.ndarray:
         """Simulated [q, qd] at the segment's measured times for parameter vector x."""

@@ -91,6 +91,20 @@ class DelayLine:
     def reset(self, initial: np.ndarray | None = None) -> None:
         self._delay.reset(0, initial)
 
+    def prime(self, issued: np.ndarray) -> None:
+        """Commands already in flight: `issued` (k, n_actuators), one per control step before now, oldest first.
+
+        A replay that starts mid-motion (a held-out stretch of a log) is still executing commands
+        sent up to `action_delay` earlier; an empty line would apply the reset value instead.
+        Steps older than the first given command repeat it.
+        """
+        issued = np.asarray(issued, dtype=float).reshape(-1, self.n)
+        if not len(issued):
+            return
+        history = self._delay.history[0]  # history[k]: the command issued k + 1 control steps ago
+        for k in range(history.shape[0]):
+            history[k] = issued[max(len(issued) - 1 - k, 0)]
+
     def segments(self, command: np.ndarray) -> list[tuple[np.ndarray, int]]:
         """Commands to apply over the next control step, as runs of substeps."""
         control = self._delay.control(np.asarray(command, dtype=float).reshape(1, -1))[0]
