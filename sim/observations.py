@@ -108,7 +108,7 @@ def _iiwa_reach(task: str, robot: RobotSpec) -> TaskInterface:
     offset, scale = (lo + hi) / 2, 0.45 * (hi - lo)
 
     def obs(q: np.ndarray, qd: np.ndarray, last_action: np.ndarray, command: np.ndarray) -> np.ndarray:
-        ee = fk.position(q) if q.ndim == 1 else np.stack([fk.position(qi) for qi in q])
+        ee = fk.position(q) if q.ndim == 1 else fk.positions(q)
         return np.concatenate([q, 0.1 * qd, last_action, command, ee, command - ee], axis=-1)
 
     layout = (

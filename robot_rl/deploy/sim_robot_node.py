@@ -69,6 +69,7 @@ class EpisodeResult:
     ret: float
     success: bool
     steps: int
+    final_goal_distance: float | None = None  # m, for tasks with a goal position (the reach)
 
 
 def default_task(robot: str) -> str:
@@ -88,6 +89,11 @@ def summarize(
 
     if results:
         summary = summarize_episodes([r.ret for r in results], [r.steps for r in results], [r.success for r in results])
+        distances = [r.final_goal_distance for r in results if r.final_goal_distance is not None]
+        if distances:  # what an arm's user asks first: how far from the goal did it stop?
+            summary["final_goal_distance"] = distances
+            summary["mean_final_goal_distance"] = float(np.mean(distances))
+            summary["max_final_goal_distance"] = float(np.max(distances))
     else:  # stopped before an episode finished
         summary = {"mean_return": math.nan, "std_return": math.nan, "min_return": math.nan, "max_return": math.nan,
                    "mean_length": math.nan, "success_rate": None, "episodes": 0, "returns": []}
@@ -243,7 +249,8 @@ class SimRobot:
                 # first state and shift that whole episode by one control period.
                 self._answered.wait(self.config.command_timeout)
             if terminated or truncated:  # a finished episode (not one cut short by stop())
-                results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps))
+                results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps,
+                                             self._final_goal_distance()))
                 log.info(
                     "%s: episode %d: return %.2f, success %s, %d steps",
                     self.config.node_name,
@@ -254,6 +261,14 @@ class SimRobot:
                 )
             episode += 1
         return results
+
+    def _final_goal_distance(self) -> float | None:
+        """The end effector's distance to the goal now, for tasks that define one (else None)."""
+        goal_distance = getattr(self.core.logic, "goal_distance", None)
+        if goal_distance is None:
+            return None
+        q, _ = self.core.engine.joint_state()
+        return float(goal_distance(q[None], self.core.command[None])[0])
 
     def close(self) -> None:
         self.env.close()

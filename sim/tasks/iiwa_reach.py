@@ -1,7 +1,16 @@
 """iiwa reach: bring the end effector (link 7 frame) to a goal sampled in front of the robot.
 
-Success = within 2 cm of the goal at the end of the episode. Reward is the negative distance
-plus a bonus inside 5 cm, minus a small penalty on joint velocity (smooth, robot-friendly motion).
+Success = within 2 cm of the goal at the end of the episode. Reward, per control step, in named terms:
+
+* ``distance``: minus the distance (m): pulls the arm towards the goal from anywhere;
+* ``near``: +0.5 inside 5 cm: rewards arriving early;
+* ``precision``: +exp(-distance / 1 cm): peaked at the goal, so the last centimetres are worth
+  as much as the first decimetres. Why: with the first two terms alone, a policy that parks 2-4 cm
+  off the goal earns ~90% of the best return, and PPO never learns the final correction (the
+  policy trained that way succeeded in 0.65 of episodes); this term's slope is steepest exactly
+  inside the 2 cm success radius, where the arm must integrate out gravity sag, friction and
+  payload errors;
+* ``joint_velocity``: -0.001 * |qd|^2: smooth, robot-friendly motion.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ class IiwaReach:
     robot_name = "iiwa"
     episode_steps = 100  # 2 s at 50 Hz
     success_distance = 0.02
+    precision_scale = 0.01  # m: length scale of the `precision` reward term
+    reward_weights = {"distance": 1.0, "near": 0.5, "precision": 1.0, "joint_velocity": 0.001}
 
     def __init__(self, robot: RobotSpec, interface: TaskInterface):
         self.fk = SerialChainFK(robot.urdf, robot.joint_names, robot.end_effector)
@@ -32,16 +43,31 @@ class IiwaReach:
         return q, np.zeros_like(q), goal
 
     def ee_positions(self, q: np.ndarray) -> np.ndarray:
-        return np.stack([self.fk.position(qi) for qi in q])
+        return self.fk.positions(q)
+
+    def goal_distance(self, q: np.ndarray, command: np.ndarray) -> np.ndarray:
+        """End-effector distance to the goal (m) per env: what success is judged on, and what a
+        deployment reports as the final position error."""
+        return np.linalg.norm(self.ee_positions(q) - command, axis=1)
+
+    def reward_terms(self, q, qd, command) -> dict[str, np.ndarray]:
+        """Each reward term per env, unweighted (see the module docstring for why each exists)."""
+        dist = self.goal_distance(q, command)
+        return {
+            "distance": -dist,
+            "near": (dist < 0.05).astype(float),
+            "precision": np.exp(-dist / self.precision_scale),
+            "joint_velocity": -np.sum(qd**2, axis=1),
+        }
 
     def reward(self, q, qd, action, command):
-        dist = np.linalg.norm(self.ee_positions(q) - command, axis=1)
-        r = -dist + 0.5 * (dist < 0.05) - 0.001 * np.sum(qd**2, axis=1)
+        terms = self.reward_terms(q, qd, command)
+        r = sum(self.reward_weights[name] * value for name, value in terms.items())
         return r, np.zeros(len(q), dtype=bool)
 
     def success_init(self, n: int) -> np.ndarray:
         return np.zeros(n, dtype=bool)
 
     def success_update(self, ok, q, command, step, terminated, ee) -> None:
-        ee = self.ee_positions(q) if ee is None else ee
-        ok[:] = np.linalg.norm(ee - command, axis=1) < self.success_distance
+        dist = self.goal_distance(q, command) if ee is None else np.linalg.norm(ee - command, axis=1)
+        ok[:] = dist < self.success_distance
