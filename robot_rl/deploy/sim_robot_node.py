@@ -37,7 +37,15 @@ import numpy as np
 
 from robot_rl.deploy.joint_map import episode_frame_id
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
-from robot_rl.deploy.ros2_msgs import Clock, Float64MultiArray, Header, JointState, time_from_ns
+from robot_rl.deploy.ros2_msgs import (
+    Clock,
+    Float64MultiArray,
+    Header,
+    JointState,
+    Point,
+    PointStamped,
+    time_from_ns,
+)
 from robot_rl.deploy.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -59,6 +67,7 @@ class SimRobotConfig:
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     clock_topic: str = "/clock"
+    goal_topic: str = "/goal_point"  # the episode's goal, for tasks with one (the reach)
     publish_clock: bool = True
     node_name: str = "sim_robot"
 
@@ -148,6 +157,12 @@ class SimRobot:
         self.sim_time_ns = int(round(self.dt * 1e9))
         self._state_pub = transport.publisher(config.state_topic, JointState)
         self._clock_pub = transport.publisher(config.clock_topic, Clock) if config.publish_clock else None
+        # A task with a goal position (the reach) publishes each episode's goal, as an operator or
+        # a planner would send it to the policy node.
+        has_goal = self.core.interface.command_size == 3
+        self._goal_pub = transport.publisher(config.goal_topic, PointStamped) if has_goal else None
+        children = {j.child for j in self.robot.urdf.joints.values()}
+        self._base_frame = next((name for name in self.robot.urdf.links if name not in children), "world")
         transport.subscribe(config.command_topic, Float64MultiArray, self._on_command)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -181,6 +196,12 @@ class SimRobot:
             rng = self.core.np_random
             q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
         stamp = time_from_ns(self.sim_time_ns)
+        if self._goal_pub is not None:
+            # With every state, before it: the node has the episode's goal when its first state
+            # arrives, and a goal lost on the way is replaced one period later.
+            x, y, z = (float(v) for v in self.core.command)
+            self._goal_pub.publish(PointStamped(header=Header(stamp=stamp, frame_id=self._base_frame),
+                                                point=Point(x=x, y=y, z=z)))
         self._state_pub.publish(
             JointState(
                 header=Header(stamp=stamp, frame_id=episode_frame_id(episode)),
