@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
     parser.add_argument("--state-topic", default="/joint_states")
     parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
+    parser.add_argument("--goal-topic", default="/goal_point",
+                        help="where each episode's goal is published, for tasks with one (the reach)")
     parser.add_argument("--node-name", default="sim_robot")
 
 
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         wait_for_controller=not args.no_wait,
         state_topic=args.state_topic,
         command_topic=args.command_topic,
+        goal_topic=args.goal_topic,
         node_name=args.node_name,
     )
     transport = make_transport(args.transport, args.node_name)
