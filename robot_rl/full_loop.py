@@ -44,6 +44,10 @@ import numpy as np
 from robot_rl.errors import RobotRLError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Watchdog of the demo's policy node and excitation (s). The sim robot is lockstep: it waits for
+# each command, so a late state cannot leave it running unattended, and the default 5 periods
+# (0.1 s) faulted deployments whenever a loaded 2-core machine stalled a process that long.
+LOCKSTEP_WATCHDOG_S = 1.0
 POLICIES_DIR = REPO_ROOT / "policies"
 CHECKPOINT_FILE = "checkpoint.pt"  # a shipped policy's training checkpoint, to fine-tune from
 
@@ -270,7 +274,7 @@ def deploy_episodes(cfg: DemoConfig, spec: DemoRobot, policy_dir: Path, engine: 
     env = procs.dds_env(procs.pick_domain_id())
     node_log = cfg.out / f"{tag}_policy_node.log"
     node_args = ["-m", "robot_rl.cli", "deploy", "--policy", str(policy_dir), "--robot", spec.robot,
-                 "--transport", "dds", "--activate", "--sim"]
+                 "--transport", "dds", "--activate", "--sim", "--watchdog", str(LOCKSTEP_WATCHDOG_S)]
     if bag is not None:
         node_args += ["--record", str(bag)]
     node = procs.spawn(node_args, env, node_log)
@@ -295,9 +299,8 @@ def deploy_episodes(cfg: DemoConfig, spec: DemoRobot, policy_dir: Path, engine: 
 def identification_run(cfg: DemoConfig, spec: DemoRobot, params_file: Path, console=None) -> Path:
     """`robot-rl excite --publish` against the sim robot over DDS; returns the recorded bag.
 
-    Tried twice: the excitation's watchdog stops it when a joint state is 0.1 s late, which a
-    loaded 2-core machine occasionally causes in a lockstep simulation; a second try is what a
-    lab would do too. A second failure is an error.
+    Tried twice: a run that stops early (the excitation's watchdog, a DDS hiccup on a loaded
+    machine) is repeated once, as a lab would; a second failure is an error.
     """
     from robot_rl.deploy import procs
 
@@ -311,7 +314,7 @@ def identification_run(cfg: DemoConfig, spec: DemoRobot, params_file: Path, cons
         try:
             proc = subprocess.run(_cli("excite", "--robot", spec.robot, "--publish", "--transport", "dds",
                                        "--duration", str(spec.excite_duration), "--seed", str(cfg.seed),
-                                       "--record", str(bag)),
+                                       "--watchdog", str(LOCKSTEP_WATCHDOG_S), "--record", str(bag)),
                                   env=env, capture_output=True, text=True, timeout=300)
         finally:
             procs.stop(robot)
