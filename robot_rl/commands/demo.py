@@ -15,9 +15,9 @@ Robots:
   cartpole (default)  CartpoleSwingup-v0; the gap: heavier pole, stiffer hinge, rougher rail,
                       weaker motor, slower command path (5 parameters). About 1-3 minutes
                       (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
-  iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: heavier forearm and wrist, a
-                      0.5 kg payload, shoulder/elbow damping x3, ~1 Nm joint friction, 20 ms
-                      latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: within 20
+  iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: links 3 and 5 heavier, a
+                      0.5 kg payload, shoulder/elbow damping x3/x2.5, 0.5-1 Nm joint friction,
+                      20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: within 20
                       minutes here; --quick starts from policies/iiwa_reach (and its
                       checkpoint.pt) and fine-tunes 100k steps: within 5 minutes.
 

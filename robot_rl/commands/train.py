@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<task>-<algo>-s<seed>)")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run")
+    run.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                     help="start a new PPO run from this checkpoint's networks (fine-tuning: new DR, physics "
+                     "or learning rate; the network settings must match)")
     run.add_argument("--eval-every", type=int, default=None, help="env steps between evaluations (0: never)")
     run.add_argument("--eval-episodes", type=int, default=None)
     run.add_argument("--checkpoint-every", type=int, default=None, help="env steps between snapshots")
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         ]
         if args.preset is not None:
             conflicting.append("--preset")
+        if args.init_from is not None:
+            conflicting.append("--init-from")
         if conflicting or args.set or args.num_envs is not None:
             raise RunConfigError(
                 f"--resume continues {args.resume} with its saved config.yaml; drop {conflicting or '--set'} "
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             algo_config=_overrides(args),
             preset=args.preset,
             command=command_line(),
+            init_from=None if args.init_from is None else str(args.init_from),
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(args, name) is not None:
