@@ -69,6 +69,9 @@ class DemoRobot:
     finetune_steps: int | None = None  # step 6: fine-tune on the calibrated simulator (None: no step 6)
     quick_finetune_steps: int | None = None
     finetune_learning_rate: float = 1e-4  # lower than training: keep what transfers, adapt the rest
+    # The identification run's sim robot ignores the task's time limit (`sim-robot --continuous`):
+    # the reach resets the arm home every 2 s, which would cut a 20 s pose tour into 2 s pieces.
+    continuous_identification: bool = False
     train_title: str = ""
 
 
@@ -146,6 +149,7 @@ IIWA = DemoRobot(
     export_eval_episodes=0,
     finetune_steps=300_000,
     quick_finetune_steps=100_000,
+    continuous_identification=True,
     train_title="PPO, IiwaReach-v0, MuJoCo, default DR",
 )
 
@@ -304,8 +308,11 @@ def identification_run(cfg: DemoConfig, spec: DemoRobot, params_file: Path, cons
         bag = _fresh(cfg.out / "sysid_bag")
         env = procs.dds_env(procs.pick_domain_id())
         robot_log = cfg.out / "sim_robot_sysid.log"
-        robot = procs.spawn(["-m", "robot_rl.cli", "sim-robot", "--robot", spec.robot, "--engine", "pybullet",
-                             "--transport", "dds", "--params", str(params_file), "--lockstep"], env, robot_log)
+        robot_args = ["-m", "robot_rl.cli", "sim-robot", "--robot", spec.robot, "--engine", "pybullet",
+                      "--transport", "dds", "--params", str(params_file), "--lockstep"]
+        if spec.continuous_identification:
+            robot_args.append("--continuous")
+        robot = procs.spawn(robot_args, env, robot_log)
         try:
             proc = subprocess.run(_cli("excite", "--robot", spec.robot, "--publish", "--transport", "dds",
                                        "--duration", str(spec.excite_duration), "--seed", str(cfg.seed),
@@ -455,6 +462,13 @@ def run(cfg: DemoConfig, console) -> dict[str, Any]:
     cfg.timings["sysid_s"] = time.perf_counter() - t0
     console.print(f"identified in {time.perf_counter() - t0:.0f} s")
     summary["calibration"] = {k: str(v) for k, v in fit.paths.items()}
+    adequate = getattr(fit, "adequate", None)  # the identification's own verdict, where it gives one
+    if adequate is not None:
+        summary["calibration"]["adequate"] = bool(adequate)
+    if "params" not in fit.paths:
+        reasons = "; ".join(getattr(fit, "reasons", []) or fit.notes[-3:])
+        raise RobotRLError(f"the identification wrote no calibrated parameters ({reasons}); see "
+                           f"{fit.paths.get('report', cfg.out / 'calib')}")
 
     # 5. compare
     t0 = _step(console, f"5/{n_steps}  compare through the same deploy chain: training sim, robot, calibrated sim")

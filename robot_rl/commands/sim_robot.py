@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="step when the command answering each state arrives (deterministic, faster than "
         "real time) instead of on the wall clock",
     )
+    parser.add_argument(
+        "--continuous",
+        action="store_true",
+        help="never end an episode at the task's time limit (only when the task terminates): for an "
+        "identification run or any command source that is not the task's policy",
+    )
     parser.add_argument("--realtime-factor", type=float, default=1.0, help="wall-clock speed-up (default 1)")
     parser.add_argument(
         "--no-wait",
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         episodes=args.episodes,
         lockstep=args.lockstep,
+        continuous=args.continuous,
         realtime_factor=args.realtime_factor,
         wait_for_controller=not args.no_wait,
         state_topic=args.state_topic,

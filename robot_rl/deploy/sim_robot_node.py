@@ -64,6 +64,9 @@ class SimRobotConfig:
     realtime_factor: float = 1.0
     command_timeout: float = 0.5  # lockstep: wall seconds to wait for the answer to a state
     wait_for_controller: bool = True  # hold the first state until a first command arrives
+    # Never end an episode at the task's time limit (only on a termination): a robot driven by a
+    # free command source, e.g. an identification run, must not jump back home every episode.
+    continuous: bool = False
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     clock_topic: str = "/clock"
@@ -261,6 +264,8 @@ class SimRobot:
                 self.sim_time_ns += int(round(self.dt * 1e9))
                 total += float(reward)
                 steps += 1
+                if truncated and self.config.continuous:
+                    truncated = False
                 self._publish(episode)
                 if terminated or truncated:
                     break
