@@ -582,6 +582,10 @@ def print_summary(summary: dict[str, Any], console) -> None:
         params.add_row(name, f"{p['nominal']:.4g}", f"{p['true']:.4g}", f"{p['identified']:.4g}", hw,
                        f"{p['error_pct']:.1f}%")
     console.print(params)
+    adequate = summary["calibration"].get("adequate")
+    if adequate is not None:
+        console.print(f"identification verdict: {'adequate' if adequate else 'not adequate'} "
+                      f"(reasons in {summary['calibration'].get('result', 'calib/result.json')})")
     console.print(f"outputs in {summary['out']}: summary.json, deployment.png"
                   + (", training_curve.png" if "training_curve" in summary else "")
                   + f", sysid report {summary['calibration'].get('report', '')}")
