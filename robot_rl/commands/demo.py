@@ -17,9 +17,9 @@ Robots:
                       (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
   iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: links 3 and 5 heavier, a
                       0.5 kg payload, shoulder/elbow damping x3/x2.5, 0.5-1 Nm joint friction,
-                      20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: within 20
-                      minutes here; --quick starts from policies/iiwa_reach (and its
-                      checkpoint.pt) and fine-tunes 100k steps: within 5 minutes.
+                      20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: 12 minutes
+                      here at load ~10; --quick starts from policies/iiwa_reach (and its
+                      checkpoint.pt) and fine-tunes 100k steps: 2.6 minutes.
 
 Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
 into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/).
