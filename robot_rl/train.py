@@ -85,6 +85,7 @@ class RunConfig:
     preset: str | None = None  # named settings (robot_rl.training.presets) under the algo_config overrides
     command: str = ""
     torch_threads: int = 1
+    init_from: str | None = None  # checkpoint whose networks start this run (fine-tuning), PPO
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
@@ -185,6 +186,24 @@ def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"{path}: state does not fit this run's model: {first_line}") from exc
 
 
+def init_weights(algo: PPO | SAC, path: Path) -> None:
+    """Start a new run from a checkpoint's networks (fine-tuning): PPO's actor-critic, observation
+    normalizer and return scale, not its optimizer, RNG or step count. The network settings of the
+    run must be the checkpoint's (`model_meta`); anything else (learning rate, DR, physics) may differ.
+    """
+    if not isinstance(algo, PPO):
+        raise RunConfigError("--init-from supports PPO runs only")
+    payload = load_checkpoint(path, expected_algo="ppo")
+    if payload["model_meta"] != algo.model_meta():
+        raise CheckpointError(
+            f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}; "
+            "use the checkpoint's network settings (its config.yaml) with --init-from"
+        )
+    state = payload["state"]
+    algo.model.load_state_dict(state["model"])
+    algo.return_stats.mean, algo.return_stats.var, algo.return_stats.count = (float(v) for v in state["return_stats"])
+
+
 @dataclass
 class TrainResult:
     status: str  # "finished" | "interrupted"
@@ -249,6 +268,8 @@ class Trainer:
                     "or choose another --out"
                 )
             self.algo = build_algo(config, env_seed=config.seed)
+            if config.init_from:
+                init_weights(self.algo, Path(config.init_from))
             self.last_good = None
         self.resumed_from = self.algo.global_step if resume else None
         self.run_dir.mkdir(parents=True, exist_ok=True)

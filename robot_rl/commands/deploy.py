@@ -78,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"forward command controller topic (default: {DEFAULT_COMMAND_TOPIC})",
     )
     parser.add_argument("--estop-topic", default="/estop")
+    parser.add_argument("--goal-topic", default="/goal_point",
+                        help="geometry_msgs/PointStamped goal, for policies whose task has one (the reach)")
     parser.add_argument(
         "--watchdog",
         type=seconds(0.0, MAX_WATCHDOG_S, min_open=True),
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         state_topic=args.state_topic,
         command_topic=args.command_topic,
         estop_topic=args.estop_topic,
+        goal_topic=args.goal_topic,
         activate=args.activate,
         follow_episodes=args.sim,
         watchdog_timeout=args.watchdog,

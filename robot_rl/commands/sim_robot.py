@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "real time) instead of on the wall clock",
     )
     parser.add_argument(
+        "--continuous",
+        action="store_true",
+        help="never end an episode at the task's time limit (only when the task terminates): for an "
+        "identification run or any command source that is not the task's policy",
+    )
+    parser.add_argument(
         "--realtime-factor", type=number(0.0, min_open=True), default=1.0, help="wall-clock speed-up, > 0 (default 1)"
     )
     parser.add_argument(
@@ -70,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
     parser.add_argument("--state-topic", default="/joint_states")
     parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
+    parser.add_argument("--goal-topic", default="/goal_point",
+                        help="where each episode's goal is published, for tasks with one (the reach)")
     parser.add_argument("--node-name", default="sim_robot")
 
 
@@ -97,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         episodes=args.episodes,
         lockstep=args.lockstep,
+        continuous=args.continuous,
         realtime_factor=args.realtime_factor,
         wait_for_controller=not args.no_wait,
         state_topic=args.state_topic,
         command_topic=args.command_topic,
+        goal_topic=args.goal_topic,
         node_name=args.node_name,
     )
     transport = make_transport(args.transport, args.node_name)

@@ -71,6 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--num-envs", type=positive_int, default=None, help="parallel envs (shortcut for --set num_envs=N)"
     )
+    run.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new PPO run from this checkpoint's networks (fine-tuning: new DR, physics or learning "
+        "rate; the network settings must match)",
+    )
     run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
     run.add_argument(
         "--set",
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             ("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo), ("--engine", args.engine),
             ("--randomize", args.randomize), ("--params", args.params), ("--seed", args.seed),
             ("--out", args.out), ("--preset", args.preset), ("--num-envs", args.num_envs),
+            ("--init-from", args.init_from),
         )  # fmt: skip
         conflicting = [flag for flag, value in given if value is not None]
         conflicting += [flag for flag, on in (("--set", args.set), ("--asymmetric", args.asymmetric),
@@ -153,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
             algo_config=_overrides(args),
             preset=args.preset,
             command=command_line(),
+            init_from=None if args.init_from is None else str(args.init_from),
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(args, name) is not None:

@@ -22,6 +22,9 @@ Written once against `Transport` (DDS or rclpy). All control decisions are the r
   simulator, with no race against /clock.
 * Every period without states, while not active, the safe action is re-sent, so a robot
   driver never keeps acting on an old policy command.
+* ``/goal_point`` (geometry_msgs/PointStamped, base frame), for policies whose task has a goal
+  (the reach): the latest one is the goal every step uses. Until one arrives the policy sees a
+  zero goal, and the node logs that once.
 * ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.
 * ``~/transition`` (std_msgs/String: ``activate`` | ``deactivate`` | ``reset``) drives the
   lifecycle; ``~/state`` (std_msgs/String, latched) reports ``unconfigured`` | ``inactive`` |
@@ -71,6 +74,7 @@ from robot_rl.deploy.ros2_msgs import (
     Header,
     JointState,
     KeyValue,
+    PointStamped,
     String,
     time_from_ns,
     time_to_ns,
@@ -97,6 +101,7 @@ class PolicyNodeConfig:
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     estop_topic: str = "/estop"
+    goal_topic: str = "/goal_point"  # for tasks with a goal position (the reach)
     transition_topic: str = "~/transition"
     lifecycle_topic: str = "~/state"
     diagnostics_topic: str = "/diagnostics"
@@ -145,6 +150,9 @@ class PolicyNode:
         self._states = 0
         self._latency_ms: collections.deque[float] = collections.deque(maxlen=2000)
         self._command_times: collections.deque[float] = collections.deque(maxlen=2000)
+        self._goal: np.ndarray | None = None  # latest goal, for tasks with one
+        self._needs_goal = self.controller is not None and self.controller.runner.interface.command_size == 3
+        self._warned_no_goal = False
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
         # Count once here, so a transport that counts with a reader of its own creates it now, on this
@@ -154,6 +162,8 @@ class PolicyNode:
         self._diag_pub = transport.publisher(config.diagnostics_topic, DiagnosticArray)
         transport.subscribe(config.state_topic, JointState, self._on_state)
         transport.subscribe(config.estop_topic, Bool, self._on_estop)
+        if self._needs_goal:
+            transport.subscribe(config.goal_topic, PointStamped, self._on_goal)
         transport.subscribe(config.transition_topic, String, self._on_transition)
         check = min(self.period / 2, self.watchdog / 5) if math.isfinite(self.watchdog) else self.period
         transport.timer(check, self._on_timer)
@@ -214,6 +224,14 @@ class PolicyNode:
         self._send(out, msg, t_in, now)
         self._publish_status_if_due()
 
+    def _on_goal(self, msg: PointStamped) -> None:
+        goal = np.array([msg.point.x, msg.point.y, msg.point.z], dtype=np.float64)
+        if not np.all(np.isfinite(goal)):
+            log.warning("%s: ignored a non-finite goal %s on %s", self.config.node_name, goal, self.config.goal_topic)
+            return
+        with self._lock:
+            self._goal = goal
+
     def _due(self, stamp_ns: int) -> bool:
         """At most one step per control period of robot time; a stamp going back is dropped."""
         last = self._last_step_stamp
@@ -262,7 +280,11 @@ class PolicyNode:
     def _step(self, mapped: MappedState, now: float, stamp: float) -> Any:
         """One filter step (caller holds the lock); remembers why a fault happened."""
         before = self.controller.state
-        out = self.controller.step(now, stamp, mapped.q, mapped.qd)
+        if self._needs_goal and self._goal is None and not self._warned_no_goal:
+            self._warned_no_goal = True
+            log.warning("%s: no goal on %s yet; the policy sees a zero goal", self.config.node_name,
+                        self.config.goal_topic)
+        out = self.controller.step(now, stamp, mapped.q, mapped.qd, self._goal)
         if out.state == "fault" and before != "fault":
             self._fault_note = mapped.problem
             log.error(
