@@ -108,15 +108,16 @@ def _finish(out: dict, spec: dict, policy_fn, env_factory) -> dict:
 def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    from robot_rl.algos import ALGORITHMS
     from robot_rl.envs import make_env, make_vec_env
-    from robot_rl.train import ALGOS, algo_config
+    from robot_rl.train import algo_config
     from robot_rl.training.cpu import cpu_training_settings
 
     torch.set_num_threads(1)
 
     cfg = algo_config(spec["algo"], spec.get("overrides", {}))
     env = make_vec_env(spec["env_id"], cfg.num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
-    algo = ALGOS[spec["algo"]][0](env, cfg, total_steps=spec["max_steps"], seed=spec["seed"])
+    algo = ALGORITHMS[spec["algo"]].cls(env, cfg, total_steps=spec["max_steps"], seed=spec["seed"])
     curve = _Curve(spec.get("threshold"), spec.get("window", WINDOW))
     algo.collector.stats.on_episode = lambda ret, _length: curve.add(ret, algo.global_step)
     with cpu_training_settings():  # as `robot-rl train` runs its loop

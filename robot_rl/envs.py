@@ -3,7 +3,8 @@
 Our algorithms see exactly one contract, whatever the env:
 
 * observations: 1-D ``Box``; actions: 1-D bounded ``Box`` presented to the agent as [-1, 1]
-  (gymnasium envs with other bounds are wrapped in ``RescaleAction``; our own tasks already are);
+  (gymnasium envs with other bounds are wrapped in ``RescaleAction``; our own tasks already are),
+  or ``Discrete`` for the algorithms made for it (DQN);
 * vector envs auto-reset in ``SAME_STEP`` mode: when an env is done, the returned obs is already the
   next episode's first obs, ``info["final_obs"]`` (mask ``info["_final_obs"]``) holds the terminal obs
   and ``info["final_info"]`` the terminal infos. Algorithms bootstrap from ``final_obs`` on
@@ -66,8 +67,12 @@ def _check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> No
             f"{env_id}: observation space must be a 1-D Box, got {obs_space}; "
             "flatten it with gymnasium.wrappers.FlattenObservation first"
         )
+    if isinstance(act_space, gym.spaces.Discrete):  # DQN's kind (CartPole-v1, Acrobot-v1, ...)
+        return
     if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
-        raise EnvSpecError(f"{env_id}: action space must be a 1-D Box (continuous control), got {act_space}")
+        raise EnvSpecError(
+            f"{env_id}: action space must be a 1-D Box (continuous control) or Discrete, got {act_space}"
+        )
     if not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
         raise EnvSpecError(f"{env_id}: action space {act_space} is unbounded; PPO/SAC here need finite bounds")
 
@@ -82,6 +87,8 @@ def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
     except gym.error.Error as exc:
         raise EnvSpecError(f"cannot make env '{env_id}': {exc}") from exc
     _check_spaces(env_id, env.observation_space, env.action_space)
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return env
     low, high = env.action_space.low, env.action_space.high
     if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
         # Agents always act in [-1, 1]: exported policies then have one contract for every env.

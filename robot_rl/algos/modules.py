@@ -175,9 +175,6 @@ class SquashedGaussianActor(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
         return torch.tanh(torch.addcmul(mean, log_std.exp(), noise))
 
-    def deterministic(self) -> DeterministicPolicy:
-        return DeterministicPolicy(self.normalizer, self.net, self.act_dim, squash="tanh")
-
 
 class TwinQ(nn.Module):
     """Both SAC critics in one module: every layer's weights are stacked ``(2, in, out)``.

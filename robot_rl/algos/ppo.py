@@ -298,15 +298,32 @@ class PPO:
         return metrics
 
     # ------------------------------------------------------------------ policy and state
-    def deterministic_policy(self) -> DeterministicPolicy:
-        """A detached copy of the actor (with its normalizer) that outputs the mean action."""
-        return copy.deepcopy(self.model.deterministic()).eval()
-
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action for a batch of raw observations (evaluation during training)."""
         mean = self.model.actor_mean(torch.as_tensor(obs, dtype=torch.float32))
         return mean.clamp(-1.0, 1.0).numpy()
+
+    def export_actor(self) -> DeterministicPolicy:
+        """A detached copy of the actor (with its normalizer) that outputs the clipped mean action."""
+        return copy.deepcopy(self.model.deterministic()).eval().requires_grad_(False)
+
+    @staticmethod
+    def actor_from_state(meta: dict, state: dict) -> DeterministicPolicy:
+        model = GaussianActorCritic(
+            meta["obs_dim"],
+            meta["act_dim"],
+            tuple(meta["hidden"]),
+            meta["activation"],
+            normalize=meta["normalize_obs"],
+            init_log_std=0.0,
+            critic_extra_dim=meta["priv_dim"],
+        )
+        model.load_state_dict(state["model"])
+        return model.deterministic().eval().requires_grad_(False)
+
+    def close(self) -> None:
+        self.collector.close()
 
     def model_meta(self) -> dict:
         c = self.collector
@@ -320,7 +337,8 @@ class PPO:
             "squash": "clip",
         }
 
-    def state_dict(self) -> dict:
+    def state_dict(self, include_replay: bool = True) -> dict:  # noqa: ARG002 - no replay buffer
+
         """Everything needed to continue training exactly: nets, normalizers, optimizer, RNG, counters."""
         return {
             "model": self.model.state_dict(),
