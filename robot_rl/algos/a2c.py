@@ -31,7 +31,9 @@ from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 class A2CConfig:
     num_envs: int = 16
     num_steps: int = 8  # vector steps per rollout (SB3: 5 steps x 1 env); batch = num_envs * num_steps
-    learning_rate: float = 1e-3  # Adam (SB3 uses RMSprop at 7e-4)
+    # Adam at 3e-3 (SB3: RMSprop at 7e-4). Measured on InvertedPendulum-v5, 60k steps: 3e-3 reached
+    # eval 1000 in seeds 0, 1, 2; 1e-3 reached 82 (seed 0); 3e-3 with 32-step rollouts 328.
+    learning_rate: float = 3e-3
     anneal_lr: bool = True
     gamma: float = 0.99
     gae_lambda: float = 0.95  # 1.0: the original n-step return
@@ -76,15 +78,15 @@ class A2C(OnPolicyAlgorithm):
         self.merge_normalizer_stats()
 
         metrics = {
-            "loss/policy": float(pg_loss),
-            "loss/entropy": float(entropy),
+            "loss/policy": float(pg_loss.detach()),
+            "loss/entropy": float(entropy.detach()),
             "train/learning_rate": lr,
             "train/action_std": float(model.log_std.detach().exp().mean()),
         }
         if cfg.use_critic:
             returns, values = batch["returns"], batch["values"]
             var_ret = float(returns.var())
-            metrics["loss/value"] = float(v_loss)
+            metrics["loss/value"] = float(v_loss.detach())
             metrics["train/explained_variance"] = (
                 float("nan") if var_ret == 0 else 1.0 - float((returns - values).var()) / var_ret
             )

@@ -150,7 +150,7 @@ class TRPO(OnPolicyAlgorithm):
 
         var_ret = float(returns.var())
         return {
-            "loss/policy": -float(loss_old) - (improvement if accepted else 0.0),
+            "loss/policy": -float(loss_old.detach()) - (improvement if accepted else 0.0),
             "loss/value": float(torch.stack(v_losses).mean()) if v_losses else 0.0,
             "train/kl": step_kl if accepted else 0.0,
             "train/expected_improvement": expected,
