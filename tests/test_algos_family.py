@@ -173,7 +173,8 @@ def test_distilled_student_matches_privileged_teacher_under_dr(tmp_path):
 
     teacher = tmp_path / "teacher"
     config = RunConfig(env_id="robot_rl/CartpoleBalance-v0", algo="ppo", steps=40_000, seed=0, engine="mujoco",
-                       randomize="default", eval_every=0, eval_episodes=5, checkpoint_every=0, privileged_obs=True)
+                       randomize="default", eval_every=0, eval_episodes=5, checkpoint_every=0, privileged_obs=True,
+                       algo_config={"num_envs": 16, "update_epochs": 10, "hidden": [64, 64]})
     train(config, teacher, progress=False)
     _, meta = load_policy(teacher)
     assert meta["obs_dim"] > 6  # the teacher's actor reads the privileged state after the observation
