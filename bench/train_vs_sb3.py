@@ -1,7 +1,9 @@
 """Training speed and sample efficiency: our PPO/SAC against Stable-Baselines3, same machine and envs.
 
 Every trial runs in a fresh subprocess, one at a time (1 torch thread each), so timings are
-not polluted by the other trials and peak memory is per trial. A trial trains until its episode
+not polluted by the other trials and peak memory is per trial. Time budgets (``max_seconds``) count
+the trial's CPU seconds, and every result has CPU seconds next to wall-clock: on a shared machine
+the neighbours' load inflates wall-clock, not CPU time. A trial trains until its episode
 returns cross a threshold (mean of the last WINDOW finished training episodes, identical rule for
 both libraries) or its step/time budget runs out, then evaluates the deterministic policy on
 separate seeded episodes (evaluation time is not training time).
@@ -126,6 +128,10 @@ class _Curve:
         # loaded neighbour does not inflate (torch runs 1 thread; MuJoCo's rollout pool counts too).
         self.t0, self.c0 = time.perf_counter(), time.process_time()
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds since start: time budgets count these, so a loaded machine does not cut a trial short."""
+        return time.process_time() - self.c0
+
     def add(self, ret: float, step: int) -> None:
         self.returns.append(ret)
         if self.hit is None and self.threshold is not None and len(self.returns) >= self.window:
@@ -179,7 +185,7 @@ def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     with cpu_training_settings():  # as `robot-rl train` runs its loop
         curve.start()
         start = curve.t0
-        while algo.global_step < spec["max_steps"] and time.perf_counter() - start < spec["max_seconds"]:
+        while algo.global_step < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
             algo.iterate()
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 break
@@ -216,7 +222,7 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
                     curve.add(float(info["episode"]["r"]), self.num_timesteps)
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 return False
-            return time.perf_counter() - curve.t0 < spec["max_seconds"]
+            return curve.cpu_seconds() < spec["max_seconds"]
 
     import sb3_contrib
 
@@ -314,7 +320,7 @@ def trial_rsl_rl(spec: dict[str, Any]) -> dict[str, Any]:
     runner = OnPolicyRunner(env, train_cfg, log_dir=None, device="cpu")
     curve.start()
     start = curve.t0
-    while env.steps < spec["max_steps"] and time.perf_counter() - start < spec["max_seconds"]:
+    while env.steps < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
         runner.learn(1)
         if spec.get("stop_at_threshold") and curve.hit is not None:
             break
