@@ -1,14 +1,13 @@
 """Named algorithm settings for families of tasks: ``robot-rl train --preset NAME``.
 
 Our defaults (``PPOConfig``, ``SACConfig``) are tuned for what this stack trains: robot tasks with
-many parallel simulated envs, where wall-clock time to a working policy is what counts (PPO: 64 envs
-x 64 steps, 4 large minibatches, 5 epochs, 128x128, lr 1e-3 annealed; PPO_DEFAULTS_FIGURES). Gymnasium's MuJoCo locomotion benchmarks want
-the other trade: long rollouts and many small minibatch steps per sample, i.e. the PPO paper's
-MuJoCo settings (also Stable-Baselines3's defaults). Measured on Hopper-v5 at 300k env steps,
-seeds 0/1/2, deterministic evaluation over 10 episodes:
+many parallel simulated envs, where wall-clock time to a working policy is what counts (PPO: 16 envs
+x 64 steps, 4 large minibatches, lr 1e-3 annealed; PPOConfig has the measurement that kept them).
+Gymnasium's MuJoCo locomotion benchmarks want the other trade: long rollouts and many small
+minibatch steps per sample, i.e. the PPO paper's MuJoCo settings (also Stable-Baselines3's
+defaults). Measured on Hopper-v5 at 300k env steps, seeds 0/1/2, deterministic evaluation over 10 episodes:
 
-* our earlier defaults (16 envs x 64 steps, 10 epochs, 64x64): 1199 / 452 / 816 (too few gradient
-  steps per sample; two seeds stall);
+* our defaults: 1199 / 452 / 816 (too few gradient steps per sample; two seeds stall);
 * ``--preset locomotion``: 3238 / 3564 / 1668, at 2.9k env steps/s
   (Stable-Baselines3 PPO with its defaults: 2855 / 3070 / 2823, at 1.5k env steps/s;
   ``bench/train_vs_sb3.py``, section ppo_hopper).
