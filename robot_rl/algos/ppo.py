@@ -37,8 +37,8 @@ class PPOConfig:
     #   32 envs, 5 epochs, 128x128:  176k / 14.9 /  68
     #   64 envs, 5 epochs, 128x128:  250k / 17.3 /  91   (robot-rl demo's settings)
     # The wider batches run ~2.1x the env steps per CPU-second but need 2-3x the env steps: no less
-    # CPU time. Their wall-clock lead here comes from the load (MuJoCo's 2 rollout threads take a
-    # larger share of a contended CPU); on an idle machine it is not established, so no switch.
+    # CPU time. Their wall-clock lead here may be the load's doing (MuJoCo's 2 rollout threads take a
+    # larger share of a contended CPU); until an idle-machine run confirms it, no switch.
     num_envs: int = 16
     num_steps: int = 64  # vector steps per rollout; batch = num_envs * num_steps
     num_minibatches: int = 4
