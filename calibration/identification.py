@@ -4,10 +4,14 @@
     result = identify("cartpole", "run.bag", ["pole.mass", "slider.gain", "action_delay"], "calib/lab1")
     result.fitted["pole.mass"], result.intervals["pole.mass"], result.paths["params"]
 
-Steps: read and check the log (`calibration.load`), cut it at gaps into segments, fit on the chosen
-engine (`mujoco_fit`, or `pybullet_fit` for what MuJoCo cannot express), estimate `obs_noise` from
-the post-fit residuals if asked, then write `params.yaml`, `randomization.yaml`, `result.json` and
-`report.html`/`report.png` into `out_dir`. The `robot-rl sysid` command is a thin shell over this.
+Steps: read and check the log (`calibration.load`), keep its last `holdout` fraction for
+validation, cut the rest at gaps into segments, fit on the chosen engine (`mujoco_fit`, or
+`pybullet_fit` for what MuJoCo cannot express), estimate `obs_noise` from the post-fit residuals
+if asked, judge the fit (`calibration.adequacy`: held-out residual vs the noise floor estimated
+from the data, parameters on bounds, correlated or unidentifiable parameters; a score test names
+what to fit next), then write `result.json` and `report.html`/`report.png` into `out_dir`, and
+`params.yaml` / `randomization.yaml` only for a fit that converged and is adequate (or whose
+inadequacy the caller accepts). The `robot-rl sysid` command is a thin shell over this.
 """
 
 from __future__ import annotations
@@ -20,8 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from calibration import vocabulary
+from calibration.adequacy import (
+    CORRELATION_INADEQUATE,
+    VALIDATION_NOISE_RATIO,
+    Verdict,
+    noise_floor,
+    rms_per_signal,
+    score_candidates,
+)
 from calibration.errors import FitError
-from calibration.fit import FitOutcome
+from calibration.fit import FitOutcome, fit_nuisance, solve
 from calibration.log import RobotLog, split_at_gaps
 from calibration.outputs import dr_range, write_params_file, write_randomization_file
 from calibration.segments import Segment, make_segment
@@ -29,6 +41,12 @@ from sim.robot import RobotSpec, load_robot
 
 ENGINES = ("mujoco", "pybullet")
 CORRELATION_WARN = 0.95
+DEFAULT_HOLDOUT = 0.25
+MIN_VALIDATION_S = 2.0
+MIN_FIT_S = 3.0
+SUGGEST_COUNT = 3
+NOISE_FREE = 1e-9  # a noise floor below this (rad, m, /s) is a simulated, noise-free signal
+SUGGEST_MIN_REDUCTION = 0.01  # of the weighted sum of squares
 
 
 @dataclass
@@ -57,6 +75,13 @@ class SysidResult:
     wall_s: float
     notes: list[str] = field(default_factory=list)
     paths: dict[str, Path] = field(default_factory=dict)
+    adequate: bool = True  # the model explains held-out data down to the noise, every parameter identified
+    converged: bool = True  # no parameter on a bound, solver within its iteration limit, residual improved
+    reasons: list[str] = field(default_factory=list)  # why not adequate / not converged
+    suggestions: list[dict] = field(default_factory=list)  # score test: [{name, predicted_reduction}]
+    noise_floor: dict[str, dict[str, float]] = field(default_factory=dict)  # joint -> {position, velocity}
+    residuals_validation: dict[str, dict[str, float]] = field(default_factory=dict)  # held-out RMS per joint
+    validation_s: float = 0.0  # seconds of log held out of the fit
 
     def to_json(self) -> dict:
         """Plain JSON (infinite half-widths become null)."""
@@ -73,7 +98,8 @@ class SysidResult:
 
         data = asdict(self)
         data["paths"] = {k: str(v) for k, v in self.paths.items()}
-        return clean(data)
+        head = {k: data.pop(k) for k in ("adequate", "converged", "reasons", "suggestions")}
+        return clean({**head, **data})  # the verdict first: what a person or a script reads first
 
 
 def _rms_per_joint(joint_names: Sequence[str], segments: Sequence[Segment],
@@ -103,15 +129,102 @@ def _dependencies(outcome: FitOutcome) -> tuple[list[tuple[str, str, float]], li
     return pairs, [n for n, ok in zip(names, finite, strict=True) if not ok]
 
 
-def _fit(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[str, float], names: list[str],
-         max_iters: int, progress: Callable[[int], None] | None) -> FitOutcome:
+def _problem(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[str, float], names: list[str],
+             initial_joints: Sequence[str] | None = None):
     if engine == "mujoco":
-        from calibration.mujoco_fit import fit_mujoco
+        from calibration.mujoco_fit import MujocoProblem
 
-        return fit_mujoco(robot, segments, values, names, max_iters=max_iters, progress=progress)
-    from calibration.pybullet_fit import fit_pybullet
+        return MujocoProblem(robot, segments, values, names, initial_joints=initial_joints)
+    from calibration.pybullet_fit import PybulletProblem
 
-    return fit_pybullet(robot, segments, values, names, max_iters=max_iters, progress=progress)
+    return PybulletProblem(robot, segments, values, names, initial_joints=initial_joints)
+
+
+def _close(problem) -> None:
+    sim = getattr(problem, "sim", None)
+    if sim is not None:
+        sim.close()
+
+
+def _fit(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[str, float], names: list[str],
+         max_iters: int, progress: Callable[[int], None] | None) -> tuple[FitOutcome, np.ndarray]:
+    """The fit, and the final per-signal weights (for the score test)."""
+    problem = _problem(engine, robot, segments, values, names)
+    try:
+        outcome = solve(problem, max_iters=max_iters, progress=progress)
+        outcome.notes = list(getattr(problem, "notes", [])) + outcome.notes
+        return outcome, np.asarray(problem.weights, dtype=float).copy()
+    finally:
+        _close(problem)
+
+
+def _validate(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[str, float],
+              max_iters: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Replay held-out segments with the fitted physics frozen; only every joint's initial state is fitted.
+
+    A held-out stretch starts mid-motion, where the 0.1 s estimate of the initial velocity is off by
+    more than the noise; even a servoed joint with a large inertia (the iiwa's base) carries that
+    error for half a second. Fitting the initial states costs two rollouts per joint and moves no
+    physical parameter.
+    """
+    problem = _problem(engine, robot, segments, values, [], initial_joints=list(robot.joint_names))
+    try:
+        x = fit_nuisance(problem, max_iters)
+        return problem.predictions(x)
+    finally:
+        _close(problem)
+
+
+def _score(engine: str, robot: RobotSpec, segments: list[Segment], values: dict[str, float], names: list[str],
+           outcome: FitOutcome, weights: np.ndarray) -> list[dict]:
+    """Score test over every unfitted, fittable name of the vocabulary (`calibration.adequacy`)."""
+    candidates = []
+    for n in robot.nominal:
+        if n in names or n in vocabulary.ESTIMATED_NOT_FITTED:
+            continue
+        if engine == "pybullet" and vocabulary.kind(n) == "armature":
+            continue
+        try:
+            lo, hi = vocabulary.bounds(n, robot.nominal[n], robot)
+        except FitError:
+            continue
+        if lo <= values[n] <= hi:
+            candidates.append(n)
+    problems = []
+
+    def factory(extra: list[str]):
+        problems.append(_problem(engine, robot, segments, values, list(names) + extra))
+        return problems[-1]
+
+    steps = {n: vocabulary.scale(n, robot.nominal[n], robot) for n in candidates}
+    try:
+        return score_candidates(factory, names, candidates, outcome.x, outcome.jacobian, weights, steps)
+    finally:
+        for pr in problems:
+            _close(pr)
+
+
+def _split_holdout(data: RobotLog, holdout: float) -> tuple[RobotLog, RobotLog | None, str]:
+    """(fit part, held-out part or None, note): the last `holdout` of the log's duration is held out."""
+    if holdout <= 0:
+        return data, None, "no validation: holdout 0; adequacy judged on the fitted data itself"
+    t0, t1 = float(data.t[0]), float(data.t[-1])
+    cut = t1 - holdout * (t1 - t0)
+    if t1 - cut < MIN_VALIDATION_S or cut - t0 < MIN_FIT_S:
+        return data, None, (f"no validation: a {t1 - t0:.1f} s log is too short to hold out {holdout:.0%} "
+                            f"(needs >= {MIN_VALIDATION_S:g} s held out and {MIN_FIT_S:g} s to fit); adequacy "
+                            "judged on the fitted data itself")
+    return data.window(t0, cut), data.window(cut, t1), (
+        f"fitted on {cut - t0:.1f} s, validated on the last {t1 - cut:.1f} s (held out of the fit)")
+
+
+def _per_joint(joint_names: Sequence[str], values: np.ndarray) -> dict[str, dict[str, float]]:
+    nj = len(joint_names)
+    return {j: {"position": float(values[k]), "velocity": float(values[nj + k])} for k, j in enumerate(joint_names)}
+
+
+def _signal_names(joint_names: Sequence[str]) -> list[str]:
+    return [f"{j} position" for j in joint_names] + [f"{j} velocity" for j in joint_names]
 
 
 def _base_randomization(robot: RobotSpec, base: str | Path | None) -> dict | None:
@@ -129,13 +242,20 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
              out_dir: str | Path, engine: str = "mujoco", params: str | Path | dict | None = None,
              base_randomization: str | Path | None = "default", max_iters: int = 50,
              progress: Callable[[int], None] | None = None, command_topic: str | None = None,
-             repair: bool = False) -> SysidResult:
+             repair: bool = False, holdout: float = DEFAULT_HOLDOUT, accept_inadequate: bool = True,
+             suggest: bool = True) -> SysidResult:
     """Fit `fit_names` of the vocabulary to `log` and write the results into `out_dir` (module docstring).
 
     `params`: start values and the values of everything not fitted (a params file or mapping;
     robot.yaml when None). `base_randomization`: DR config whose other ranges and initial-state /
     push sections the written randomization.yaml keeps (`None` for none). `progress(k)` is called
-    after each solver iteration.
+    after each solver iteration. `holdout`: fraction of the log (its end) kept out of the fit for
+    validation. `accept_inadequate`: write params.yaml / randomization.yaml for a fit that converged
+    but is not adequate, their header saying so (never for one that did not converge). True by
+    default for Python callers, which read `result.adequate` themselves (a noise-free simulated
+    log makes any cross-engine model error "not adequate"); the CLI passes False unless
+    --accept-inadequate. `suggest`: run the score test over the unfitted vocabulary when the fit is
+    not adequate.
     """
     from calibration.load import load_log
     from calibration.report import overlay_png, write_report
@@ -144,6 +264,8 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
     if engine not in ENGINES:
         raise FitError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
+    if not 0.0 <= holdout < 0.9:
+        raise FitError(f"holdout {holdout:g} must lie in [0, 0.9): the fraction of the log kept for validation")
     names = [n.strip() for n in fit_names.split(",") if n.strip()] if isinstance(fit_names, str) else list(fit_names)
     values = resolve_params(spec, params)
     start = dict(values)
@@ -152,18 +274,25 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     if tuple(data.joint_names) != spec.joint_names or tuple(data.actuator_names) != spec.actuator_names:
         raise FitError(f"log {data.source} is for joints {data.joint_names} / actuators {data.actuator_names}, "
                        f"robot '{spec.name}' has {spec.joint_names} / {spec.actuator_names}")
-    pieces, gap_notes = split_at_gaps(data)
+    fit_part, val_part, split_note = _split_holdout(data, holdout)
+    pieces, gap_notes = split_at_gaps(fit_part)
     segments = [make_segment(p) for p in pieces]
+    val_segments: list[Segment] = []
+    if val_part is not None:
+        val_pieces, _ = split_at_gaps(val_part)
+        val_segments = [make_segment(p) for p in val_pieces]
+        if not val_segments:
+            split_note = "no validation: the held-out part has no segment of >= 1 s; adequacy judged in-sample"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     base = _base_randomization(spec, base_randomization)
 
     dynamic = [n for n in names if n not in vocabulary.ESTIMATED_NOT_FITTED]
-    outcome = _fit(engine, spec, segments, values, dynamic, max_iters, progress)
+    outcome, weights = _fit(engine, spec, segments, values, dynamic, max_iters, progress)
 
     fitted = {n: float(v) for n, v in zip(outcome.names, outcome.fitted, strict=True)}
     half = {n: float(h) for n, h in zip(outcome.names, outcome.half_width, strict=True)}
-    notes = list(data.notes) + gap_notes + list(outcome.notes)
+    notes = list(data.notes) + gap_notes + [split_note] + list(outcome.notes)
     if "obs_noise" in names:
         rms = np.asarray(outcome.signal_rms)
         n_samples = sum(len(s.t) for s in segments)
@@ -175,6 +304,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     half = {n: half[n] for n in names}
     values.update(fitted)
 
+    verdict = Verdict(adequate=True, converged=True)
     intervals, identified, ranges = {}, {}, {}
     for n in names:
         intervals[n] = (fitted[n] - half[n], fitted[n] + half[n])
@@ -183,12 +313,22 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
         if not ok:
             notes.append(f"{n} is not identified by this log (95% half-width {half[n]:.3g} vs value {fitted[n]:.3g});"
                          " excite it more, fix a parameter it trades off against, or keep it out of --fit")
+            verdict.reasons.append(f"{n} is not identified (95% half-width {half[n]:.3g} vs value {fitted[n]:.3g})")
         if n in vocabulary.ESTIMATED_NOT_FITTED:
             continue
-        b_lo, b_hi = vocabulary.bounds(n, spec.nominal[n])
+        b_lo, b_hi = vocabulary.bounds(n, spec.nominal[n], spec)
         if min(fitted[n] - b_lo, b_hi - fitted[n]) <= 1e-6 * max(b_hi - b_lo, 1e-12):
             notes.append(f"{n} = {fitted[n]:.4g} ends on its search bound [{b_lo:.4g}, {b_hi:.4g}]; the model "
                          "may lack an effect the data shows, or robot.yaml's nominal value is far off")
+            verdict.reasons.append(f"{n} = {fitted[n]:.4g} stopped on its search bound [{b_lo:.4g}, {b_hi:.4g}]")
+            verdict.converged = False
+    if outcome.hit_iteration_limit:
+        verdict.converged = False
+        verdict.reasons.append(f"the solver stopped at its iteration limit ({max_iters}; raise --max-iters)")
+    if not outcome.cost_fitted <= outcome.cost_start * (1.0 + 1e-9):
+        verdict.converged = False
+        verdict.reasons.append(f"the residual did not improve (sum of squares {outcome.cost_start:.4g} -> "
+                               f"{outcome.cost_fitted:.4g})")
     if "action_delay" in names:
         notes.append(f"action_delay = {fitted['action_delay'] * 1e3:.2f} ms; the engines realize it rounded to "
                      f"{spec.physics_dt * 1e3:g} ms physics substeps")
@@ -196,11 +336,43 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     for a, b, c in correlations:
         notes.append(f"{a} and {b} are correlated ({c:+.3f}): this log barely tells them apart; fix one to a "
                      "known value for a sharper fit")
+        if abs(c) >= CORRELATION_INADEQUATE:
+            verdict.reasons.append(f"{a} and {b} are correlated ({c:+.3f}): the log cannot tell them apart")
     if len(combination) > 1:
         notes.append(f"this log determines only a combination of {', '.join(combination)}: they change the motion "
                      "the same way (e.g. two inertias on one joint); fix all but one to known values")
     elif combination:
         notes.append(f"{combination[0]} has no effect on the motion in this log")
+
+    # Validation: held-out residual against the noise floor the data itself shows.
+    floor = noise_floor(segments + val_segments)
+    fit_rms = rms_per_signal(segments, outcome.predictions_after)
+    if val_segments:
+        val_rms = rms_per_signal(val_segments, _validate(engine, spec, val_segments, values, max_iters))
+    else:
+        val_rms = fit_rms
+    ratio = val_rms / np.maximum(floor, 1e-12)
+    if np.any(floor < NOISE_FREE):
+        notes.append("the log looks noise-free on some signals (a simulation?): any model error, even an engine's "
+                     "numerics, exceeds its noise floor there")
+    signals = _signal_names(spec.joint_names)
+    worst = int(np.argmax(ratio))
+    what = "held-out" if val_segments else "in-fit"
+    notes.append(f"{what} residual RMS / noise floor: worst {ratio[worst]:.2f} ({signals[worst]}), median "
+                 f"{float(np.median(ratio)):.2f}; adequate below {VALIDATION_NOISE_RATIO:g}")
+    bad = [k for k in np.argsort(-ratio) if ratio[k] > VALIDATION_NOISE_RATIO]
+    if bad:
+        listed = ", ".join(f"{signals[k]} {ratio[k]:.1f}x" for k in bad[:4]) + (", ..." if len(bad) > 4 else "")
+        verdict.reasons.append(f"{what} residual exceeds {VALIDATION_NOISE_RATIO:g}x the noise floor estimated from "
+                               f"the data on {len(bad)} of {len(signals)} signals ({listed}): the model misses "
+                               "something the robot does")
+    verdict.adequate = not verdict.reasons
+    if not verdict.adequate and suggest and verdict.converged and outcome.x is not None:
+        verdict.suggestions = [e for e in _score(engine, spec, segments, values, dynamic, outcome, weights)
+                               if e["predicted_reduction"] >= SUGGEST_MIN_REDUCTION][:SUGGEST_COUNT]
+        if verdict.suggestions:
+            notes.append("score test over the unfitted vocabulary, largest predicted residual reduction first: "
+                         + ", ".join(f"{e['name']} {100 * e['predicted_reduction']:.0f}%" for e in verdict.suggestions))
 
     result = SysidResult(
         robot=spec.name, engine=outcome.engine, fit_names=names, nominal={n: spec.nominal[n] for n in names},
@@ -210,15 +382,27 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
         residuals_before=_rms_per_joint(spec.joint_names, segments, outcome.predictions_before),
         residuals_after=_rms_per_joint(spec.joint_names, segments, outcome.predictions_after),
         correlations=correlations, log_source=data.source, log_duration=data.duration, n_segments=len(segments),
-        iterations=outcome.iterations, wall_s=outcome.wall_s, notes=notes,
+        iterations=outcome.iterations, wall_s=outcome.wall_s, notes=notes, adequate=verdict.adequate,
+        converged=verdict.converged, reasons=verdict.reasons, suggestions=verdict.suggestions,
+        noise_floor=_per_joint(spec.joint_names, floor),
+        residuals_validation=_per_joint(spec.joint_names, val_rms) if val_segments else {},
+        validation_s=float(sum(seg.duration for seg in val_segments)),
     )
     header = (f"robot-rl sysid: robot {spec.name}, log {data.source}, engine {outcome.engine}\n"
               f"fitted: {', '.join(names)}")
-    result.paths["params"] = write_params_file(out / "params.yaml", values, spec.nominal, fitted,
-                                               header + "\nabsolute values; use with: robot-rl train --params")
-    result.paths["randomization"] = write_randomization_file(
-        out / "randomization.yaml", ranges,
-        header + "\nuniform ranges centred on the fit, widths from its 95% intervals", base)
+    if not verdict.adequate:
+        header += "\nNOT ADEQUATE (accepted by the caller): " + "; ".join(verdict.reasons)
+    for stale in ("params.yaml", "randomization.yaml"):
+        (out / stale).unlink(missing_ok=True)  # a folder reused for a failed fit must not keep an old calibration
+    if verdict.converged and (verdict.adequate or accept_inadequate):
+        result.paths["params"] = write_params_file(out / "params.yaml", values, spec.nominal, fitted,
+                                                   header + "\nabsolute values; use with: robot-rl train --params")
+        result.paths["randomization"] = write_randomization_file(
+            out / "randomization.yaml", ranges,
+            header + "\nuniform ranges centred on the fit, widths from its 95% intervals", base)
+    else:
+        why = "did not converge" if not verdict.converged else "is not adequate"
+        notes.append(f"no params.yaml / randomization.yaml written: the fit {why}; the numbers are in result.json")
     result.paths["result"] = out / "result.json"
     result.paths["report"] = out / "report.html"
     result.paths["figure"] = out / "report.png"

@@ -25,6 +25,7 @@ The two-pass solve and the intervals are in `calibration.fit`, shared with the P
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Mapping, Sequence
 
 import mujoco
@@ -48,7 +49,8 @@ class MujocoProblem:
     engine = "mujoco"
 
     def __init__(self, robot: RobotSpec, segments: Sequence[Segment], values: Mapping[str, float],
-                 fit_names: Sequence[str], n_threads: int = 2, fit_initial_state: bool = True):
+                 fit_names: Sequence[str], n_threads: int | None = None, fit_initial_state: bool = True,
+                 initial_joints: Sequence[str] | None = None):
         self.robot = robot
         self.segments = list(segments)
         self.values = dict(values)
@@ -64,9 +66,10 @@ class MujocoProblem:
         self.template = spec.compile()
         self.writer = ModelParamWriter(self.template, robot)
         self.dt = float(self.template.opt.timestep)
-        self.n_threads = n_threads
+        # one MjData per core: each Jacobian's finite-difference models roll out in parallel
+        self.n_threads = max(1, os.cpu_count() or 1) if n_threads is None else int(n_threads)
         self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
-                                                    fit_initial_state)
+                                                    fit_initial_state, initial_joints)
         self._raw: dict[int, tuple[int, Segment]] = {}
         controls, sensors, initial = [], [], []
         self._qpos_adr = qpos_adr = [self.template.jnt_qposadr[self.template.joint(j).id] for j in robot.joint_names]
@@ -120,8 +123,9 @@ class MujocoProblem:
             if self.nuisance:
                 # mjSTATE_FULLPHYSICS = [time, qpos, qvel, ...]
                 for i, j in enumerate(self.robot.joint_names):
-                    x0[1 + self._qpos_adr[i]] += pd[f"initial{k}.{j}.q"].value[0]
-                    x0[1 + nq + self._dof_adr[i]] += pd[f"initial{k}.{j}.qd"].value[0]
+                    if f"initial{k}.{j}.q" in pd:
+                        x0[1 + self._qpos_adr[i]] += pd[f"initial{k}.{j}.q"].value[0]
+                        x0[1 + nq + self._dof_adr[i]] += pd[f"initial{k}.{j}.qd"].value[0]
             starts.append(x0)
         trajs = sysid.sysid_rollout(models, datas, controls, starts, rollout_signal_mapping,
                                     rollout_state_mapping, ctrl_mapping)
@@ -169,7 +173,7 @@ class MujocoProblem:
 
 
 def fit_mujoco(robot: RobotSpec, segments: Sequence[Segment], values: Mapping[str, float], fit_names: Sequence[str],
-               max_iters: int = 50, progress: Callable[[int], None] | None = None, n_threads: int = 2,
+               max_iters: int = 50, progress: Callable[[int], None] | None = None, n_threads: int | None = None,
                fit_initial_state: bool = True) -> FitOutcome:
     """Fit `fit_names` (dynamics parameters and/or action_delay) to the segments; see the module docstring."""
     problem = MujocoProblem(robot, segments, values, fit_names, n_threads=n_threads,

@@ -20,7 +20,7 @@ import numpy as np
 from mujoco import sysid
 
 from calibration.errors import FitError
-from calibration.fit import FitOutcome, fit_parameters, solve, spread_weights
+from calibration.fit import FitOutcome, fit_parameters, initial_state_joints, solve, spread_weights
 from calibration.segments import Segment
 from sim.robot import RobotSpec
 
@@ -31,7 +31,8 @@ class PybulletProblem:
     engine = "pybullet"
 
     def __init__(self, robot: RobotSpec, segments: Sequence[Segment], values: Mapping[str, float],
-                 fit_names: Sequence[str], fit_initial_state: bool = True):
+                 fit_names: Sequence[str], fit_initial_state: bool = True,
+                 initial_joints: Sequence[str] | None = None):
         from sim.engines.pybullet import PybulletEngine
 
         for j in robot.joints:
@@ -44,8 +45,9 @@ class PybulletProblem:
         self.values = dict(values)
         self.fit_names = list(fit_names)
         self.sim = PybulletEngine(robot, self.values)
+        self.initial_joints = initial_state_joints(robot) if initial_joints is None else list(initial_joints)
         self.params, self.nuisance = fit_parameters(robot, self.values, self.fit_names, len(self.segments),
-                                                    fit_initial_state)
+                                                    fit_initial_state, self.initial_joints)
         self.notes: list[str] = []
         dt = robot.control_dt
         for k, seg in enumerate(self.segments):
@@ -76,6 +78,7 @@ class PybulletProblem:
         commands[idx < 0] = 0.0
         self.sim.set_params({**values, "action_delay": delay_steps * robot.physics_dt})
         self.sim.reset(q0, qd0)
+        self._prime_delay_line(seg, delay_steps)
         out = np.empty((n + 1, 2 * len(robot.joints)))
         out[0] = np.concatenate([q0, qd0])
         for k in range(n):
@@ -85,16 +88,38 @@ class PybulletProblem:
             out[k + 1, len(q):] = qd
         return out
 
+    def _prime_delay_line(self, seg: Segment, delay_steps: int) -> None:
+        """Load the engine's delay line with the commands issued before the segment start.
+
+        A held-out stretch (or a segment after a gap) starts mid-motion: at t = 0 the robot is
+        still executing commands sent up to `delay` earlier. `reset` empties the line, which would
+        apply zero for the first `delay` and leave a passive pole swinging wrongly for seconds.
+        """
+        before = seg.cmd_t < -1e-9
+        if delay_steps <= 0 or not np.any(before):
+            return
+        line = self.sim.delay
+        active, pending = None, []
+        for t_c, c in zip(seg.cmd_t[before], seg.cmd[before], strict=True):
+            at = int(round(t_c / self.robot.physics_dt)) + delay_steps  # substep it takes effect
+            if at <= 0:
+                active = c
+            else:
+                pending.append((at, np.array(c, dtype=float)))
+        line.reset(active)
+        line._pending.extend(pending)  # DelayLine's own queue: (substep, command), in order
+
     def simulate(self, seg_index: int, x: np.ndarray) -> np.ndarray:
         """Simulated [q, qd] at the segment's measured times for parameter vector x."""
         values, offsets = self._values(x)
         seg = self.segments[seg_index]
-        nj = len(self.robot.joints)
         q0, qd0 = seg.q0.copy(), seg.qd0.copy()
         if len(offsets):
-            off = offsets.reshape(len(self.segments), nj, 2)[seg_index]
-            q0 += off[:, 0]
-            qd0 += off[:, 1]
+            free = self.initial_joints
+            off = offsets.reshape(len(self.segments), len(free), 2)[seg_index]
+            idx = [self.robot.joint_names.index(j) for j in free]
+            q0[idx] += off[:, 0]
+            qd0[idx] += off[:, 1]
         steps = values["action_delay"] / self.robot.physics_dt
         lo = int(np.floor(steps + 1e-9))
         frac = steps - lo
@@ -106,8 +131,13 @@ class PybulletProblem:
 
     def residual_fn(self) -> Callable:
         def fn(x: np.ndarray, params: sysid.ParameterDict, **_: object):
-            del params
             cols = x[:, None] if x.ndim == 1 else x
+            if len(cols) != len(self.fit_names) + len(self.nuisance):  # some parameters frozen: expand
+                full = []
+                for c in range(cols.shape[1]):
+                    params.update_from_vector(cols[:, c])
+                    full.append(params.as_vector(include_frozen=True))
+                cols = np.stack(full, axis=1)
             per_segment = []
             for s, seg in enumerate(self.segments):
                 measured = np.hstack([seg.q, seg.qd])

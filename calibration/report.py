@@ -81,6 +81,26 @@ def write_report(result: SysidResult, segments: list[Segment], png: bytes, out_d
         res_rows.append(f"<tr><td>{e(j)}</td><td>{_fmt(b['position'])}</td><td>{_fmt(a['position'])}</td>"
                         f"<td>{_fmt(b['velocity'])}</td><td>{_fmt(a['velocity'])}</td></tr>")
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes) or "<li>none</li>"
+    if result.adequate:
+        verdict = "<p class='ok'><b>Adequate</b>: the fitted model explains held-out data down to the noise floor.</p>"
+    else:
+        head = "Did not converge" if not result.converged else "Not adequate"
+        verdict = (f"<p class='bad'><b>{head}</b>:</p><ul>" + "".join(f"<li>{e(r)}</li>" for r in result.reasons)
+                   + "</ul>")
+        if result.suggestions:
+            verdict += ("<p>Score test: fitting also " + ", ".join(
+                f"<code>{e(s['name'])}</code> (-{100 * s['predicted_reduction']:.0f}% residual)"
+                for s in result.suggestions) + " would reduce the residual most.</p>")
+    val_rows = []
+    for j in result.joint_names:
+        if j in result.residuals_validation:
+            v, f = result.residuals_validation[j], result.noise_floor[j]
+            val_rows.append(f"<tr><td>{e(j)}</td><td>{_fmt(v['position'])}</td><td>{_fmt(f['position'])}</td>"
+                            f"<td>{_fmt(v['velocity'])}</td><td>{_fmt(f['velocity'])}</td></tr>")
+    validation = ("<h2>Held-out validation</h2><p>The last " f"{result.validation_s:.1f} s of the log, not fitted, "
+                  "replayed with the fitted parameters; noise floor estimated from the data.</p>"
+                  "<table><tr><th>joint</th><th>position RMS</th><th>position noise</th><th>velocity RMS</th>"
+                  f"<th>velocity noise</th></tr>{''.join(val_rows)}</table>") if val_rows else ""
     files = "".join(f"<li>{e(k)}: <code>{e(Path(v).name)}</code></li>" for k, v in result.paths.items())
     doc = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>sysid: {e(result.robot)}</title>
@@ -90,11 +110,13 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
 tr.weak td {{ background: #fde2e2; }}
+p.ok {{ color: #1a7f37; }} p.bad {{ color: #b42318; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>System identification: {e(result.robot)}</h1>
 <p>Log <code>{e(result.log_source)}</code>: {result.log_duration:.2f} s in {result.n_segments} segment(s);
 engine <b>{e(result.engine)}</b>; {result.iterations} solver iterations in {result.wall_s:.1f} s.</p>
+{verdict}
 <h2>Parameters</h2>
 <p>95% intervals from the least-squares Jacobian at the optimum (residuals whitened per signal);
 DR range = fit &plusmn; max(2 &times; half-width, 1%); rows in red are not identified by this log.</p>
@@ -104,6 +126,7 @@ DR range = fit &plusmn; max(2 &times; half-width, 1%); rows in red are not ident
 <h2>Residual RMS per joint</h2>
 <table><tr><th>joint</th><th>position before</th><th>position after</th><th>velocity before</th>
 <th>velocity after</th></tr>{''.join(res_rows)}</table>
+{validation}
 <h2>Measured vs simulated</h2>
 <img alt="measured and simulated joint trajectories" src="data:image/png;base64,{base64.b64encode(png).decode()}">
 <h2>Notes on the data and the fit</h2><ul>{notes}</ul>

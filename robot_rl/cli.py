@@ -11,6 +11,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 import robot_rl.commands as commands_pkg
 
@@ -33,8 +34,20 @@ def _command_modules() -> dict[str, str]:
     return dict(sorted(names.items()))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the flag (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def one_line(message: str) -> str:
+    """An error message on one line: a supervisor's log or a `grep` sees the whole of it."""
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="robot-rl",
         description="Sim-to-real control stack: train, deploy, identify.",
         epilog=EPILOG,
@@ -74,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=chosen if chosen in _command_modules() else "")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help exits 0; a usage error exits 2 after one line (_Parser)
     if getattr(args, "_module", None) is None:
         parser.print_help()
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
@@ -87,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         from robot_rl.errors import USER_ERRORS
 
         if isinstance(exc, USER_ERRORS) and not _debug():
-            print(f"robot-rl {args.command}: error: {exc}", file=sys.stderr)
+            print(f"robot-rl {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+            return 1
+        if isinstance(exc, OSError) and exc.filename is not None and not _debug():
+            # A path the user gave cannot be read or written (permissions, a full disk, a folder
+            # where a file is expected): name it, no traceback.
+            print(f"robot-rl {args.command}: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
             return 1
         raise
 

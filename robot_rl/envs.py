@@ -25,7 +25,17 @@ import numpy as np
 from robot_rl.errors import RobotRLError
 
 OUR_NAMESPACE = "robot_rl"
-OUR_TASKS = ("CartpoleBalance-v0", "CartpoleSwingup-v0", "IiwaReach-v0")
+
+def _our_tasks() -> tuple[str, ...]:
+    """Task ids from the simulator's one registry (sim/tasks/registry.py); none if sim is absent."""
+    try:
+        from sim.tasks.registry import TASKS
+    except ImportError:  # pragma: no cover - sim is part of this repo
+        return ()
+    return TASKS
+
+
+OUR_TASKS = _our_tasks()
 
 
 class EnvSpecError(RobotRLError):

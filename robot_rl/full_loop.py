@@ -113,6 +113,9 @@ def train_policy(cfg: DemoConfig, console) -> tuple[Path, Path]:
     return run_dir, policy_dir
 
 
+SIM_WATCHDOG_S = 1.0  # s: the watchdogs against the lockstep sim robot (see deploy_episodes)
+
+
 def deploy_episodes(cfg: DemoConfig, policy_dir: Path, engine: str, params_file: Path | None,
                     tag: str, record: bool) -> tuple[dict, Path | None]:
     """Policy node + sim robot in two processes over DDS for `robot_episodes` episodes.
@@ -126,8 +129,10 @@ def deploy_episodes(cfg: DemoConfig, policy_dir: Path, engine: str, params_file:
     bag = _fresh(cfg.out / f"{tag}_bag") if record else None
     env = procs.dds_env(procs.pick_domain_id())
     node_log = cfg.out / f"{tag}_policy_node.log"
+    # The "robot" is a lockstep simulator on a possibly busy machine: an episode reset may pause the
+    # state stream longer than the default watchdog (5 periods), and a watchdog fault needs a reset.
     node_args = ["-m", "robot_rl.cli", "deploy", "--policy", str(policy_dir), "--robot", "cartpole",
-                 "--transport", "dds", "--activate", "--sim"]
+                 "--transport", "dds", "--activate", "--sim", "--watchdog", str(SIM_WATCHDOG_S)]
     if bag is not None:
         node_args += ["--record", str(bag)]
     node = procs.spawn(node_args, env, node_log)
@@ -160,7 +165,8 @@ def identification_run(cfg: DemoConfig, params_file: Path, duration: float = 20.
                          "--transport", "dds", "--params", str(params_file), "--lockstep"], env, robot_log)
     try:
         proc = subprocess.run(_cli("excite", "--robot", "cartpole", "--publish", "--transport", "dds",
-                                   "--duration", str(duration), "--seed", str(cfg.seed), "--record", str(bag)),
+                                   "--duration", str(duration), "--seed", str(cfg.seed), "--record", str(bag),
+                                   "--watchdog", str(SIM_WATCHDOG_S)),
                               env=env, capture_output=True, text=True, timeout=300)
     finally:
         procs.stop(robot)

@@ -51,7 +51,11 @@ from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save
 from robot_rl.training.cpu import cpu_training_settings
 from robot_rl.training.evaluation import evaluate
 from robot_rl.training.logger import MetricsLogger
+from robot_rl.training.mujoco_log import mujoco_log_in
 from robot_rl.training.presets import preset_settings
+from robot_rl.training.run_guards import check_run_numbers, remove_stale_temp_files
+from robot_rl.training.setting_ranges import check_combination, check_settings
+from sim.validation import load_yaml_file
 
 CONFIG_FILE = "config.yaml"
 LAST, BEST = "last.pt", "best.pt"
@@ -128,9 +132,12 @@ def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
     if unknown:
         raise RunConfigError(f"unknown {algo} setting(s) {unknown}; known settings: {', '.join(sorted(fields))}")
     values = {name: _coerce_setting(algo, name, str(fields[name].type), value) for name, value in overrides.items()}
+    check_settings(algo, values)
     if "hidden" in values:
         values["hidden"] = tuple(int(w) for w in values["hidden"])
-    return cfg_cls(**values)
+    cfg = cfg_cls(**values)
+    check_combination(algo, cfg)
+    return cfg
 
 
 def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
@@ -258,6 +265,7 @@ class Trainer:
             self.last_good = None
         self.resumed_from = self.algo.global_step if resume else None
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.run_dir)  # of writes a SIGKILL or power cut interrupted
         self._write_config(resume)
 
     # ------------------------------------------------------------------ files
@@ -265,7 +273,8 @@ class Trainer:
         path = self.run_dir / CONFIG_FILE
         data = self.config.to_yaml_dict()
         data["algo_config"] = _plain(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_settings())))
-        previous = yaml.safe_load(path.read_text()) if (resume and path.exists()) else {}
+        previous = load_yaml_file(path, "run config") if (resume and path.exists()) else {}
+        previous = previous if isinstance(previous, dict) else {}
         data["created"] = previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         data["command"] = previous.get("command", self.config.command)
         data["resumes"] = list(previous.get("resumes", []))
@@ -439,8 +448,12 @@ def _scalars(res: dict[str, Any]) -> dict[str, float]:
 
 
 def train(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or continue) a run in ``run_dir``; see the module docstring for what it writes."""
-    return Trainer(config, run_dir, resume=resume, progress=progress).run()
+    """Train (or continue) a run in ``run_dir``; see the module docstring for what it writes.
+
+    MuJoCo's warnings (MUJOCO_LOG.TXT) go to ``run_dir``, not the working directory.
+    """
+    with mujoco_log_in(run_dir):
+        return Trainer(config, run_dir, resume=resume, progress=progress).run()
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
@@ -448,10 +461,12 @@ def read_run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise RunConfigError(f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (train one first)")
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml_file(path, "run config")
     if not isinstance(data, dict):
         raise RunConfigError(f"{path}: expected a mapping of run settings")
-    return RunConfig.from_dict(data, str(path))
+    config = RunConfig.from_dict(data, str(path))
+    check_run_numbers(config, str(path))  # a hand-edited steps: 0 would otherwise end the run at once
+    return config
 
 
 def command_line() -> str:
@@ -486,7 +501,8 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
     model_meta = payload["model_meta"]
     actor = _actor_from_state(payload["algo"], model_meta, payload["state"], path)
     config_path = run_dir / CONFIG_FILE
-    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    config = load_yaml_file(config_path, "run config") if config_path.is_file() else {}
+    config = config if isinstance(config, dict) else {}
     meta = {
         "task": config.get("task"),
         "env_id": config.get("env_id"),

@@ -8,45 +8,93 @@ quantized to physics substeps.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from sim.robot import RobotSpec
 
 
+class ActionDelay:
+    """The one realization of `action_delay`, for a batch of N robots (N=1 for a single engine).
+
+    The command active at physics substep s of a control step of S substeps was issued
+    floor((s - d) / S) control steps ago (0 = this step), d = the delay in substeps: a gather from
+    a short history of commands. `control(commands)` returns the (N, S, n_actuators) array of
+    per-substep commands, which MuJoCo's rollout takes as is and the engines apply segment by segment.
+    """
+
+    def __init__(self, n_envs: int, n_actuators: int, substeps: int, physics_dt: float):
+        self.n, self.nu, self.substeps, self.physics_dt = n_envs, n_actuators, substeps, physics_dt
+        self.offsets = np.zeros((n_envs, substeps), dtype=np.intp)
+        self.history = np.zeros((n_envs, 1, n_actuators))
+        self._rows = np.arange(n_envs)[:, None]
+        self._delayed = np.zeros(n_envs, dtype=bool)
+        self._any_delayed = False
+
+    def set_delay(self, i: int, delay: float) -> None:
+        """Delay of robot i in seconds, quantized to physics substeps (takes effect from its next reset)."""
+        d = max(0, int(round(delay / self.physics_dt)))
+        back = -np.floor_divide(np.arange(self.substeps) - d, self.substeps)
+        need = int(back.max()) + 1
+        if need > self.history.shape[1]:
+            grown = np.zeros((self.n, need, self.nu))
+            grown[:, : self.history.shape[1]] = self.history
+            self.history = grown
+        self.offsets[i] = back
+        self._delayed[i] = d > 0
+        self._any_delayed = bool(self._delayed.any())
+
+    def delayed(self, i: int) -> bool:
+        """Whether robot i's commands are delayed (else every substep gets the step's own command)."""
+        return bool(self._delayed[i])
+
+    def reset(self, i: int, initial: np.ndarray | None = None) -> None:
+        """No pending commands for robot i: what it 'sent' before the episode is `initial` (default 0)."""
+        self.history[i] = 0.0 if initial is None else initial
+
+    def control(self, commands: np.ndarray) -> np.ndarray:
+        """Per-substep commands (N, S, nu) for this control step's commands (N, nu).
+
+        Without any delay the result is (N, 1, nu), the same command for every substep (broadcast it
+        where a full array is needed): the common case costs no copy.
+        """
+        if not self._any_delayed:  # no delay anywhere: every substep gets this step's command
+            self.history[:, 0] = commands
+            return commands[:, None, :]  # (N, 1, nu): broadcasts over the substeps
+        self.history = np.roll(self.history, 1, axis=1)
+        self.history[:, 0] = commands
+        return self.history[self._rows, self.offsets]
+
+
+def segments(control: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """One robot's per-substep commands (S, nu) as runs of equal commands: (command, n_substeps)."""
+    if len(control) == 1:
+        return [(control[0], 1)]
+    starts = np.flatnonzero(np.any(control[1:] != control[:-1], axis=1)) + 1
+    bounds = [0, *starts.tolist(), len(control)]
+    return [(control[a], b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 class DelayLine:
-    """Turns one command per control step into (command, n_substeps) segments after a delay."""
+    """One robot's `ActionDelay` as runs of substeps: what the engines and calibration replay use."""
 
     def __init__(self, n_actuators: int, substeps: int, physics_dt: float, delay: float = 0.0):
         self.substeps = substeps
         self.physics_dt = physics_dt
         self.n = n_actuators
+        self._delay = ActionDelay(1, n_actuators, substeps, physics_dt)
         self.set_delay(delay)
-        self.reset()
 
     def set_delay(self, delay: float) -> None:
+        self._delay.set_delay(0, delay)
         self.delay_steps = max(0, int(round(delay / self.physics_dt)))
 
     def reset(self, initial: np.ndarray | None = None) -> None:
-        self._now = 0  # substep counter
-        self._active = np.zeros(self.n) if initial is None else np.array(initial, dtype=float)
-        self._pending: deque[tuple[int, np.ndarray]] = deque()
+        self._delay.reset(0, initial)
 
     def segments(self, command: np.ndarray) -> list[tuple[np.ndarray, int]]:
         """Commands to apply over the next control step, as runs of substeps."""
-        self._pending.append((self._now + self.delay_steps, np.array(command, dtype=float)))
-        out: list[tuple[np.ndarray, int]] = []
-        t, end = self._now, self._now + self.substeps
-        while t < end:
-            while self._pending and self._pending[0][0] <= t:
-                self._active = self._pending.popleft()[1]
-            nxt = self._pending[0][0] if self._pending else end
-            run = min(nxt, end) - t
-            out.append((self._active, run))
-            t += run
-        self._now = end
-        return out
+        control = self._delay.control(np.asarray(command, dtype=float).reshape(1, -1))[0]
+        return [(control[0], self.substeps)] if len(control) == 1 else segments(control)
 
 
 def actuator_torques(robot: RobotSpec, params: dict[str, float], command: np.ndarray,

@@ -5,10 +5,16 @@ A physical parameter has one name everywhere: `<link>.mass`, `<joint>.damping`,
 `action_delay` (seconds) and `obs_noise` (std, in the joint's units). Domain randomization samples
 these names, a params file sets them, system identification fits them.
 
-A params file is YAML mapping names to an absolute value or to `{scale: s}` of the nominal one:
+Legged robots add `<base>.mass`, `<base>.com_x|com_y|com_z` (signed centre-of-mass offsets, m)
+and `floor.friction`.
+
+A params file is YAML mapping names to an absolute value or to `{scale: s}` of the nominal one;
+keys may be glob patterns naming groups (sim/patterns.py: a pattern matching nothing is an error,
+an exact name wins over a pattern):
 
     pole.mass: 0.25
     hinge.damping: {scale: 1.5}
+    "*.gain": {scale: 0.9}
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import Any
 import yaml
 
 from sim.errors import ConfigError, UnknownParameterError
-from sim.robot import RobotSpec
+from sim.patterns import expand_mapping
+from sim.robot import RobotSpec, is_signed_parameter
+from sim.validation import load_yaml_mapping as _load_yaml_mapping
 
 ParamsLike = str | Path | Mapping[str, Any] | None
 
@@ -38,18 +46,8 @@ def check_name(robot: RobotSpec, name: str, source: str) -> None:
 
 
 def load_yaml_mapping(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), "", f"{what} file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "", f"not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "", f"expected a mapping for a {what} file, got {type(data).__name__}")
-    return data
+    """A YAML mapping file read with the project's loader (sim.validation: `1e6` is a number)."""
+    return _load_yaml_mapping(path, what)
 
 
 def _number(value: Any, source: str, field: str) -> float:
@@ -72,15 +70,17 @@ def resolve_params(robot: RobotSpec, params: ParamsLike = None) -> dict[str, flo
     else:
         source = "params"
         data = dict(params)
-    for name, spec in data.items():
-        check_name(robot, name, source)
+    for name, spec in expand_mapping(data, list(robot.nominal), source, robot.name).items():
         if isinstance(spec, dict):
             if set(spec) != {"scale"}:
                 raise ConfigError(source, name, f"got {spec!r}; expected an absolute value or {{scale: s}}")
-            value = robot.nominal[name] * _number(spec["scale"], source, f"{name}.scale")
+            scale = _number(spec["scale"], source, f"{name}.scale")
+            if scale < 0:
+                raise ConfigError(source, f"{name}.scale", f"got {scale:g}; expected a factor >= 0 of the nominal")
+            value = robot.nominal[name] * scale
         else:
             value = _number(spec, source, name)
-        if value < 0:
+        if value < 0 and not is_signed_parameter(name):
             raise ConfigError(source, name, f"resolves to {value:g}; physical parameters must be >= 0")
         if name.endswith(".mass") and value <= 0:
             raise ConfigError(source, name, f"resolves to {value:g}; a link mass must be > 0")

@@ -12,6 +12,10 @@ Config format (`sim/robots/<robot>/randomization/<name>.yaml`, or any path):
     push:                       # random impulsive pushes: a joint-velocity kick
       probability: 0.02         # per control step
       velocity: [0.3, 0.5]      # max kick per joint (m/s or rad/s)
+      base_velocity: [0.5, 0.5, 0.0]  # floating base only: max kick of its linear velocity (m/s, world)
+
+Parameter keys may be glob patterns (`"*.kp": {scale_uniform: [0.9, 1.1]}`), expanded against the
+robot's vocabulary by sim/patterns.py; a pattern matching nothing is an error.
 
 Sampling is a pure function of a numpy Generator, so the same seed gives the same episodes.
 """
@@ -25,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from sim.errors import ConfigError
-from sim.params import check_name, load_yaml_mapping
-from sim.robot import RobotSpec
+from sim.params import load_yaml_mapping
+from sim.patterns import expand_mapping
+from sim.robot import RobotSpec, is_signed_parameter
+from sim.validation import check_interval, check_number
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "scale_uniform")
 RandomizationLike = str | Path | dict | None
@@ -55,6 +61,7 @@ class DomainRandomization:
     velocity_spread: np.ndarray | None = None
     push_probability: float = 0.0
     push_velocity: np.ndarray | None = None
+    push_base_velocity: np.ndarray | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     def sample_params(self, rng: np.random.Generator, base: dict[str, float]) -> dict[str, float]:
@@ -74,17 +81,23 @@ class DomainRandomization:
         return rng.uniform(-1, 1, n) * self.push_velocity
 
 
+def dist_of(spec: Any) -> str | None:
+    """The distribution key of one parameter's entry, if it is well formed enough to have one."""
+    return next(iter(spec)) if isinstance(spec, dict) and len(spec) == 1 else None
+
+
 def available_configs(robot: RobotSpec) -> list[str]:
     return sorted(p.stem for p in (robot.root / "randomization").glob("*.yaml"))
 
 
-def _per_joint(value: Any, n: int, source: str, field_name: str) -> np.ndarray:
+def _per_joint(value: Any, n: int, source: str, field_name: str, what: str = "one per joint, robot.yaml order"
+               ) -> np.ndarray:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value] * n
     if not isinstance(value, list) or len(value) != n or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
-        raise ConfigError(source, field_name, f"got {value!r}; expected one non-negative number or a list of "
-                          f"{n} (one per joint, robot.yaml order)")
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in value):
+        raise ConfigError(source, field_name, f"got {value!r}; expected one finite number >= 0 or a list of "
+                          f"{n} ({what})")
     return np.array(value, dtype=float)
 
 
@@ -110,32 +123,30 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     if not isinstance(params, dict):
         raise ConfigError(source, "parameters",
                           "expected a mapping name -> {uniform|log_uniform|scale_uniform: [lo, hi]}")
-    for name, spec in params.items():
-        check_name(robot, name, source)
+    for name, spec in expand_mapping(params, list(robot.nominal), source, robot.name, "parameters.").items():
         field_name = f"parameters.{name}"
+        signed = is_signed_parameter(name) and dist_of(spec) == "uniform"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
             raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
                               + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
         dist, bounds = next(iter(spec.items()))
-        if (not isinstance(bounds, list) or len(bounds) != 2
-                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-                or bounds[0] > bounds[1] or bounds[0] < 0):
-            raise ConfigError(source, f"{field_name}.{dist}", f"got {bounds!r}; expected [lo, hi] with 0 <= lo <= hi")
-        if dist == "log_uniform" and bounds[0] <= 0:
-            raise ConfigError(source, f"{field_name}.log_uniform", "lower bound must be > 0 for a log-uniform range")
-        if name.endswith(".mass") and bounds[0] <= 0:
-            raise ConfigError(source, field_name, "a mass range must stay above 0")
-        ranges.append(ParameterRange(name, dist, float(bounds[0]), float(bounds[1])))
+        # Finite, ordered, physical (>= 0, except signed offsets); log-uniform and mass ranges strictly above 0.
+        positive = dist == "log_uniform" or name.endswith(".mass")
+        lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=None if signed else 0.0,
+                                min_open=positive)
+        ranges.append(ParameterRange(name, dist, lo, hi))
     n = len(robot.joints)
     init = data.get("initial_state") or {}
     if not isinstance(init, dict) or set(init) - {"position", "velocity"}:
         raise ConfigError(source, "initial_state", "expected a mapping with 'position' and/or 'velocity'")
     push = data.get("push") or {}
-    if not isinstance(push, dict) or set(push) - {"probability", "velocity"}:
-        raise ConfigError(source, "push", "expected a mapping with 'probability' and 'velocity'")
-    prob = push.get("probability", 0.0)
-    if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
-        raise ConfigError(source, "push.probability", f"got {prob!r}; expected a probability in [0, 1]")
+    if not isinstance(push, dict) or set(push) - {"probability", "velocity", "base_velocity"}:
+        raise ConfigError(source, "push", "expected a mapping with 'probability', 'velocity' and/or 'base_velocity'")
+    if "base_velocity" in push and not robot.floating:
+        raise ConfigError(source, "push.base_velocity", f"robot '{robot.name}' has no floating base; "
+                          "use push.velocity (joint velocity kicks)")
+    prob = check_number(push.get("probability", 0.0), source, "push.probability", minimum=0.0, maximum=1.0,
+                        unit="a probability per control step")
     def spread(section: dict, key: str, field_name: str) -> np.ndarray | None:
         return _per_joint(section[key], n, source, field_name) if key in section else None
 
@@ -146,5 +157,7 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
         velocity_spread=spread(init, "velocity", "initial_state.velocity"),
         push_probability=float(prob),
         push_velocity=spread(push, "velocity", "push.velocity"),
+        push_base_velocity=_per_joint(push["base_velocity"], 3, source, "push.base_velocity", "x, y, z in m/s")
+        if "base_velocity" in push else None,
         raw=data,
     )

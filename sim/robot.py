@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sim.errors import ConfigError
 from sim.urdf import Urdf, read_urdf
+from sim.validation import check_interval, check_number, load_yaml_file
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
 JOINT_TYPES = ("prismatic", "revolute", "continuous")
+# Units of (position, velocity, effort) by joint type, for the messages of out-of-range values.
+_UNITS = {"prismatic": ("m", "m/s", "N"), "revolute": ("rad", "rad/s", "N*m"), "continuous": ("rad", "rad/s", "N*m")}
 ACTUATOR_TYPES = ("force", "position")
 
 
@@ -67,6 +68,13 @@ class RobotSpec:
     nominal: dict[str, float]  # every parameter of the vocabulary -> nominal value
     end_effector: str | None = None
     urdf: Urdf = field(repr=False, default=None)  # type: ignore[assignment]
+    base: BaseSpec | None = None  # None: the URDF root is fixed to the world
+    default_pose: tuple[float, ...] | None = None  # joint positions an action of 0 means (legged robots)
+
+    @property
+    def floating(self) -> bool:
+        """True for a free-flying base (legged robots): pose and twist become state."""
+        return self.base is not None
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -97,8 +105,24 @@ class RobotSpec:
 
     @property
     def moving_links(self) -> tuple[str, ...]:
-        """Links whose mass is a parameter: children of the listed joints, in joint order."""
-        return tuple(self.urdf.joints[j.name].child for j in self.joints)
+        """Links whose mass is a parameter: the floating base link (if any), then children of the joints."""
+        children = tuple(self.urdf.joints[j.name].child for j in self.joints)
+        return ((self.base.link,) + children) if self.base is not None else children
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """A floating base and what is attached to it (robot.yaml `base:`, `imu:`, `feet:`, `floor:`).
+
+    The floor is part of a floating robot's world: both engines add a plane whose friction is the
+    parameter `floor.friction` (the robot's own geoms do not set it, so the name means one thing).
+    """
+
+    link: str  # the URDF root link, e.g. trunk
+    height: float  # initial base height above the floor, m (standing in the default pose)
+    imu_link: str  # link the IMU is mounted on (a fixed child of the base, or the base itself)
+    feet: tuple[str, ...]  # links whose floor contact is reported (foot_forces), e.g. FR_toe
+    floor_friction: float  # nominal sliding friction of floor contacts
 
 
 def available_robots() -> list[str]:
@@ -134,13 +158,9 @@ def _require(data: dict, key: str, kind: type | tuple, source: str, expected: st
     return value
 
 
-def _positive(value: Any, source: str, field_name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(source, field_name, f"got {value!r}; expected a number")
-    if value < 0 or (value == 0 and not allow_zero):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ConfigError(source, field_name, f"got {value!r}; expected a {kind} number")
-    return float(value)
+def _positive(value: Any, source: str, field_name: str, allow_zero: bool = False, unit: str = "") -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``): NaN and inf are refused, so no limit is silently off."""
+    return check_number(value, source, field_name, minimum=0.0, min_open=not allow_zero, unit=unit)
 
 
 def _urdf_path(data: dict, yaml_path: Path) -> Path:
@@ -163,10 +183,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     """Load a robot by name (`cartpole`) or path to its robot.yaml / folder, validating every field."""
     yaml_path = resolve_robot_yaml(name_or_path)
     source = str(yaml_path)
-    try:
-        data = yaml.safe_load(yaml_path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"not valid YAML: {exc}") from None
+    data = load_yaml_file(yaml_path, "robot description")
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a mapping of fields (name, urdf, joints, actuators, ...)")
     name = _require(data, "name", str, source, "the robot's name, a string")
@@ -201,11 +218,8 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         if limits is None and jtype != "continuous" and uj.lower is not None and uj.upper is not None:
             limits = [uj.lower, uj.upper]
         if limits is not None:
-            if (not isinstance(limits, list) or len(limits) != 2
-                    or not all(isinstance(v, (int, float)) for v in limits) or limits[0] >= limits[1]):
-                raise ConfigError(source, prefix + "position_limits", f"got {limits!r}; expected [lower, upper] "
-                                  "with lower < upper")
-            limits = (float(limits[0]), float(limits[1]))
+            limits = check_interval(limits, source, prefix + "position_limits", strict=True,
+                                    unit=_UNITS[jtype][0])
         vel = jd.get("velocity_limit", uj.velocity)
         if vel is None:
             raise ConfigError(source, prefix + "velocity_limit", "missing here and in the URDF; expected a "
@@ -213,8 +227,10 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         eff = jd.get("effort_limit", uj.effort)
         if eff is None:
             raise ConfigError(source, prefix + "effort_limit", "missing here and in the URDF; expected N or N*m")
-        joints.append(JointSpec(jname, jtype, limits, _positive(vel, source, prefix + "velocity_limit"),
-                                _positive(eff, source, prefix + "effort_limit", allow_zero=True)))
+        joints.append(JointSpec(jname, jtype, limits,
+                                _positive(vel, source, prefix + "velocity_limit", unit=_UNITS[jtype][1]),
+                                _positive(eff, source, prefix + "effort_limit", allow_zero=True,
+                                          unit=_UNITS[jtype][2])))
     names = [j.name for j in joints]
     if len(set(names)) != len(names):
         raise ConfigError(source, "joints", f"joint names repeat: {names}")
@@ -235,7 +251,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
             raise ConfigError(source, prefix + "type", f"got {atype!r}; expected one of {', '.join(ACTUATOR_TYPES)}")
         joint_spec = joints[names.index(ajoint)]
         effort = ad.get("effort_limit", joint_spec.effort_limit)
-        effort = _positive(effort, source, prefix + "effort_limit")
+        effort = _positive(effort, source, prefix + "effort_limit", unit=_UNITS[joint_spec.type][2])
         kp = kd = 0.0
         if atype == "position":
             kp = _positive(_require(ad, "kp", (int, float), source, "a stiffness, N*m/rad", prefix), source,
@@ -248,14 +264,19 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     if len({a.name for a in actuators}) != len(actuators):
         raise ConfigError(source, "actuators", "actuator names repeat")
 
+    contacts = data.get("contacts", False)
+    if not isinstance(contacts, bool):
+        raise ConfigError(source, "contacts", f"got {contacts!r}; expected true or false")
     ee = data.get("end_effector")
     if ee is not None and ee not in urdf.links:
         raise ConfigError(source, "end_effector", f"link '{ee}' is not in {urdf_path.name}")
 
+    base, default_pose = _floating_base(data, urdf, urdf_path, joints, source)
     spec = RobotSpec(
         name=name, description=str(data.get("description", "")), root=yaml_path.parent, yaml_path=yaml_path,
-        urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=bool(data.get("contacts", False)),
+        urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=contacts,
         joints=tuple(joints), actuators=tuple(actuators), nominal={}, end_effector=ee, urdf=urdf,
+        base=base, default_pose=default_pose,
     )
     nominal = _nominal_from_urdf(spec)
     overrides = data.get("nominal", {}) or {}
@@ -264,7 +285,10 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     for key, value in overrides.items():
         if key not in nominal:
             raise ConfigError(source, f"nominal.{key}", "unknown parameter; valid names: " + ", ".join(nominal))
-        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=True)
+        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=not key.endswith(".mass"))
+    for key, value in nominal.items():  # the URDF's values (masses, damping, friction) obey the same ranges
+        if key not in overrides:
+            _positive(value, str(urdf_path), f"{key} (from the URDF)", allow_zero=not key.endswith(".mass"))
     spec.nominal.update(nominal)
     return spec
 
@@ -284,6 +308,71 @@ def _nominal_from_urdf(spec: RobotSpec) -> dict[str, float]:
         if a.type == "position":
             nominal[f"{a.name}.kp"] = a.kp
             nominal[f"{a.name}.kd"] = a.kd
+    if spec.base is not None:
+        for axis in "xyz":  # centre-of-mass offset of the base from the URDF's, m (signed)
+            nominal[f"{spec.base.link}.com_{axis}"] = 0.0
+        nominal["floor.friction"] = spec.base.floor_friction
     nominal["action_delay"] = 0.0
     nominal["obs_noise"] = 0.0
     return nominal
+
+
+SIGNED_SUFFIXES = (".com_x", ".com_y", ".com_z")
+
+
+def is_signed_parameter(name: str) -> bool:
+    """Offsets (centre of mass) may be negative; every other parameter is a physical magnitude >= 0."""
+    return name.endswith(SIGNED_SUFFIXES)
+
+
+def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSpec], source: str
+                   ) -> tuple[BaseSpec | None, tuple[float, ...] | None]:
+    """The optional `base:`, `imu:`, `feet:`, `floor:` and `default_pose:` fields of a legged robot."""
+    pose = data.get("default_pose")
+    default_pose = None
+    if pose is not None:
+        if not isinstance(pose, dict):
+            raise ConfigError(source, "default_pose", "expected a mapping joint name -> position (rad or m)")
+        names = [j.name for j in joints]
+        for key, value in pose.items():
+            if key not in names:
+                raise ConfigError(source, f"default_pose.{key}",
+                                  f"not a listed joint; expected one of {', '.join(names)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(source, f"default_pose.{key}", f"got {value!r}; expected a number")
+        default_pose = tuple(float(pose.get(n, 0.0)) for n in names)
+        for j, v in zip(joints, default_pose, strict=True):
+            if j.position_limits is not None and not j.position_limits[0] <= v <= j.position_limits[1]:
+                raise ConfigError(source, f"default_pose.{j.name}", f"{v:g} is outside the joint's limits "
+                                  f"{list(j.position_limits)}")
+    base = data.get("base")
+    if base is None:
+        for key in ("imu", "feet", "floor"):
+            if key in data:
+                raise ConfigError(source, key, "only a floating-base robot (a 'base:' section) has one")
+        return None, default_pose
+    if not isinstance(base, dict):
+        raise ConfigError(source, "base", "expected {link: ROOT_LINK, height: METRES}")
+    link = _require(base, "link", str, source, "the URDF root link, e.g. trunk", "base.")
+    children = {j.child for j in urdf.joints.values()}
+    if link not in urdf.links or link in children:
+        roots = [n for n in urdf.links if n not in children]
+        raise ConfigError(source, "base.link", f"'{link}' is not the root link of {urdf_path.name} "
+                          f"(root: {', '.join(roots)})")
+    height = _positive(_require(base, "height", (int, float), source, "initial base height in m", "base."),
+                       source, "base.height")
+    imu = data.get("imu") or {"link": link}
+    imu_link = _require(imu, "link", str, source, "the link the IMU is mounted on", "imu.")
+    if imu_link not in urdf.links:
+        raise ConfigError(source, "imu.link", f"link '{imu_link}' is not in {urdf_path.name}")
+    feet = data.get("feet") or []
+    if not isinstance(feet, list) or not all(isinstance(f, str) for f in feet):
+        raise ConfigError(source, "feet", f"got {feet!r}; expected a list of link names")
+    for i, foot in enumerate(feet):
+        if foot not in urdf.links:
+            raise ConfigError(source, f"feet[{i}]", f"link '{foot}' is not in {urdf_path.name}")
+    floor = data.get("floor") or {}
+    if not isinstance(floor, dict):
+        raise ConfigError(source, "floor", "expected {friction: MU}")
+    friction = _positive(floor.get("friction", 1.0), source, "floor.friction")
+    return BaseSpec(link, height, imu_link, tuple(feet), friction), default_pose

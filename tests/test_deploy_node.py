@@ -44,6 +44,10 @@ class FakeTransport:
         self.publishers: dict[str, FakePublisher] = {}
         self.subscribers: dict[str, Callable[[Any], None]] = {}
         self.timers: list[Callable[[], None]] = []
+        self.publisher_counts: dict[str, int] = {}  # set by a test to play another publisher
+
+    def count_publishers(self, topic: str, msg_type: type) -> int:
+        return self.publisher_counts.get(topic, 1 if topic in self.publishers else 0)
 
     def publisher(self, topic: str, msg_type: type, qos: Any = None) -> FakePublisher:
         return self.publishers.setdefault(topic, FakePublisher())
@@ -296,3 +300,125 @@ def test_rclpy_conversion_round_trips_field_by_field(monkeypatch: pytest.MonkeyP
     assert from_ros(ros_msg, m.JointState) == msg
     cmd = m.Float64MultiArray(layout=m.MultiArrayLayout(dim=[m.MultiArrayDimension("joints", 1, 1)]), data=[2.5])
     assert from_ros(to_ros(cmd), m.Float64MultiArray) == cmd
+
+
+# -- operator actions do not linger; one commander; limits --------------------------------------
+
+
+def run_timers(t: FakeTransport) -> None:
+    for timer in t.timers:
+        timer()
+
+
+def test_an_activate_request_expires_without_a_valid_state(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate_timeout=0.1)
+    assert node.request("activate") == (
+        "pending: will activate when a fresh state arrives on /joint_states (expires in 0.1 s)"
+    )
+    time.sleep(0.15)
+    run_timers(t)
+    last = dict((kv.key, kv.value) for kv in t.diagnostics()[-1].values)["last_request"]
+    assert last == "activate: expired after 0.1 s without a valid state on /joint_states; send activate again"
+    for i in range(5):
+        t.deliver("/joint_states", state(i))
+    assert node.state == "inactive" and all(c == [0.0] for c in t.commands())
+
+
+def test_an_expired_request_is_not_served_by_a_late_state_even_before_the_timer(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate_timeout=0.05)
+    node.request("activate")
+    time.sleep(0.08)
+    t.deliver("/joint_states", state(0))  # the state path checks the age of the request too
+    assert node.state == "inactive"
+    assert node.request("activate").startswith("ok, active")  # a fresh request is served at once
+
+
+def test_a_request_served_in_time_activates(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate_timeout=5.0)
+    node.request("activate")
+    t.deliver("/joint_states", state(0))
+    assert node.state == "active"
+
+
+def test_a_crash_fault_survives_new_episodes_until_an_explicit_reset(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, follow_episodes=True, watchdog_timeout=0.05)
+    for i in range(5):
+        t.deliver("/joint_states", state(i, episode=0))
+    assert node.state == "active"
+    time.sleep(0.08)  # the robot goes silent past the watchdog
+    run_timers(t)
+    assert node.state == "fault" and node.controller.safety.fault_kind == "watchdog"
+    t.deliver("/joint_states", state(6, episode=1))  # the simulator restarted: still latched
+    assert node.state == "fault" and t.commands()[-1] == [0.0]
+    assert node.request("reset") == "ok, inactive"
+    assert node.request("activate").startswith("ok, active")
+
+
+def test_a_sensor_fault_survives_a_new_episode(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, follow_episodes=True)
+    t.deliver("/joint_states", state(0, episode=0))
+    t.deliver("/joint_states", state(1, episode=0, q=(0.7, math.pi - 0.3)))  # 0.6 m in one period
+    assert node.state == "fault" and "sensor fault (jump): position of joint 'slider'" in node.status().message
+    t.deliver("/joint_states", state(2, episode=1))
+    assert node.state == "fault"
+
+
+def test_a_new_episode_jump_is_not_a_sensor_fault(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, follow_episodes=True)
+    t.deliver("/joint_states", state(0, episode=0))
+    t.deliver("/joint_states", state(1, episode=1, q=(-0.5, 0.2)))  # a reset teleports the cart
+    assert node.state == "active"
+
+
+def test_a_second_publisher_blocks_activation_and_faults_an_active_node(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir)
+    t.deliver("/joint_states", state(0))
+    t.publisher_counts[COMMANDS] = 2
+    run_timers(t)
+    status = node.status()
+    assert status.level == m.DiagnosticStatus.ERROR
+    assert "1 other publisher(s) on /forward_command_controller/commands (2 writers matched)" in status.message
+    assert node.request("activate").startswith("refused: 1 other publisher(s)")
+    t.publisher_counts[COMMANDS] = 1
+    assert node.request("activate").startswith("ok, active")
+    t.publisher_counts[COMMANDS] = 3
+    time.sleep(0.11)  # the count is refreshed at most every 0.1 s
+    run_timers(t)
+    assert node.state == "fault" and node.controller.safety.fault_kind == "external"
+    assert "2 other publisher(s)" in node.controller.fault_reason and t.commands()[-1] == [0.0]
+
+
+def test_the_limits_driven_with_are_in_the_diagnostics(policy_dir: Path) -> None:
+    node, _ = make_node(policy_dir)
+    values = {kv.key: kv.value for kv in node.status().values}
+    assert values["limits"] == "card and robot.yaml agree" and values["command_publishers"] == "1"
+
+
+def test_a_robot_wider_than_the_card_leaves_the_node_unconfigured_unless_allowed(
+    policy_dir: Path, tmp_path: Path
+) -> None:
+    from sim.robot import load_robot
+
+    yaml_path = Path(load_robot("cartpole").yaml_path)
+    text = yaml_path.read_text().replace("urdf: robot.urdf", f"urdf: {yaml_path.parent / 'robot.urdf'}")
+    wide = tmp_path / "robot.yaml"
+    wide.write_text(text.replace("    velocity_limit: 5.0 ", "    velocity_limit: 8.0 "))
+    node, _ = make_node(policy_dir, robot=str(wide))
+    assert node.state == "unconfigured"
+    assert "joint 'slider' velocity_limit 8 m/s, wider than the 5 m/s" in node.config_error
+    assert "--allow-wider-limits" in node.config_error
+    node, _ = make_node(policy_dir, robot=str(wide), allow_wider_limits=True)
+    assert node.state == "inactive" and node.controller.safety.robot.joints[0].velocity_limit == 5.0
+    values = {kv.key: kv.value for kv in node.status().values}
+    assert "joint 'slider' velocity_limit 5 m/s from the card (robot.yaml: 8)" in values["limits"]
+
+
+def test_activation_by_request_starts_at_the_stamp_of_the_state_it_uses(policy_dir: Path) -> None:
+    """A request served from the latest state ramps in from that state's stamp: the next state, stamped
+    one period later but arriving late in wall time, is not taken for a clock going backwards."""
+    node, t = make_node(policy_dir)
+    t.deliver("/joint_states", state(0))
+    time.sleep(0.05)  # the robot's next state is late on the wire: wall time runs ahead of its stamps
+    assert node.request("activate").startswith("ok, active")
+    t.deliver("/joint_states", state(1))
+    assert node.state == "active", node.controller.fault_reason

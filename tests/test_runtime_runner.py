@@ -137,9 +137,16 @@ def test_refuses_another_joint_order(folders, tmp_path):
 
 
 def test_refuses_changed_action_scaling(folders, tmp_path):
+    # A robot.yaml limit that differs from the card is the limits contract's business (the action
+    # mapping stays the card's; see test_limits_contract.py): a wider one is refused naming the flag.
     robot = robot_variant(tmp_path, lambda t: t.replace("    effort_limit: 20.0\n", "    effort_limit: 25.0\n"))
-    with pytest.raises(PolicyContractError, match="action scale of actuator 'slider' is 20 in the card but 25"):
+    with pytest.raises(PolicyContractError, match="actuator 'slider' effort_limit 25 N, wider than the 20 N"):
         PolicyRunner(folders["CartpoleSwingup-v0"], robot=robot)
+    # A card whose action scaling contradicts its own limits is refused as before.
+    folder = copy_folder(folders["CartpoleSwingup-v0"], tmp_path / "p")
+    edit_card(folder, lambda c: c["action"].update(scale=[30.0]))
+    with pytest.raises(PolicyContractError, match="action scale of actuator 'slider' is 30 in the card but 20"):
+        PolicyRunner(folder)
 
 
 def test_refuses_another_control_rate(folders, tmp_path):

@@ -1,17 +1,23 @@
 """Property tests of the SafetyFilter: any sequence of inputs keeps every output finite and in its limits.
 
-A hypothesis state machine feeds the filter arbitrary interleavings of control steps (ordinary
-states, NaN/inf/huge values, wrong lengths, stale, future and backwards time stamps), activations,
-deactivations, e-stop presses and releases, and resets. After every call it checks:
+A hypothesis state machine feeds the filter arbitrary interleavings of control steps (plausible
+readings, glitched readings, NaN/inf/huge values, wrong lengths, stale, future and backwards time
+stamps), activations, deactivations, e-stop presses and releases, and resets. After every call it
+checks:
 
-* outputs are finite, one per actuator;
+* outputs are finite, one per actuator, and change by at most the rate limit per period, on every
+  path (active, hold, fault, activation);
 * position targets lie in [lower + margin, upper - margin]; forces within the effort limit, and
   never pushing a joint further past a position band or velocity limit;
 * while ACTIVE, the output lies in the intersection of the rate, effort and limit intervals
   whenever that intersection is not empty (the rules are met together when they can be);
-* in INACTIVE and FAULT: zero force, and a position target held constant once latched;
+* in INACTIVE and FAULT: zero force, and a position target moving monotonically towards one latched
+  hold position;
 * a fault stays latched (state FAULT, same reason) until reset() with the e-stop released;
 * the same inputs give the same outputs (a twin filter is fed the same sequence).
+
+`test_safety_glitches.py` drives >= 10k glitch sequences per robot against an independent model of
+the sensor rules and checks the hold target exactly.
 """
 
 from __future__ import annotations
@@ -62,6 +68,18 @@ def rule_constants(robot, config: SafetyConfig) -> list[dict]:
     return out
 
 
+def reading_bounds(robot, config: SafetyConfig) -> list[tuple[float, float, float]]:
+    """Per joint: (lower, upper, slack) of plausible readings, from robot.yaml and the config."""
+    return [
+        (
+            j.position_limits[0] if j.position_limits else -math.inf,
+            j.position_limits[1] if j.position_limits else math.inf,
+            m,
+        )
+        for j, m in zip(robot.joints, config.reading_margin, strict=True)
+    ]
+
+
 def vectors(n: int, elements=ordinary):
     return st.lists(elements, min_size=n, max_size=n)
 
@@ -78,6 +96,9 @@ class SafetyMachine(RuleBasedStateMachine):
         self.twin = SafetyFilter(self.robot, config)
         self.config = config
         self.acts = rule_constants(self.robot, config)
+        self.bounds = reading_bounds(self.robot, config)
+        self.last_output: np.ndarray | None = None  # the previous output, whatever the state
+        self.direction = [0.0] * self.na  # sign of the last hold movement per actuator
         self.seen_finite = [False] * self.n
         self.now = 0.0
         self.prev_active_output: np.ndarray | None = None
@@ -116,6 +137,7 @@ class SafetyMachine(RuleBasedStateMachine):
         if out.state is SafetyState.ACTIVE:
             self.check_ramp(values, cmd, now)
         assert values.shape == (self.na,) and np.isfinite(values).all()
+        self.check_rate(values)
         assert (out.fault_reason is not None) == (out.state is SafetyState.FAULT)
         if self.latched is not None:
             assert out.state is SafetyState.FAULT and out.fault_reason == self.latched
@@ -142,6 +164,18 @@ class SafetyMachine(RuleBasedStateMachine):
         else:
             self.prev_active_output = None
             self.check_held(values)
+
+    def check_rate(self, values: np.ndarray) -> None:
+        """Every output, in every state, is within max_change of the previous one (default config:
+        for a force actuator that is the full effort range, so releasing to zero is within it too)."""
+        if self.last_output is not None:
+            for k, a in enumerate(self.acts):
+                assert abs(values[k] - self.last_output[k]) <= a["max_change"] * (1 + 1e-12) + 1e-12, (
+                    k,
+                    self.last_output[k],
+                    values[k],
+                )
+        self.last_output = values.copy()
 
     def check_ramp(self, values: np.ndarray, cmd: list, now: float) -> None:
         """During the start-up ramp a force is at most ramp fraction x the largest force asked for so far."""
@@ -171,21 +205,41 @@ class SafetyMachine(RuleBasedStateMachine):
                 assert lo - tol <= values[k] <= hi + tol, (k, values[k], lo, hi)
 
     def check_held(self, values: np.ndarray) -> None:
-        """In a non-active stretch, a position target never moves once its joint has been measured finite."""
-        if self.held is not None:
+        """In a non-active stretch, a position target whose hold is latched moves monotonically towards
+        it (a hold target that changed would make it turn back)."""
+        if self.held is None:
+            self.direction = [0.0] * self.na
+        else:
             for k, a in enumerate(self.acts):
-                if not a["force"] and self.held_known[k]:
-                    assert values[k] == self.held[k]
+                if a["force"] or not self.held_known[k]:
+                    continue
+                change = values[k] - self.held[k]
+                if change != 0.0:
+                    assert self.direction[k] * change >= 0.0, (k, self.held[k], values[k])
+                    self.direction[k] = math.copysign(1.0, change)
         self.held = values.copy()
-        self.held_known = [self.seen_finite[a["joint"]] for a in self.acts]
+        trusted = self.filter.trusted_positions  # a hold is latched exactly for joints read plausibly
+        self.held_known = [bool(math.isfinite(trusted[a["joint"]])) for a in self.acts]
 
     # -------------------------------------------------------------- rules
 
+    def plausible(self, data) -> list[float]:
+        """Readings the sensor rules accept: within 90% of the reading margin of the filter's trusted
+        readings (any time stamps), and of the range; free where nothing is trusted yet."""
+        trusted = self.filter.trusted_positions
+        moves = data.draw(vectors(self.n, st.floats(-0.9, 0.9)))
+        q = []
+        for j, (lo, hi, m) in enumerate(self.bounds):
+            base = trusted[j] if math.isfinite(trusted[j]) else (0.0 if math.isinf(lo) else (lo + hi) / 2)
+            v = base + moves[j] * m
+            q.append(min(max(v, lo - 0.9 * m), hi + 0.9 * m))
+        return q
+
     def ordinary_step(self, data) -> None:
-        """A plausible control step: finite state around and beyond the limits, any command."""
+        """A plausible control step: readings near the trusted ones, around and beyond the limits, any command."""
         self.now += data.draw(st.floats(0.0, 0.04))
         lag = data.draw(st.floats(0.0, 0.05))
-        q = data.draw(vectors(self.n))
+        q = self.plausible(data)
         qd = data.draw(vectors(self.n, st.floats(-12.0, 12.0)))
         cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
         was_active = self.filter.state is SafetyState.ACTIVE
@@ -200,8 +254,8 @@ class SafetyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.filter.state is SafetyState.INACTIVE)
     @rule(steps=st.integers(1, 8), data=st.data())
     def activate_and_run(self, steps, data):
-        """The common case, made common: activate from a finite state, then run."""
-        q = data.draw(vectors(self.n))
+        """The common case, made common: activate from a plausible state, then run."""
+        q = self.plausible(data)
         for j, v in enumerate(q):
             self.seen_finite[j] |= math.isfinite(v)
         self.after_operator_input(self.both("activate", self.now, q))
@@ -219,6 +273,19 @@ class SafetyMachine(RuleBasedStateMachine):
         if math.isfinite(now):
             self.now = max(self.now, now) if abs(now) < 1e6 else self.now
         self.check_output(out, q, qd, cmd, now, was_active)
+
+    @rule(joint=st.integers(0, 6), value=st.sampled_from([1e6, -1e6, 5.0, -5.0, 1.5, math.nan]), data=st.data())
+    def glitch_step(self, joint, value, data):
+        """One reading of one joint spikes (or is NaN) while the others stay plausible."""
+        self.now += 0.02
+        q = self.plausible(data)
+        j = joint % self.n
+        q[j] = value if not math.isfinite(value) or abs(value) > 2 else q[j] + value
+        cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
+        was_active = self.filter.state is SafetyState.ACTIVE
+        qd = [0.0] * self.n
+        out = self.both("step", self.now, self.now, q, qd, cmd)
+        self.check_output(out, q, qd, cmd, self.now, was_active)
 
     @rule(data=st.data())
     def activate(self, data):

@@ -7,6 +7,7 @@ iiwa: seven PD position actuators on revolute joints with limits from its URDF.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -63,6 +64,17 @@ def test_config_rejects_meaningless_values_naming_the_joint(cartpole):
         SafetyConfig.from_robot(cartpole, watchdog_timeout=0.0)
     with pytest.raises(SafetyError, match="ramp_time is -1"):
         SafetyConfig.from_robot(cartpole, ramp_time=-1.0)
+    with pytest.raises(SafetyError, match="reading_margin of joint 'slider' is -0.1"):
+        SafetyConfig.from_robot(cartpole, reading_margin=[-0.1, 0.0])
+    with pytest.raises(SafetyError, match="reading_margin of joint 'hinge' is nan"):
+        SafetyConfig.from_robot(cartpole, reading_margin=[0.1, math.nan])
+
+
+def test_reading_margin_default_is_one_period_of_travel_or_5_percent_of_the_range(cartpole, iiwa):
+    c = SafetyConfig.from_robot(cartpole)
+    assert c.reading_margin == pytest.approx((5.0 * DT, 30.0 * DT))  # 0.1 m > 5% of 1.6 m; hinge unlimited
+    i = SafetyConfig.from_robot(iiwa)
+    assert i.reading_margin[1] == pytest.approx(0.05 * 2 * 2.09439510239)  # 0.209 rad > 10 rad/s * 20 ms
 
 
 # ---------------------------------------------------------------------------------------- states
@@ -162,7 +174,8 @@ def test_position_target_clipped_inside_limits_with_margin(iiwa):
 
 
 def test_force_pushing_past_a_position_limit_is_removed(cartpole):
-    f = active(cartpole, position_margin=0.05)
+    # The cart is teleported between the ends of the rail: a wide reading margin keeps rule 0 quiet.
+    f = active(cartpole, q=[0.76, 0.0], position_margin=0.05, reading_margin=2.0)
     near_hi = [0.8 - 0.04, 0.0]
     assert step(f, 0.0, near_hi, [0, 0], [10.0]).values[0] == 0.0  # pushing further out: removed
     assert step(f, DT, near_hi, [0, 0], [-10.0]).values[0] == pytest.approx(-10.0)  # pulling back: kept
@@ -278,3 +291,202 @@ def test_step_never_raises_on_garbage(cartpole):
     f = active(cartpole)
     out = f.step(0.0, "yesterday", ["a", "b"], None, object())  # type: ignore[arg-type]
     assert out.state is SafetyState.FAULT and np.isfinite(out.values).all()
+
+
+def test_external_fault_is_latched_with_its_reason(cartpole):
+    f = active(cartpole)
+    assert f.external_fault("second publisher on /commands") is SafetyState.FAULT
+    assert f.fault_kind == "external" and f.fault_reason == "second publisher on /commands"
+    assert step(f, DT, [0, 0], [0, 0], [5.0]).values.tolist() == [0.0]
+    assert f.reset() is SafetyState.INACTIVE and f.fault_kind is None
+
+
+def test_fault_kinds_say_what_kind_of_fault_was_latched(cartpole):
+    f = active(cartpole)
+    f.step(1.0, 0.69, [0, 0], [0, 0], [1.0])
+    assert f.fault_kind == "watchdog"
+    g = active(cartpole)
+    g.step(0.0, 0.0, [0.0, math.nan], [0, 0], [1.0])
+    assert g.fault_kind == "input"
+    h = active(cartpole)
+    h.estop(True)
+    assert h.fault_kind == "estop"
+    k = active(cartpole)
+    k.step(0.0, 0.5, [0, 0], [0, 0], [1.0])
+    assert k.fault_kind == "clock"
+
+
+# ---------------------------------------------------------------------------------------- rule 0: readings
+
+
+def iiwa_run(f: SafetyFilter, readings, t0: float = 0.0, cmd=None) -> list[SafeCommand]:
+    """Step the arm through position readings, one per period, asking for `cmd` (default: stay put)."""
+    outs = []
+    for k, q in enumerate(readings):
+        t = t0 + k * DT
+        outs.append(step(f, t, q, np.zeros(7), q if cmd is None else cmd))
+    return outs
+
+
+def test_one_absurd_reading_on_a_position_arm_is_a_sensor_fault_that_holds_the_trusted_position(iiwa):
+    """The probe of issue 10: q = 1e6 rad on a joint of range +-2.09 once moved the target 2 rad."""
+    q = np.full(7, 0.3)
+    f = active(iiwa, q=q)
+    before = iiwa_run(f, [q] * 3, cmd=np.full(7, 0.5))[-1].values  # the target climbs towards 0.5
+    glitch = q.copy()
+    glitch[1] = 1e6
+    out = step(f, 3 * DT, glitch, np.zeros(7), np.full(7, 0.5))
+    assert out.state is SafetyState.FAULT and f.fault_kind == "sensor"
+    assert out.fault_reason.startswith("sensor fault (range): position of joint 'lbr_iiwa_joint_2' reads 1e+06 rad")
+    assert "outside its range [-2.094, 2.094] by more than 0.209 rad" in out.fault_reason
+    d = np.array([j.velocity_limit * DT for j in iiwa.joints])
+    assert np.all(np.abs(out.values - before) <= d + 1e-12)  # the rate limit holds on the fault path too
+    later = iiwa_run(f, [q] * 10, t0=4 * DT)
+    for a, b in zip([out] + later, later, strict=False):
+        assert np.all(np.abs(b.values - a.values) <= d + 1e-12)
+    np.testing.assert_allclose(later[-1].values, q)  # hold: the last trusted reading, not the glitch
+    assert f.trusted_positions[1] == pytest.approx(0.3)
+
+
+def test_a_jump_faster_than_the_velocity_limit_is_a_sensor_fault(iiwa):
+    q = np.zeros(7)
+    f = active(iiwa, q=q)
+    margin = f.config.reading_margin[0]
+    allowed = 10.0 * DT + margin
+    ok = q.copy()
+    ok[0] = 0.99 * allowed  # just possible in one period: trusted
+    assert step(f, DT, ok, np.zeros(7), ok).state is SafetyState.ACTIVE
+    bad = ok.copy()
+    bad[0] += 1.01 * allowed
+    out = step(f, 2 * DT, bad, np.zeros(7), ok)
+    assert out.state is SafetyState.FAULT and f.fault_kind == "sensor"
+    assert re.fullmatch(
+        r"sensor fault \(jump\): position of joint 'lbr_iiwa_joint_1' reads 0\.99\d+ rad, 0\.50\d rad from the last "
+        r"trusted reading 0\.49\d+ rad, 0\.02 s earlier; at most 0\.497 rad is possible at its velocity limit 10 rad/s",
+        out.fault_reason,
+    ), out.fault_reason
+    assert out.values[0] == pytest.approx(ok[0], abs=0.2)  # on its way to the trusted reading, rate-limited
+    np.testing.assert_allclose(iiwa_run(f, [ok] * 5, t0=3 * DT)[-1].values, ok)
+
+
+def test_a_longer_gap_between_stamps_allows_a_longer_move(iiwa):
+    f = active(iiwa)
+    q = np.zeros(7)
+    q[0] = 0.8  # 10 rad/s for 0.1 s = 1 rad: possible
+    assert step(f, 0.1, q, np.zeros(7), q).state is SafetyState.ACTIVE
+
+
+def test_frozen_then_jumping_reading_is_a_sensor_fault(iiwa):
+    """A frozen encoder that catches up at once: each frozen reading is the reference for the next."""
+    q = np.zeros(7)
+    f = active(iiwa, q=q)
+    iiwa_run(f, [q] * 10)
+    jumped = q.copy()
+    jumped[3] = 0.6
+    out = step(f, 10 * DT, jumped, np.zeros(7), q)
+    assert out.state is SafetyState.FAULT and "(jump): position of joint 'lbr_iiwa_joint_4'" in out.fault_reason
+
+
+def test_spike_then_nan_holds_the_last_trusted_position(iiwa):
+    q = np.full(7, -0.2)
+    f = active(iiwa, q=q)
+    iiwa_run(f, [q] * 3)
+    spike = q.copy()
+    spike[5] = 1.5
+    assert step(f, 3 * DT, spike, np.zeros(7), q).state is SafetyState.FAULT
+    assert f.fault_kind == "sensor"
+    nan = q.copy()
+    nan[5] = math.nan
+    outs = iiwa_run(f, [nan] * 10, t0=4 * DT)
+    assert f.fault_reason.startswith("sensor fault (jump)")  # the first fault stays latched
+    np.testing.assert_allclose(outs[-1].values, q)
+
+
+def test_continuous_joints_compare_modulo_two_pi(cartpole):
+    f = active(cartpole, q=[0.0, math.pi - 0.05])
+    assert step(f, DT, [0.0, -math.pi + 0.05], [0, 0], [0.0]).state is SafetyState.ACTIVE  # a wrapping driver
+    out = step(f, 2 * DT, [0.0, -math.pi + 1.5], [0, 0], [0.0])
+    assert out.state is SafetyState.FAULT and "(jump): position of joint 'hinge'" in out.fault_reason
+
+
+def test_a_glitch_while_inactive_latches_and_blocks_activation_until_reset(cartpole):
+    f = SafetyFilter(cartpole)
+    step(f, 0.0, [0.1, 0.0], [0, 0], [0.0])
+    out = step(f, DT, [5.0, 0.0], [0, 0], [0.0])
+    assert out.state is SafetyState.FAULT and out.fault_reason.startswith(
+        "sensor fault (range): position of joint 'slider' reads 5 m, outside its range [-0.8, 0.8]"
+    )
+    assert f.activate(2 * DT, [0.1, 0.0]) is SafetyState.FAULT
+    assert f.reset() is SafetyState.INACTIVE
+    # reset forgets the jump reference: the robot may have been moved while the sensor was checked
+    assert f.activate(10.0, [0.5, 0.0]) is SafetyState.ACTIVE
+
+
+def test_an_implausible_reading_at_activation_is_a_sensor_fault(iiwa):
+    f = SafetyFilter(iiwa)
+    step(f, 0.0, np.zeros(7), np.zeros(7), np.zeros(7))
+    q = np.zeros(7)
+    q[2] = 1.0
+    assert f.activate(0.0, q) is SafetyState.FAULT
+    assert f.fault_reason.startswith("sensor fault (jump): position of joint 'lbr_iiwa_joint_3'")
+    assert f.fault_reason.endswith("at activation")
+
+
+# ---------------------------------------------------------------------------------------- rate on every path
+
+
+def test_rate_limit_wins_over_the_pd_reach_when_the_arm_was_pushed(iiwa):
+    """The arm is pushed fast (plausibly): the PD window moves away, the target follows at the rate limit."""
+    f = active(iiwa)
+    d = np.array([j.velocity_limit * DT for j in iiwa.joints])
+    prev = np.zeros(7)
+    q = np.zeros(7)
+    for k in range(1, 8):
+        q = q + 0.35  # 17.5 rad/s reading... within one period of travel plus the reading margin
+        out = step(f, k * DT, np.minimum(q, 1.9), np.full(7, 17.5), np.minimum(q, 1.9)).values
+        assert np.all(np.abs(out - prev) <= d + 1e-12), (k, out - prev)
+        prev = out
+
+
+def test_deactivation_moves_the_target_to_the_trusted_position_at_the_rate_limit(iiwa):
+    q = np.zeros(7)
+    f = active(iiwa, q=q)
+    outs = iiwa_run(f, [q] * 5, cmd=np.full(7, 0.9))
+    assert np.all(outs[-1].values > 0.5)
+    f.deactivate()
+    held = iiwa_run(f, [q] * 8, t0=5 * DT)
+    d = np.array([j.velocity_limit * DT for j in iiwa.joints])
+    for a, b in zip([outs[-1]] + held, held, strict=False):
+        assert np.all(np.abs(b.values - a.values) <= d + 1e-12)
+    np.testing.assert_allclose(held[-1].values, q)
+
+
+def test_force_is_released_at_once_even_with_a_small_rate_limit(cartpole):
+    """The one documented exception: rule 4 and the safe action move a force towards zero at once."""
+    f = active(cartpole, max_change=3.0)
+    values = [step(f, k * DT, [0, 0], [0, 0], [20.0]).values[0] for k in range(5)]
+    assert values[-1] == pytest.approx(15.0)
+    assert step(f, 5 * DT, [0, 0], [5.5, 0], [20.0]).values[0] == 0.0  # too fast: force removed at once
+    assert step(f, 6 * DT, [0, 0], [0, 0], [20.0]).values[0] == pytest.approx(3.0)  # ... and rate-limited again
+    f.estop(True)
+    assert step(f, 7 * DT, [0, 0], [0, 0], [20.0]).values[0] == 0.0
+
+
+def test_forget_readings_accepts_a_move_the_caller_saw(cartpole):
+    """A simulator's new episode teleports the cart: the caller says so, the filter stays active."""
+    f = active(cartpole, q=[0.3, 0.0])
+    f.forget_readings()
+    assert step(f, DT, [-0.4, 1.0], [0, 0], [0.0]).state is SafetyState.ACTIVE
+    assert step(f, 2 * DT, [0.4, 1.0], [0, 0], [0.0]).state is SafetyState.FAULT  # only the next one
+
+
+def test_activation_starts_the_rate_limit_from_the_last_target_sent(iiwa):
+    """Inactive, the arm holds 0 while it sags to 0.5: the first active target is within one rate
+    step of the held target, not a jump to where the arm now is."""
+    f = SafetyFilter(iiwa, SafetyConfig.from_robot(iiwa, ramp_time=0.0))
+    d = np.array([j.velocity_limit * DT for j in iiwa.joints])
+    held = [step(f, k * DT, np.full(7, 0.05 * k), np.zeros(7), np.zeros(7)).values for k in range(11)]
+    np.testing.assert_allclose(held[-1], 0.0)
+    assert f.activate(10 * DT, np.full(7, 0.5)) is SafetyState.ACTIVE
+    out = step(f, 11 * DT, np.full(7, 0.5), np.zeros(7), np.full(7, 0.5)).values
+    assert np.all(np.abs(out - held[-1]) <= d + 1e-12) and np.all(out > 0.0)

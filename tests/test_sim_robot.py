@@ -64,7 +64,7 @@ def test_malformed_robot_yaml_names_file_field_and_expectation(tmp_path, mutate,
 
 
 def test_unknown_robot_lists_available():
-    with pytest.raises(ConfigError, match="available robots: cartpole"):
+    with pytest.raises(ConfigError, match="available robots: a1, cartpole"):
         load_robot("atlas")
 
 

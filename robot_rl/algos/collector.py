@@ -43,6 +43,7 @@ class EpisodeStats:
         self.recent_returns: deque[float] = deque(maxlen=window)
         self.recent_lengths: deque[int] = deque(maxlen=window)
         self.recent_success: deque[float] = deque(maxlen=window)
+        self.recent_terms: dict[str, deque[float]] = {}  # "reward/<term>": per-episode sums (named reward terms)
         self.finished_since_drain = 0
         # Optional observer of every finished episode: (return, length). Benchmarks time-stamp these.
         self.on_episode: Callable[[float, int], None] | None = None
@@ -69,6 +70,9 @@ class EpisodeStats:
             out["episode/length"] = float(np.mean(self.recent_lengths))
         if self.recent_success:
             out["episode/success_rate"] = float(np.mean(self.recent_success))
+        for key, values in self.recent_terms.items():
+            if values:
+                out[f"episode/{key}"] = float(np.mean(values))
         out["episode/finished"] = float(self.finished_since_drain)
         self.finished_since_drain = 0
         return out
@@ -104,6 +108,18 @@ class VecCollector:
     def close(self) -> None:
         self.env.close()
 
+    def _record_reward_terms(self, info: dict, done: np.ndarray) -> None:
+        """Per-episode sums of a task's named reward terms (`final_info["reward/<term>"]`), if it reports them."""
+        final_info = info.get("final_info")
+        if not isinstance(final_info, dict) or not len(np.flatnonzero(done)):
+            return
+        for key in final_info:
+            if key.startswith("reward/"):
+                values = final_info_value(info, key, done)
+                if values is not None:
+                    window = self.stats.recent_terms.setdefault(key, deque(maxlen=self.stats.recent_returns.maxlen))
+                    window.extend(float(v) for v in values)
+
     def step(self, actions: np.ndarray) -> StepResult:
         # Clip here, not in the policy: PPO's Gaussian samples may leave [-1, 1] and its log-prob
         # must be of the unclipped sample (CleanRL's ClipAction), while tanh actors never leave it.
@@ -126,6 +142,7 @@ class VecCollector:
             final_priv = self.priv[done_idx] if final_priv is None else final_priv.astype(np.float32)
         reward = np.asarray(reward, dtype=np.float32)
         self.stats.record(reward, done_idx, final_info_value(info, "success", done))
+        self._record_reward_terms(info, done)
         self.obs = np.asarray(obs, dtype=np.float32)
         self.priv = next_priv
         return StepResult(self.obs, next_priv, reward, terminated, truncated, done_idx, final_obs, final_priv)

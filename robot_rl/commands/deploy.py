@@ -25,9 +25,13 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import seconds
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "deploy"
+# The watchdog must let a state arrive (at least 2 control periods, checked in run()) and must
+# not let a robot run blind for long: above this a stopped state stream goes unnoticed too long.
+MAX_WATCHDOG_S = 1.0
 HELP = "run a policy on a robot behind the safety filter, over ROS 2 (rclpy) or plain DDS"
 
 
@@ -40,12 +44,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "dds", "rclpy"),
         help="auto: rclpy when importable, else Cyclone DDS (default: auto)",
     )
-    parser.add_argument("--activate", action="store_true", help="activate as soon as a valid state arrives")
+    parser.add_argument(
+        "--activate",
+        action="store_true",
+        help="activate as soon as a valid state arrives (a standing order; an 'activate' request on the "
+        "transition topic expires after --activate-timeout instead)",
+    )
+    parser.add_argument(
+        "--activate-timeout",
+        type=seconds(0.0, 600.0, min_open=True),
+        default=3.0,
+        metavar="S",
+        help="an activate request waiting for a valid state expires after S seconds, 0-600 (default 3)",
+    )
+    parser.add_argument(
+        "--allow-wider-limits",
+        action="store_true",
+        help="drive a robot whose robot.yaml limits are wider than the policy card's (more than 1%%), "
+        "with the card's limits; refused without this flag",
+    )
     parser.add_argument(
         "--sim",
         action="store_true",
         help="the robot is a simulator: use /clock (use_sim_time) and ramp in again at each "
-        "episode it announces instead of staying in a fault",
+        "episode it announces instead of staying in an input fault (a watchdog, sensor, e-stop or "
+        "second-publisher fault still needs a reset)",
     )
     parser.add_argument("--node-name", default="policy_node")
     parser.add_argument("--state-topic", default="/joint_states")
@@ -57,12 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--estop-topic", default="/estop")
     parser.add_argument(
         "--watchdog",
-        type=float,
+        type=seconds(0.0, MAX_WATCHDOG_S, min_open=True),
         default=None,
         metavar="S",
-        help="fault when no state arrives for S seconds (default: 5 control periods)",
+        help=f"fault when no state arrives for S seconds: at least 2 control periods, at most {MAX_WATCHDOG_S:g} s "
+        "(default: 5 control periods)",
     )
-    parser.add_argument("--ramp-time", type=float, default=0.5, metavar="S", help="start-up ramp (default 0.5 s)")
+    parser.add_argument(
+        "--ramp-time", type=seconds(0.0, 60.0), default=0.5, metavar="S", help="start-up ramp, 0-60 s (default 0.5 s)"
+    )
     parser.add_argument(
         "--record",
         metavar="BAG",
@@ -70,7 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="record the states stepped and commands sent to a new rosbag2 folder, timestamped in robot "
         "time (for calibration)",
     )
-    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--duration", type=seconds(0.0, min_open=True), default=None, metavar="S", help="stop after S seconds"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,11 +106,13 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import sys
 
+    from robot_rl.cli import one_line
     from robot_rl.deploy.policy_node import PolicyNode, PolicyNodeConfig
     from robot_rl.deploy.recorder import BagRecorder
     from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
     from robot_rl.deploy.transport import make_transport
 
+    _preflight(args)  # a configuration error: exit 1 before any DDS/ROS traffic
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = PolicyNodeConfig(
         policy=args.policy,
@@ -95,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         follow_episodes=args.sim,
         watchdog_timeout=args.watchdog,
         ramp_time=args.ramp_time,
+        activate_timeout=args.activate_timeout,
+        allow_wider_limits=args.allow_wider_limits,
     )
     recorder = None
     if args.record:
@@ -104,12 +136,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         node = PolicyNode(transport, config, recorder)
         if node.config_error:
-            print(
-                f"robot-rl deploy: error: {node.config_error}\n  {args.node_name} stays unconfigured and "
-                "refuses activation (diagnostics on /diagnostics); Ctrl-C to quit",
-                file=sys.stderr,
-                flush=True,
-            )
+            # Exit non-zero so a supervisor (systemd, launch, a script) sees the failure; the node has
+            # published its 'unconfigured' state and diagnostics once, and sent no command.
+            print(f"robot-rl deploy: error: {one_line(node.config_error)}", file=sys.stderr, flush=True)
+            return 1
         else:
             hint = (
                 "activates on the first valid state"
@@ -131,3 +161,40 @@ def run(args: argparse.Namespace) -> int:
             recorder.close()
             print(f"recorded {sum(recorder.counts.values())} messages to {args.record}", file=sys.stderr)
     return 0
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Load the robot, the safety configuration and the policy as the node will, before any transport
+    exists: a configuration error is then one line and exit code 1, with nothing sent on the wire.
+
+    The node re-checks on its own (it is also built by the ROS launch file); errors only it detects
+    still end this command with exit code 1 (see run()).
+    """
+    from pathlib import Path
+
+    from robot_rl.runtime import Controller
+    from sim.robot import load_robot
+
+    robot = load_robot(args.robot)
+    if args.watchdog is not None:
+        _check_watchdog(args.watchdog, robot)
+    # As the node builds it: the filter's defaults derive from the limits contract's robot (the tighter
+    # of the card's and robot.yaml's limits), and a wider robot.yaml needs --allow-wider-limits.
+    Controller(
+        Path(args.policy),
+        robot,
+        allow_wider_limits=args.allow_wider_limits,
+        safety_options={"watchdog_timeout": args.watchdog, "ramp_time": args.ramp_time},
+    )
+
+
+def _check_watchdog(watchdog: float, robot) -> None:
+    """A watchdog shorter than 2 control periods faults between two on-time states."""
+    from robot_rl.errors import RobotRLError
+
+    if watchdog < 2 * robot.control_dt:
+        raise RobotRLError(
+            f"--watchdog {watchdog:g} s is shorter than 2 control periods of robot '{robot.name}' "
+            f"({2 * robot.control_dt:g} s at {robot.control_hz:g} Hz): every state would be late; give "
+            f"{2 * robot.control_dt:g} to {MAX_WATCHDOG_S:g} s"
+        )

@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import non_negative_int, positive_int
+
 NAME = "eval"
 HELP = "evaluate a run or an exported policy folder for N episodes (optionally other engine/params/DR)"
 
@@ -35,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="default: the run's")
     parser.add_argument("--randomize", default=None, metavar="CFG", help="config name, YAML path or 'none'")
     parser.add_argument("--params", default=None, metavar="FILE", help="physics params file")
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=positive_int, default=10, help="episodes, >= 1 (default 10)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i uses seed+i, >= 0 (default 0)")
     parser.add_argument("--checkpoint", default="last.pt", help="file in checkpoints/ (last.pt, best.pt, ...)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
 

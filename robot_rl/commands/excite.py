@@ -1,9 +1,20 @@
 """Play an informative excitation on a robot and record it for system identification.
 
-The excitation is a random-phase multisine per actuator (0.1-3 Hz by default, seeded), plus a
-holding feedback that keeps rail-mounted or limited joints inside their travel (a centring PD
-and a stiff wall in the outer quarter), clipped to the effort limits of robot.yaml. It starts
-with 0.5 s at rest (a clean initial state) and fades in over 1 s.
+Force-driven joints (the cart-pole): a random-phase multisine per actuator (0.1-3 Hz by default,
+seeded), plus a holding feedback that keeps rail-mounted or limited joints inside their travel (a
+centring PD and a stiff wall in the outer quarter), clipped to the effort limits of robot.yaml.
+
+Position-servoed joints (an arm such as the iiwa): a target per joint that tours --poses
+configurations, chosen so that gravity loads every link mass (D-optimal for the link masses'
+gravity torques), with a per-joint multisine around each. Dwells alternate a fast and a slow
+multisine (slow: 0.3x the amplitude), and the transfers between poses are slow, so the log has
+low speeds, where friction dominates, and high speeds, where damping does; the delay shows as the
+phase lag at the upper frequencies. Masses, dampings, frictions and the delay are identifiable
+from 20 s. Targets keep 10% of each joint's half range from its limits (the SafetyFilter's margin
+is 2% of the range) and move at most 0.25x the velocity limit (its rate limit is 1x).
+
+Every excitation starts with 0.5 s at rest (a clean initial state and a noise floor for the fit's
+adequacy check) and fades in over 1 s.
 
 On a simulated robot (the default) the run is recorded as a rosbag2 folder, the same format the
 ROS 2 recorder writes: /joint_states (sensor_msgs/JointState) and the command topic
@@ -17,6 +28,7 @@ is published, and the joint states it receives are recorded.
 
 Examples:
   robot-rl excite --robot cartpole --duration 20 --seed 1 --record runs/excite1.bag
+  robot-rl excite --robot iiwa --duration 20 --params hidden.yaml --obs-noise 0.001 --record runs/arm.bag
   robot-rl excite --robot cartpole --engine pybullet --params hidden.yaml --obs-noise 0.002 \\
       --record runs/pb.bag --csv runs/pb.csv
   robot-rl excite --robot cartpole --publish --record runs/lab.bag   # a robot on ROS 2 / DDS
@@ -25,6 +37,8 @@ Examples:
 from __future__ import annotations
 
 import argparse
+
+from robot_rl.commands._args import seconds
 
 NAME = "excite"
 HELP = "play a safe multisine excitation on a simulated or real robot and record it (rosbag2/CSV)"
@@ -40,8 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--amplitude",
         type=float,
         default=0.4,
-        help="excitation amplitude: fraction of the effort limit, or of the half range for "
-        "position actuators (default 0.4)",
+        help="excitation amplitude: fraction of the effort limit (force actuators), or twice the "
+        "multisine's fraction of the half range around each pose (position actuators) (default 0.4)",
+    )
+    parser.add_argument(
+        "--poses",
+        type=int,
+        default=4,
+        help="position actuators: configurations the excitation visits, at least 2 s each (default 4)",
     )
     parser.add_argument(
         "--obs-noise",
@@ -69,10 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watchdog",
-        type=float,
+        type=seconds(0.0, 1.0, min_open=True),
         default=None,
         metavar="S",
-        help="--publish: fault when no joint state arrives for S seconds (default: 5 control periods)",
+        help="--publish: fault when no joint state arrives for S seconds, at most 1 s (default: 5 control periods)",
     )
 
 
@@ -98,10 +118,16 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationError("nothing would be kept: pass --record PATH (rosbag2) and/or --csv PATH")
     if args.record is not None and Path(args.record).exists():
         raise CalibrationError(f"{args.record} exists already; a bag is never overwritten: choose a new --record")
-    cfg = ExcitationConfig(amplitude=args.amplitude)
+    if not 1 <= args.poses <= 12:
+        raise CalibrationError(f"--poses {args.poses} must lie in [1, 12]")
+    if any(a.type == "position" for a in robot.actuators) and args.duration / args.poses < 2.0:
+        raise CalibrationError(
+            f"--duration {args.duration:g} s for --poses {args.poses} leaves under 2 s per pose; use fewer poses"
+        )
+    cfg = ExcitationConfig(amplitude=args.amplitude, n_poses=args.poses)
     if args.publish:
         log = _excite_robot(robot, args, cfg, console)
-        travel = effort = None
+        travel = effort = target_speed = None
     else:
         from calibration.excitation import run_excitation
         from calibration.rosbag_io import BagRecorder
@@ -138,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 recorder.close()
             engine.close()
         log, travel, effort = result.log, result.max_travel_fraction, result.max_effort_fraction
+        target_speed = result.max_target_speed_fraction
     if args.csv is not None:
         from calibration.csv_io import write_csv_log
 
@@ -146,10 +173,12 @@ def run(args: argparse.Namespace) -> int:
         f"excited {robot.name} for {log.duration:.1f} s ({len(log.t)} joint states, {len(log.command_t)} commands)"
     )
     if travel is not None:
-        console.print(
-            f"  largest excursion {100 * travel:.0f}% of the half travel, "
-            f"largest command {100 * effort:.0f}% of the effort limit"
-        )
+        parts = [f"largest excursion {100 * travel:.0f}% of the half travel"]
+        if any(a.type == "force" for a in robot.actuators):
+            parts.append(f"largest command {100 * effort:.0f}% of the effort limit")
+        if any(a.type == "position" for a in robot.actuators):
+            parts.append(f"fastest target {100 * target_speed:.0f}% of the velocity limit")
+        console.print("  " + ", ".join(parts))
     for path in (args.record, args.csv):
         if path is not None:
             console.print(f"  wrote {path}")
@@ -248,6 +277,7 @@ class LiveExcitation:
         self._last = None  # (mapped state, monotonic arrival, stamp s)
         self._last_step_ns: int | None = None
         self._last_cmd = None
+        self._episode: str | None = None  # a simulated robot's episode (robot_rl/episode/<n>)
         transport.subscribe(state_topic, JointState, self._on_state)
         transport.subscribe(estop_topic, Bool, self._on_estop)
         transport.timer(robot.control_dt / 2, self._on_timer)
@@ -275,6 +305,7 @@ class LiveExcitation:
     def _on_state(self, msg) -> None:
         import time
 
+        from robot_rl.deploy.joint_map import episode_of
         from robot_rl.deploy.ros2_msgs import time_to_ns
         from robot_rl.runtime.safety import SafetyState
 
@@ -282,6 +313,10 @@ class LiveExcitation:
             if self.done:
                 return
             mapped = self.joint_map.map(msg)
+            episode = episode_of(msg)
+            if episode != self._episode and self._episode is not None:
+                self.filter.forget_readings()  # a simulator's reset moved the robot: not a sensor fault
+            self._episode = episode
             stamp_ns = time_to_ns(msg.header.stamp)  # robot time; 0 is a simulator's first state
             period_ns = self.robot.control_dt * 1e9
             if self._last_step_ns is not None and stamp_ns - self._last_step_ns < 0.9 * period_ns:

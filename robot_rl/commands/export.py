@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import non_negative_int, positive_int
+
 NAME = "export"
 HELP = "export a trained run to policy.onnx + policy.json (model card with contract and evaluation)"
 
@@ -33,24 +35,33 @@ DEPLOYED = "mujoco_dr_safety_filter"  # evaluation key: the Controller (policy +
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="run directory written by `robot-rl train`")
-    parser.add_argument("--out", type=Path, required=True, help="policy folder to write, e.g. policies/NAME")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="policy folder to write, new or empty, e.g. policies/NAME (an existing policy or other files there "
+        "are refused unless --force)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace the policy in --out (or fill a non-empty one)")
     parser.add_argument("--name", default=None, help="policy name in the card (default: the folder's name)")
     parser.add_argument("--checkpoint", default="last.pt", help="file in checkpoints/ (last.pt, best.pt, ...)")
     parser.add_argument(
         "--eval-episodes",
-        type=int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="episodes per evaluation condition (MuJoCo/PyBullet x nominal/DR); 0 skips evaluation",
     )
-    parser.add_argument("--eval-seed", type=int, default=1000, help="episode i of each condition uses seed+i")
+    parser.add_argument(
+        "--eval-seed", type=non_negative_int, default=1000, help="episode i of each condition uses seed+i"
+    )
     parser.add_argument(
         "--randomize",
         default=None,
         metavar="CFG",
         help="DR config for the 'with DR' evaluations (default: the run's, else 'default')",
     )
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default: the exporter's)")
 
 
 def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None) -> dict:
@@ -140,8 +151,9 @@ def evaluate_behind_safety_filter(
             ctl.activate(0.0, q)
             t, total, steps, done, faulted, info = 0.0, 0.0, 0, False, False, {}
             while not done:
-                q, qd = sim.engine.joint_state()
-                out = ctl.step(t, t, q, qd, goal)
+                state = sim.state()  # what the robot reports: joints, and an IMU on a legged robot
+                q, qd = state.q, state.qd
+                out = ctl.step(t, t, q, qd, goal, imu=state.imu)
                 faulted |= out.state is not SafetyState.ACTIVE
                 asked = interface.action_to_command(ctl.runner.last_action)
                 filtered += bool(np.any(np.abs(out.values - asked) > 1e-9 * (1.0 + np.abs(asked))))
@@ -160,6 +172,34 @@ def evaluate_behind_safety_filter(
         "fault_episodes": faults,
         "filtered_step_fraction": filtered / max(1, sum(lengths)),
     }
+
+
+def check_export_out(out: Path, force: bool) -> None:
+    """Refuse to overwrite an existing policy, or to drop one among other files, unless ``force``.
+
+    A policy folder is what a robot runs; exporting over it by a slip of ``--out`` would replace a
+    deployed, evaluated policy with another one under the same name.
+    """
+    from robot_rl.errors import RobotRLError
+    from robot_rl.runtime.card import CARD_FILE, ONNX_FILE
+
+    if out.exists() and not out.is_dir():
+        raise RobotRLError(f"--out {out} is a file, not a folder; choose a new folder for the policy")
+    if force or not out.is_dir():
+        return
+    existing = [name for name in (CARD_FILE, ONNX_FILE) if (out / name).exists()]
+    if existing:
+        raise RobotRLError(
+            f"--out {out} already holds a policy ({', '.join(existing)}); choose another --out, or pass --force "
+            "to replace it"
+        )
+    entries = sorted(p.name for p in out.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (f", ... ({len(entries)} entries)" if len(entries) > 3 else "")
+        raise RobotRLError(
+            f"--out {out} is not empty (holds {shown}); choose a new or empty folder, or pass --force to "
+            "write the policy into it"
+        )
 
 
 def export_command(args: argparse.Namespace) -> str:
@@ -200,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         from robot_rl.errors import RobotRLError
 
         raise RobotRLError(f"--eval-episodes is {args.eval_episodes}; give 0 (skip) or more episodes")
+    check_export_out(args.out, args.force)
     actor, meta = load_policy(args.run_dir, args.checkpoint)
     refusal = exportable(meta)
     if refusal is not None:

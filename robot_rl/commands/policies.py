@@ -79,29 +79,46 @@ def run(args: argparse.Namespace) -> int:
         print(f"no policies under {args.folder} (export one with `robot-rl export RUN --out {args.folder}/NAME`)")
         return 0
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(
-        title=f"policies ({args.folder})",
-        caption="mean return of the ONNX policy at export (success rate) in MuJoCo / PyBullet, nominal / +DR; "
-        "deployed: MuJoCo + DR behind the default SafetyFilter",
-    )
+    console = Console()
+    for table in policy_tables(rows, args.folder):
+        console.print(table)
+    return 0
+
+
+def policy_tables(rows: list[dict], folder: Path) -> list:
+    """Two rich tables: what each policy is, then its evaluation at export; then any errors in full.
+
+    Why two: one table of eleven columns does not fit an 80-column terminal (rich squeezes every
+    cell to an ellipsis); split, each stays readable at 80 columns, a success rate under its return.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    about = Table(title=f"policies ({folder})")
     for col in ("name", "task", "robot", "algo", "steps", "file"):
-        table.add_column(col, no_wrap=col in ("name", "task"))
+        about.add_column(col, no_wrap=col != "file")
+    evaluation = Table(
+        title="mean return at export (success rate)",
+        caption="MuJoCo / PyBullet, nominal and +DR; deployed: MuJoCo + DR behind the default SafetyFilter",
+    )
+    evaluation.add_column("name", no_wrap=True)
     for col in ("MuJoCo", "+DR", "PyBullet", "+DR", "deployed"):
-        table.add_column(col, justify="right")
+        evaluation.add_column(col, justify="right")
+    errors = []
     for row in rows:
-        if "error" in row:
-            table.add_row(Path(row["folder"]).name, "", "", "", "", f"[red]{row['error']}[/red]")
+        if "error" in row:  # the message goes under the tables, at full width
+            about.add_row(Path(row["folder"]).name, "", "", "", "", "[red]error[/red]")
+            errors.append(Text(f"{Path(row['folder']).name}: {row['error']}", style="red"))
             continue
         cells = []
         for c in CONDITIONS:
             ret, success = row["eval"].get(c), row["success"].get(c)
-            cells.append("" if ret is None else f"{ret:.1f}" + ("" if success is None else f" ({success:.0%})"))
+            cells.append("" if ret is None else f"{ret:.1f}" + ("" if success is None else f"\n({success:.0%})"))
         steps = row["steps"]
-        table.add_row(
+        about.add_row(
             row["name"], row["task"], row["robot"], row["algo"] or "", "" if steps is None else f"{steps:,}",
-            row["file"], *cells,
+            row["file"],
         )  # fmt: skip
-    Console().print(table)
-    return 0
+        evaluation.add_row(row["name"], *cells)
+    return [about, *([evaluation] if evaluation.row_count else []), *errors]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import non_negative_int, number, positive_int
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "sim-robot"
@@ -47,8 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="domain randomization config resampled every episode (e.g. default)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode k uses seed + k)")
-    parser.add_argument("--episodes", type=int, default=None, metavar="N", help="run N episodes, then exit")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of episode 0 (episode k uses seed + k)"
+    )
+    parser.add_argument("--episodes", type=positive_int, default=None, metavar="N", help="run N episodes, then exit")
     parser.add_argument("--json", action="store_true", help="print the evaluation summary as JSON at the end")
     parser.add_argument(
         "--lockstep",
@@ -56,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="step when the command answering each state arrives (deterministic, faster than "
         "real time) instead of on the wall clock",
     )
-    parser.add_argument("--realtime-factor", type=float, default=1.0, help="wall-clock speed-up (default 1)")
+    parser.add_argument(
+        "--realtime-factor", type=number(0.0, min_open=True), default=1.0, help="wall-clock speed-up, > 0 (default 1)"
+    )
     parser.add_argument(
         "--no-wait",
         action="store_true",

@@ -6,9 +6,9 @@ action_delay. obs_noise is estimated from the post-fit residuals. Everything not
 robot.yaml value, or the value in --params (which is also where the fit starts).
 
 The log's commands are replayed open loop in the simulator from the log's initial state (fitted
-along), and the simulated joint positions and velocities are matched to the measured ones by
-least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the same solver over PyBullet rollouts
-with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
+along for joints not held by a PD servo), and the simulated joint positions and velocities are
+matched to the measured ones by least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the
+same solver over PyBullet rollouts with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
 
 Logs:
   rosbag2 folder   /joint_states (sensor_msgs/JointState) + the command topic
@@ -20,16 +20,40 @@ Logs:
 Unsorted or duplicate timestamps are an error (or sorted/dropped with --repair-log); a gap in the
 joint states splits the log into segments fitted separately. The report lists every such step.
 
+How it finds a global answer on an arm: action_delay is searched on a grid over its whole
+interval first (position residuals; velocities sampled once per control period make the cost a
+sawtooth in the delay), then every parameter is refined by Levenberg-Marquardt with finite
+differences batched into threaded mujoco.rollout calls. Search bounds scale with the robot:
+masses 0.2-5x nominal, friction up to 10% of the joint's effort limit (and at most what a PD
+servo overcomes with 0.2 rad of error), damping up to half the effort limit at full speed.
+
+Is the model right? The last --holdout of the log (default 25%) is not fitted; the fitted model
+replays it and its residual is compared with the sensor noise floor estimated from the data
+(third differences over the quietest windows). The verdict goes to the top of result.json:
+  "adequate": true|false, "converged": true|false, "reasons": [...], "suggestions": [...]
+Not adequate: the held-out residual exceeds 2x the noise floor on some signal, a parameter is
+unidentified, ends on its search bound, or is correlated with another beyond |r| 0.99. Then a
+score test over the unfitted vocabulary suggests which names would most reduce the residual.
+Exit status: 0 adequate; 3 converged but not adequate (0 with --accept-inadequate); 4 did not
+converge (a parameter on its bound, the iteration limit, or no improvement): never a params file.
+
 Writes into --out:
-  params.yaml          fitted values (absolute), for `robot-rl train --params`
+  params.yaml          fitted values (absolute), for `robot-rl train --params` (only for an
+                       adequate fit, or with --accept-inadequate; never for one that did not converge)
   randomization.yaml   DR ranges centred on the fit, widths from the intervals (other ranges and
                        initial_state/push from the robot's default config), for `--randomization`
-  result.json          everything below, machine-readable
+                       (written with params.yaml)
+  result.json          verdict first, then everything below, machine-readable
   report.html/.png     measured vs simulated, before and after the fit (offline, no CDN)
 
 Examples:
   robot-rl sysid --robot cartpole --log runs/excite1.bag \\
       --fit pole.mass,hinge.damping,slider.frictionloss,slider.gain,action_delay --out calib/lab1
+  robot-rl excite --robot iiwa --duration 20 --record runs/arm.bag
+  robot-rl sysid --robot iiwa --log runs/arm.bag --out calib/arm --fit \\
+      lbr_iiwa_link_3.mass,lbr_iiwa_link_5.mass,lbr_iiwa_link_7.mass,lbr_iiwa_joint_2.damping,\\
+lbr_iiwa_joint_4.damping,lbr_iiwa_joint_3.frictionloss,lbr_iiwa_joint_5.frictionloss,\\
+lbr_iiwa_joint_7.frictionloss,action_delay
   robot-rl sysid --robot cartpole --log run.csv --fit slider.gain,action_delay,obs_noise --out calib/quick
 """
 
@@ -45,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
     parser.add_argument("--log", required=True, help="rosbag2 folder, or .csv file")
     parser.add_argument(
-        "--fit", required=True, help="comma-separated parameter names to fit, e.g. pole.mass,slider.gain,action_delay"
+        "--fit", required=True, help="comma-separated parameter names or glob patterns to fit, e.g. "
+        "pole.mass,slider.gain,action_delay or '*.damping,action_delay' (a pattern matching nothing is an error)"
     )
     parser.add_argument("--out", required=True, help="folder for params.yaml, randomization.yaml, result.json, report")
     parser.add_argument(
@@ -74,7 +99,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="sort unsorted timestamps and drop duplicates instead of stopping (stated in the report)",
     )
-    parser.add_argument("--max-iters", type=int, default=50, help="solver iterations per pass (default 50)")
+    parser.add_argument("--max-iters", type=_positive_int, default=50, help="solver iterations per pass (default 50)")
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.25,
+        help="fraction of the log (its end) kept out of the fit to validate it (default 0.25; 0: none)",
+    )
+    parser.add_argument(
+        "--accept-inadequate",
+        action="store_true",
+        help="exit 0 and write params.yaml even when the fit is not adequate (never when it did not converge)",
+    )
+
+
+EXIT_INADEQUATE = 3
+EXIT_NOT_CONVERGED = 4
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
             max_iters=args.max_iters,
             command_topic=args.command_topic,
             repair=args.repair_log,
+            holdout=args.holdout,
+            accept_inadequate=args.accept_inadequate,
             progress=lambda k: progress.update(task, description=f"fitting {args.fit} on {args.engine}: iteration {k}"),
         )
     table = Table(
@@ -131,8 +183,31 @@ def run(args: argparse.Namespace) -> int:
             f"  {j}: residual RMS position {b['position']:.3g} -> {a['position']:.3g}, "
             f"velocity {b['velocity']:.3g} -> {a['velocity']:.3g}"
         )
+    for j in result.joint_names:
+        if j in result.residuals_validation:
+            v, f = result.residuals_validation[j], result.noise_floor[j]
+            console.print(
+                f"  {j}: held-out RMS position {v['position']:.3g} (noise {f['position']:.3g}), "
+                f"velocity {v['velocity']:.3g} (noise {f['velocity']:.3g})"
+            )
     for note in result.notes:
         console.print(f"  note: {note}")
     for key, path in result.paths.items():
         console.print(f"  {key}: {path}")
-    return 0
+    if result.adequate:
+        console.print("[green]adequate[/green]: the model explains held-out data down to the noise floor")
+        return 0
+    for reason in result.reasons:
+        console.print(f"  [red]not adequate[/red]: {reason}")
+    if result.suggestions:
+        console.print("  the score test suggests fitting also: " + ", ".join(
+            f"{e['name']} (-{100 * e['predicted_reduction']:.0f}% residual)" for e in result.suggestions))
+    if not result.converged:
+        console.print(f"[red]did not converge[/red]: no params.yaml written (exit {EXIT_NOT_CONVERGED})")
+        return EXIT_NOT_CONVERGED
+    if args.accept_inadequate:
+        console.print("[yellow]not adequate, accepted (--accept-inadequate)[/yellow]: params.yaml written")
+        return 0
+    console.print(f"[red]not adequate[/red]: no params.yaml written (exit {EXIT_INADEQUATE}); fix the model or "
+                  "the log, or pass --accept-inadequate")
+    return EXIT_INADEQUATE

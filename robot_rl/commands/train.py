@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import non_negative_int, positive_int
 from robot_rl.training.presets import describe_presets
+from robot_rl.training.run_guards import PARAMS_VS_RANDOMIZATION
 
 # Names and one-line summaries, kept here so `robot-rl train --help` does not import torch.
 ALGORITHM_NAMES = {
@@ -40,7 +42,9 @@ HELP = "train a policy (PPO, SAC, TD3, DDPG, A2C, TRPO, DQN) on our tasks or any
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_argument_group("what to train")
-    which.add_argument("--task", help="one of our tasks: CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0")
+    from robot_rl.envs import OUR_TASKS
+
+    which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)}")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
     which.add_argument(
         "--algo",
@@ -56,16 +60,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="domain randomization: a config name of the robot (e.g. 'default'), a YAML path, or 'none' "
         "(default for our tasks: default)",
     )
-    which.add_argument("--params", default=None, metavar="FILE", help="physics params file (our tasks)")
+    which.add_argument(
+        "--params", default=None, metavar="FILE", help="physics params file (our tasks). " + PARAMS_VS_RANDOMIZATION
+    )
     run = parser.add_argument_group("how long and where")
-    run.add_argument("--steps", type=int, default=None, help="total env steps (default: ppo 1M, sac 100k)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<task>-<algo>-s<seed>)")
-    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run")
-    run.add_argument("--eval-every", type=int, default=None, help="env steps between evaluations (0: never)")
-    run.add_argument("--eval-episodes", type=int, default=None)
-    run.add_argument("--checkpoint-every", type=int, default=None, help="env steps between snapshots")
-    run.add_argument("--num-envs", type=int, default=None, help="parallel envs (shortcut for --set num_envs=N)")
+    run.add_argument(
+        "--steps", type=positive_int, default=None, help="total env steps, >= 1 (default: ppo 1M, sac 100k)"
+    )
+    run.add_argument("--seed", type=non_negative_int, default=None, help="random seed, >= 0 (default: 0)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory, new or empty (default: runs/<task>-<algo>-s<seed>); a folder holding other files "
+        "is refused unless --force, one holding a run is continued only with --resume",
+    )
+    run.add_argument("--force", action="store_true", help="write the run into a non-empty --out folder")
+    run.add_argument(
+        "--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run (in place: no --out)"
+    )
+    run.add_argument(
+        "--eval-every", type=non_negative_int, default=None, help="env steps between evaluations (0: never)"
+    )
+    run.add_argument("--eval-episodes", type=positive_int, default=None)
+    run.add_argument(
+        "--checkpoint-every", type=non_negative_int, default=None, help="env steps between snapshots (0: never)"
+    )
+    run.add_argument(
+        "--num-envs", type=positive_int, default=None, help="parallel envs (shortcut for --set num_envs=N)"
+    )
     run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
     run.add_argument(
         "--privileged-obs",
@@ -88,16 +111,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    import yaml
-
     from robot_rl.train import RunConfigError
+    from sim.validation import load_yaml_text
 
     out = {}
     for item in args.set:
         if "=" not in item:
             raise RunConfigError(f"--set expects KEY=VALUE, got '{item}'")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = load_yaml_text(value, f"--set {item}")
     if args.num_envs is not None:
         out["num_envs"] = args.num_envs
     if args.asymmetric:
@@ -110,21 +132,24 @@ def run(args: argparse.Namespace) -> int:
 
     from robot_rl.envs import is_our_task
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
+    from robot_rl.training.run_guards import check_out_dir
 
     if args.resume is not None:
-        config = read_run_config(args.resume)
-        conflicting = [
-            flag
-            for flag, value in (("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo))
-            if value is not None
-        ]
-        if args.preset is not None:
-            conflicting.append("--preset")
-        if conflicting or args.set or args.num_envs is not None:
+        given = (
+            ("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo), ("--engine", args.engine),
+            ("--randomize", args.randomize), ("--params", args.params), ("--seed", args.seed),
+            ("--out", args.out), ("--preset", args.preset), ("--num-envs", args.num_envs),
+        )  # fmt: skip
+        conflicting = [flag for flag, value in given if value is not None]
+        conflicting += [flag for flag, on in (("--set", args.set), ("--asymmetric", args.asymmetric),
+                                              ("--force", args.force)) if on]
+        if conflicting:
             raise RunConfigError(
-                f"--resume continues {args.resume} with its saved config.yaml; drop {conflicting or '--set'} "
-                "(only --steps, --eval-every, --eval-episodes and --checkpoint-every may change)"
+                f"--resume continues {args.resume} in place with its saved config.yaml; drop "
+                f"{', '.join(conflicting)} (only --steps, --eval-every, --eval-episodes and --checkpoint-every "
+                "may change)"
             )
+        config = read_run_config(args.resume)
         if args.steps is not None:
             config.steps = args.steps
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
@@ -139,11 +164,12 @@ def run(args: argparse.Namespace) -> int:
         if not ours and (args.engine or args.randomize or args.params):
             raise RunConfigError("--engine/--randomize/--params apply to our tasks (--task), not to --env-id envs")
         randomize = (args.randomize or "default") if ours else None
+        seed = 0 if args.seed is None else args.seed
         config = RunConfig(
             env_id=env_id,
             algo=algo,
-            steps=args.steps or (1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000),
-            seed=args.seed,
+            steps=args.steps if args.steps is not None else (1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000),
+            seed=seed,
             engine=(args.engine or "mujoco") if ours else None,
             randomize=None if randomize == "none" else randomize,
             params=args.params,
@@ -156,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
             if getattr(args, name) is not None:
                 setattr(config, name, getattr(args, name))
         short = env_id.split("/")[-1]
-        run_dir = args.out or Path("runs") / f"{short}-{algo}-s{args.seed}"
+        run_dir = args.out or Path("runs") / f"{short}-{algo}-s{seed}"
+        check_out_dir(run_dir, args.force)
+    _warn_params_overlap(config)
 
     result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
     if result.status == "interrupted":
@@ -171,3 +199,21 @@ def run(args: argparse.Namespace) -> int:
         + f"; run dir: {run_dir}"
     )
     return 0
+
+
+def _warn_params_overlap(config) -> None:
+    """Print which --params values the randomization config overrides (see PARAMS_VS_RANDOMIZATION)."""
+    import sys
+
+    from robot_rl.envs import is_our_task
+    from robot_rl.training.run_guards import params_randomization_overlap
+    from sim.observations import TASK_ROBOTS
+
+    if not is_our_task(config.env_id):
+        return
+    robot = TASK_ROBOTS.get(config.env_id.split("/", 1)[1])
+    if robot is None:
+        return
+    warning = params_randomization_overlap(robot, config.params, config.randomize)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)

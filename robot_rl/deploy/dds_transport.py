@@ -121,6 +121,7 @@ class DdsTransport:
                 "Check CYCLONEDDS_URI (interfaces) and ROS_DOMAIN_ID"
             ) from None
         self._topics: dict[str, Topic] = {}
+        self._counters: dict[str, DataReader] = {}  # ROS topic -> reader counting its writers
         self._keep: list[Any] = []  # writers, readers, listeners: deleted with the participant
         self._timers: list[_PeriodicTimer] = []
         self._errors: list[BaseException] = []
@@ -184,6 +185,28 @@ class DdsTransport:
         self._graph.add_reader(reader.guid)
         self._announce()
 
+    def count_publishers(self, topic: str, msg_type: type) -> int:
+        """Writers matched on `topic`, this node's own included, as rmw counts publishers.
+
+        Counted with a reader of its own (created on first use, not announced in the node graph):
+        best effort, volatile, keep last 1, because such a reader matches writers of every
+        reliability and durability, so no publisher escapes the count for its QoS.
+        """
+        name = resolve_topic(topic, self.node_name, self.namespace)
+        reader = self._counters.get(name)
+        if reader is None:
+            qos = Qos(
+                Policy.Reliability.BestEffort,
+                Policy.Durability.Volatile,
+                Policy.History.KeepLast(1),
+                Policy.DataRepresentation(use_cdrv0_representation=True),
+            )
+            reader = self._counters[name] = DataReader(
+                self._participant, self._topic(dds_topic_name(name), msg_type), qos=qos
+            )
+            self._keep.append(reader)
+        return int(reader.get_subscription_matched_status().current_count)
+
     def _announce(self) -> None:
         self._discovery_writer.write(self._graph.message())
 
@@ -239,6 +262,7 @@ class DdsTransport:
         self._participant.__del__()
         self._keep.clear()
         self._topics.clear()
+        self._counters.clear()
 
     def __enter__(self) -> DdsTransport:
         return self

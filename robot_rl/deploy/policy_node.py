@@ -25,7 +25,19 @@ Written once against `Transport` (DDS or rclpy). All control decisions are the r
 * ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.
 * ``~/transition`` (std_msgs/String: ``activate`` | ``deactivate`` | ``reset``) drives the
   lifecycle; ``~/state`` (std_msgs/String, latched) reports ``unconfigured`` | ``inactive`` |
-  ``active`` | ``fault``. Activation waits for a valid, fresh state and ramps in from it.
+  ``active`` | ``fault``. Activation waits for a valid, fresh state and ramps in from it. A request
+  that cannot be served at once expires after ``activate_timeout`` (3 s) without a valid state: an
+  operator's old click never starts a robot that appears later (``--activate`` is a standing order
+  of the configuration instead, and does not expire).
+* Faults that need an operator's eyes -- the robot went silent past the watchdog (a crash), a
+  sensor fault, the e-stop, a second publisher -- are cleared only by an explicit ``reset``, also
+  under a simulator (`follow_episodes`); a new episode clears only input faults (a NaN, a bad stamp).
+* Only this node may write the command topic: the number of publishers on it is watched (the
+  rmw's / DDS's matched count). A second one is reported in diagnostics, blocks activation, and
+  while active latches a fault.
+* The policy's limits are part of its contract: the filter drives with the tighter of the card's
+  and robot.yaml's limits (diagnostics ``limits`` says which); a robot.yaml wider than the card is
+  refused (node unconfigured) unless ``allow_wider_limits``.
 * ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): state, loop rate, latency, last fault,
   the joint at fault, and the answer to the last request; on every change and at 2 Hz.
 * Episodes of a simulated robot (``header.frame_id = robot_rl/episode/<n>``, `follow_episodes`):
@@ -70,6 +82,9 @@ log = logging.getLogger(__name__)
 
 UNCONFIGURED = "unconfigured"
 TRANSITIONS = ("activate", "deactivate", "reset")
+# Faults a simulator's new episode does not clear: they need an operator's explicit reset.
+STICKY_FAULTS = ("watchdog", "sensor", "estop", "external")
+PUBLISHER_CHECK_S = 0.1  # s between counts of the command topic's publishers
 
 
 @dataclass
@@ -90,6 +105,8 @@ class PolicyNodeConfig:
     watchdog_timeout: float | None = None  # s; default: the SafetyConfig default (5 periods)
     ramp_time: float = 0.5  # s
     diagnostics_hz: float = 2.0
+    activate_timeout: float = 3.0  # s an activate request waits for a valid state, then expires
+    allow_wider_limits: bool = False  # drive a robot.yaml wider than the card (with the card's limits)
 
 
 class PolicyNode:
@@ -110,6 +127,11 @@ class PolicyNode:
         self.joint_map = JointMap(robot.joint_names if robot is not None else (), config.state_topic)
 
         self._want_active = config.activate
+        self._activate_asked: float | None = None  # monotonic time of a pending activate request
+        self._publishers = 1  # writers on the command topic, ours included
+        self._publisher_note: str | None = None  # set while another publisher is seen
+        self._publishers_checked = -math.inf
+        self._status_due = False
         # last mapped state, its monotonic arrival time, its stamp (robot time, s)
         self._last: tuple[MappedState, float, float] | None = None
         self._last_step_stamp: int | None = None  # header stamp (ns) of the last stepped state
@@ -125,6 +147,9 @@ class PolicyNode:
         self._command_times: collections.deque[float] = collections.deque(maxlen=2000)
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
+        # Count once here, so a transport that counts with a reader of its own creates it now, on this
+        # thread, not later inside a middleware callback.
+        transport.count_publishers(config.command_topic, Float64MultiArray)
         self._state_pub = transport.publisher(config.lifecycle_topic, String, LATCHED_QOS)
         self._diag_pub = transport.publisher(config.diagnostics_topic, DiagnosticArray)
         transport.subscribe(config.state_topic, JointState, self._on_state)
@@ -138,18 +163,24 @@ class PolicyNode:
     # -- configuration ---------------------------------------------------------------------
     def _configure(self) -> None:
         """Load the policy for the robot; a contract error leaves the node unconfigured, not dead."""
-        from robot_rl.runtime import Controller, SafetyConfig
+        from robot_rl.runtime import Controller
         from sim.robot import load_robot
 
         try:
             robot = load_robot(self.config.robot)
-            safety = SafetyConfig.from_robot(
-                robot, watchdog_timeout=self.config.watchdog_timeout, ramp_time=self.config.ramp_time
+            options = {"watchdog_timeout": self.config.watchdog_timeout, "ramp_time": self.config.ramp_time}
+            self.controller = Controller(
+                Path(self.config.policy),
+                robot,
+                allow_wider_limits=self.config.allow_wider_limits,
+                safety_options=options,
             )
-            self.controller = Controller(Path(self.config.policy), robot, safety)
         except USER_ERRORS as exc:
             self.config_error = str(exc)
             log.error("%s stays unconfigured: %s", self.config.node_name, exc)
+            return
+        limits = self.controller.limits
+        (log.warning if limits.allowed_wider else log.info)("%s: limits: %s", self.config.node_name, limits.summary())
 
     @property
     def state(self) -> str:
@@ -175,10 +206,13 @@ class PolicyNode:
             if new_episode:
                 self._restart_for_episode(mapped, now)
             elif self._want_active and self.controller.state == "inactive" and mapped.problem is None:
-                self.controller.activate(now, mapped.q)
+                if not self._activation_expired() and self._publisher_note is None:
+                    self._activate_asked = None
+                    self.controller.activate(now, mapped.q)
             self._last_step_stamp = stamp_ns
             out = self._step(mapped, now, now)
         self._send(out, msg, t_in, now)
+        self._publish_status_if_due()
 
     def _due(self, stamp_ns: int) -> bool:
         """At most one step per control period of robot time; a stamp going back is dropped."""
@@ -207,15 +241,22 @@ class PolicyNode:
         return changed
 
     def _restart_for_episode(self, mapped: MappedState, now: float) -> None:
-        """New sim episode: ramp in again from the new state (an e-stop stays latched)."""
+        """New sim episode: ramp in again from the new state, as an operator would reset and activate
+        after moving the robot back -- except after a fault that needs the operator's eyes."""
         ctl = self.controller
+        if ctl.state == "fault" and ctl.safety.fault_kind in STICKY_FAULTS:
+            log.warning(
+                "%s: new episode %s, but the %s fault stays latched until reset: %s",
+                self.config.node_name,
+                self._episode,
+                ctl.safety.fault_kind,
+                ctl.fault_reason,
+            )
+            return
         log.info("%s: new episode %s, re-activating from the new state", self.config.node_name, self._episode)
-        if ctl.state == "fault" and not ctl.safety.estop_pressed:
-            ctl.reset()
+        if ctl.reset() != "fault":  # reset also forgets the sensor check's reference: the robot was moved
             self._fault_note = None
-        elif ctl.state == "active":
-            ctl.deactivate()
-        if self._want_active and ctl.state == "inactive" and mapped.problem is None:
+        if self._want_active and ctl.state == "inactive" and mapped.problem is None and self._publisher_note is None:
             ctl.activate(now, mapped.q)
 
     def _step(self, mapped: MappedState, now: float, stamp: float) -> Any:
@@ -257,9 +298,22 @@ class PolicyNode:
             self._publish_status()
 
     def _on_timer(self) -> None:
-        """Between states: fire the watchdog, and keep the safe action flowing when states stop."""
+        """Between states: fire the watchdog, keep the safe action flowing when states stop, expire a
+        pending activate request, and watch for other publishers on the command topic."""
+        fault = None
         with self._lock:
-            if self.controller is None or self._last is None:
+            if self.controller is None:
+                return
+            if self._want_active and self.controller.state == "inactive":
+                self._activation_expired()
+            if time.monotonic() - self._publishers_checked >= PUBLISHER_CHECK_S:
+                fault = self._check_publishers()
+        if fault is not None:
+            self._send(fault[0], None, time.perf_counter(), fault[1])
+            return
+        self._publish_status_if_due()
+        with self._lock:
+            if self._last is None:
                 return
             mapped, arrived, _ = self._last
             age = time.monotonic() - arrived
@@ -333,14 +387,70 @@ class PolicyNode:
             return f"refused: in fault ({ctl.fault_reason}); send reset first"
         if ctl.state == "active":
             return "ok, already active"
+        self._check_publishers()
+        if self._publisher_note is not None:
+            return f"refused: {self._publisher_note}; stop it, then activate"
         self._want_active = True
+        self._activate_asked = time.monotonic()
+        expires = f"expires in {self.config.activate_timeout:g} s"
         if self._last is None or time.monotonic() - self._last[1] > self.watchdog:
-            return f"pending: will activate when a fresh state arrives on {self.config.state_topic}"
+            return f"pending: will activate when a fresh state arrives on {self.config.state_topic} ({expires})"
         mapped = self._last[0]
         if mapped.problem is not None:
-            return f"pending: latest state is invalid ({mapped.problem})"
-        ctl.activate(self._robot_time()[0], mapped.q)
+            return f"pending: latest state is invalid ({mapped.problem}; {expires})"
+        self._activate_asked = None
+        # At the stamp of the state whose positions it starts from: the next state's stamp is never
+        # earlier (an extrapolated "now" could be, which the filter takes for a clock going backwards).
+        ctl.activate(self._last[2], mapped.q)
         return "ok, active (ramping in)" if ctl.state == "active" else f"refused: {ctl.fault_reason}"
+
+    def _activation_expired(self) -> bool:
+        """A pending activate request older than activate_timeout is dropped (caller holds the lock)."""
+        asked = self._activate_asked
+        if asked is None or time.monotonic() - asked <= self.config.activate_timeout:
+            return False
+        self._want_active = False
+        self._activate_asked = None
+        self._last_request = (
+            f"activate: expired after {self.config.activate_timeout:g} s without a valid state on "
+            f"{self.config.state_topic}; send activate again"
+        )
+        log.warning("%s: %s", self.config.node_name, self._last_request)
+        self._status_due = True  # published once the caller has released the lock
+        return True
+
+    def _publish_status_if_due(self) -> None:
+        if self._status_due:
+            self._status_due = False
+            self._publish_status()
+
+    def _check_publishers(self) -> tuple[Any, float] | None:
+        """Count the writers on the command topic (caller holds the lock). Another one is reported,
+        blocks activation and, while active, latches a fault; returns the fault's command to send
+        and its robot time."""
+        self._publishers_checked = time.monotonic()
+        count = self.transport.count_publishers(self.config.command_topic, Float64MultiArray)
+        changed = count != self._publishers
+        self._publishers = count
+        if count <= 1:
+            self._publisher_note = None
+            if changed:
+                log.info("%s: this node is again the only publisher on %s", self.config.node_name,
+                         self.config.command_topic)
+            return None
+        self._publisher_note = (
+            f"{count - 1} other publisher(s) on {self.config.command_topic} ({count} writers matched): "
+            "only this node may command the robot"
+        )
+        if changed:
+            log.error("%s: %s", self.config.node_name, self._publisher_note)
+        if self.controller.state == "active":
+            self._want_active = False
+            self.controller.safety.external_fault(self._publisher_note)
+            now, stamp = self._robot_time()
+            out = self._step(self._last[0] if self._last is not None else self._nan_state(), now, stamp)
+            return out, now
+        return None
 
     # -- reporting ---------------------------------------------------------------------------
     def status(self) -> DiagnosticStatus:
@@ -369,12 +479,17 @@ class PolicyNode:
                 "estop": "pressed" if ctl is not None and ctl.safety.estop_pressed else "released",
                 "last_request": self._last_request,
                 "configuration_error": self.config_error or "none",
+                "limits": ctl.limits.summary() if ctl is not None else "none",
+                "command_publishers": str(self._publishers),
+                "other_publisher": self._publisher_note or "none",
             }
             if state == UNCONFIGURED:
                 level, message = DiagnosticStatus.ERROR, f"unconfigured: {self.config_error}"
             elif state == "fault":
                 note = f" ({self._fault_note})" if self._fault_note else ""
                 level, message = DiagnosticStatus.ERROR, f"fault: {fault}{note}"
+            elif self._publisher_note:
+                level, message = DiagnosticStatus.ERROR, f"{state}; {self._publisher_note}"
             elif self._input_note:
                 level, message = DiagnosticStatus.WARN, f"{state}; latest state invalid: {self._input_note}"
             else:

@@ -160,6 +160,10 @@ class RclpyTransport:
 
         return self.node.create_timer(period_s, on_timer)
 
+    def count_publishers(self, topic: str, msg_type: type) -> int:
+        """Publishers of `topic` in the ROS graph, this node's own included (the rmw's matched count)."""
+        return int(self.node.count_publishers(topic))
+
     def now_ns(self) -> int:
         return int(self.node.get_clock().now().nanoseconds)
 

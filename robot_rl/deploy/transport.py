@@ -63,6 +63,11 @@ class Transport(Protocol):
 
     def timer(self, period_s: float, callback: Callable[[], None]) -> Timer: ...
 
+    def count_publishers(self, topic: str, msg_type: type) -> int:
+        """How many writers of `topic` exist now, this node's own included (rclpy's
+        ``Node.count_publishers``): a second source of commands on a topic only we should write."""
+        ...
+
     def now_ns(self) -> int:
         """ROS time in nanoseconds: wall clock, or the latest /clock when use_sim_time is on."""
         ...

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import PolicyContractError
+from robot_rl.runtime.card_schema import validate_card
 from sim.observations import TASK_ROBOTS, TaskInterface, task_interface
 from sim.robot import RobotSpec
 
@@ -142,9 +143,7 @@ def read_card(policy_dir: str | Path) -> tuple[dict[str, Any], Path, Path]:
     if not isinstance(card, dict) or card.get("schema") != SCHEMA:
         found = card.get("schema") if isinstance(card, dict) else type(card).__name__
         raise PolicyContractError(f"{card_path}: field 'schema' is {found!r}; this runtime reads '{SCHEMA}'")
-    for key in ("task", "robot", "observation", "action", "onnx"):
-        if not isinstance(card.get(key), (dict, str)) or (key != "task" and not isinstance(card[key], dict)):
-            raise PolicyContractError(f"{card_path}: field '{key}' is missing or malformed; re-export the policy")
+    validate_card(card, card_path)  # every field typed and in range (card_schema.py), one line if not
     onnx_path = card_path.parent / card["onnx"].get("file", ONNX_FILE)
     if not onnx_path.is_file():
         raise PolicyContractError(f"{card_path}: the ONNX file it describes, {onnx_path}, is missing")

@@ -10,6 +10,8 @@ stays a thin shell of callbacks::
     ctl.estop(True) / ctl.deactivate() / ctl.reset()         # operator inputs, passed to the filter
 
 The policy runs only while the filter is ACTIVE; otherwise the filter's safe action goes out.
+The filter enforces the tighter of the card's and the robot's limits (``ctl.limits.summary()``
+says which were used); a robot.yaml wider than the card is refused unless ``allow_wider_limits``.
 The observation's "last action" is the policy's own previous action, exactly as in training
 (where nothing sat between policy and actuators); the runner is reset at each activation.
 """
@@ -17,18 +19,26 @@ The observation's "last action" is the policy's own previous action, exactly as 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from robot_rl.runtime.limits_contract import LimitsContract
 from robot_rl.runtime.runner import PolicyRunner
 from robot_rl.runtime.safety import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
 from sim.robot import RobotSpec
+from sim.state import ImuState
 
 __all__ = ["Controller"]
 
 
 class Controller:
-    """``runner`` (the checked policy) and ``safety`` (its filter, built from the same RobotSpec)."""
+    """``runner`` (the checked policy) and ``safety`` (its filter, on the limits contract's robot).
+
+    ``safety_config``: the filter's configuration; by default ``SafetyConfig.from_robot`` of the
+    contract's robot with ``safety_options`` (e.g. ``watchdog_timeout``, ``ramp_time``), so its
+    defaults (margins, rate limits) derive from the limits actually driven with.
+    """
 
     def __init__(
         self,
@@ -36,10 +46,16 @@ class Controller:
         robot: RobotSpec | str | Path | None = None,
         safety_config: SafetyConfig | None = None,
         threads: int = 1,
+        *,
+        allow_wider_limits: bool = False,
+        safety_options: dict[str, Any] | None = None,
     ):
-        self.runner = PolicyRunner(policy_dir, robot=robot, threads=threads)
+        self.runner = PolicyRunner(policy_dir, robot=robot, threads=threads, allow_wider_limits=allow_wider_limits)
         self.robot = self.runner.robot
-        self.safety = SafetyFilter(self.robot, safety_config)
+        self.limits: LimitsContract = self.runner.limits
+        if safety_config is None:
+            safety_config = SafetyConfig.from_robot(self.limits.robot, **(safety_options or {}))
+        self.safety = SafetyFilter(self.limits.robot, safety_config)
         self._idle = np.zeros(len(self.robot.actuators))
 
     @property
@@ -66,14 +82,15 @@ class Controller:
         return self.safety.reset()
 
     def step(
-        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None
+        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None,
+        imu: ImuState | None = None,
     ) -> SafeCommand:
         """One control period: observation, policy, safety. Never raises on bad robot data (NaN,
-        stale or missing state latch a fault instead)."""
+        stale or missing state latch a fault instead). ``imu``: for tasks that observe one (legged)."""
         command = self._idle
         if self.safety.state is SafetyState.ACTIVE:
             try:
-                command = self.runner.step(q, qd, goal)
+                command = self.runner.step(q, qd, goal, imu)
             except (ValueError, IndexError, TypeError):
                 # Malformed state (wrong length, not numbers): the filter names the problem and faults.
                 command = self._idle

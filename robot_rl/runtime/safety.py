@@ -3,7 +3,8 @@
 Everything that may reach an actuator passes through :meth:`SafetyFilter.step`. The filter is
 deliberately small, deterministic and free of I/O (no clock, no logging, no ROS), so it can be
 property-tested: whatever sequence of states, commands, time stamps and e-stop inputs it is fed,
-its outputs are finite and inside every limit, and a fault stays latched until :meth:`reset`.
+its outputs are finite and inside every limit, their change per period is bounded, and a fault
+stays latched until :meth:`reset`.
 
 States (a lifecycle-style machine, as a ROS 2 node exposes it)::
 
@@ -12,33 +13,55 @@ States (a lifecycle-style machine, as a ROS 2 node exposes it)::
         +------- deactivate() -------+                        |
         +---------------------------- reset() ----------------+   (refused while the e-stop is pressed)
 
-What each state outputs, per actuator type:
+What each state outputs, per actuator type (the *safe action*, in INACTIVE and FAULT):
 
-* ACTIVE: the policy's command after the rules below.
-* INACTIVE and FAULT: the *safe action*: zero force for force actuators; for position actuators,
-  a target that holds the position where the robot was when it stopped being active (latched at
-  that moment, so the target does not chase a robot sagging under gravity). The damping comes from
-  the servo's own kd; the held target is clipped into the position limits.
+* force actuators: zero force, at once (releasing force is the safe direction, as a drive's safe
+  torque off does; see the rate rule below).
+* position actuators: a target that holds the *last trusted* position of the joint (latched when
+  the filter stopped being active, so the target neither chases a robot sagging under gravity nor
+  follows a glitched reading), clipped into the position limits with margin, and approached from
+  the previous target at no more than the rate limit per period. The damping comes from the
+  servo's own kd.
 
-Rules applied to an ACTIVE command, per actuator, in this order (later rules win, so a rule that
-cannot be met together with an earlier one overrides it):
+Readings are evidence, not truth. Every measured joint position is checked before it is used,
+in every state (rule 0). A reading is a *sensor fault* when it lies outside the joint's range by
+more than ``reading_margin``, or when it moved farther since the last trusted reading than the
+joint's velocity limit allows in the time between the two state stamps, plus ``reading_margin``
+(continuous joints compare modulo 2 pi, so a driver that wraps angles is not a fault). Only
+readings that pass become *trusted*: the reference of the next jump check and the source of every
+hold target. :meth:`reset` forgets the jump reference (the operator vouches for the next reading).
 
+Rules applied to an ACTIVE command, per actuator, in this order; each clips into an interval, so a
+later rule never undoes an earlier one except where this list says so:
+
+0. readings: the range and jump checks above (a failure latches a sensor fault naming the joint,
+   the value and the rule, and the safe action goes out);
 1. start-up ramp: for ``ramp_time`` seconds after activation the command is blended from the state
    at activation (zero force; the measured position) to the policy's command;
-2. maximum change per step ``max_change`` from the previous output (for position actuators also
-   at most ``velocity_limit * control_dt``: position targets are rate-limited to the joint's speed);
-3. effort: force commands within the actuator's effort limit; position targets only as far from
-   the measured state as the PD law ``gain * (kp * (target - q) - kd * qd)`` can reach within it;
-4. position and velocity limits: a position target is clipped into
-   ``[lower + margin, upper - margin]``; a force that pushes a joint further past ``limit - margin``
-   or faster past its velocity limit is removed (the force pulling back is kept).
+2. effort: force commands within the actuator's effort limit; position targets only as far from
+   the measured state as the PD law ``gain * (kp * (target - q) - kd * qd)`` can reach within it.
+   This one is best effort for position targets: when the PD reach and rules 3-4 cannot both be
+   met (the robot was pushed away), rules 3-4 win and the servo's own torque limit clips the rest;
+3. rate: a change of at most ``max_change`` from the previous *output* (for position actuators
+   also at most ``velocity_limit * control_dt``: targets move no faster than the joint may);
+4. position and velocity limits: a position target is clipped into ``[lower + margin, upper -
+   margin]``; a force that pushes a joint further past ``limit - margin`` or faster past its
+   velocity limit is removed (the force pulling back is kept).
 
-Because each rule clips into an interval and the last interval always contains a safe value, the
-output satisfies all rules at once whenever that is possible, and otherwise the later rules.
+Why this order holds on every path: every output of a position actuator (active, hold, first
+output) lies inside its limit interval, so clipping the rate-limited target into that interval
+moves it towards the previous output and keeps it within the rate. The safe action is rate-limited
+the same way. So the change of a position target per period never exceeds the rate limit, on any
+path, and never leaves the limits. For a force actuator, rule 4 and the safe action may only move
+the force *towards zero*; with the default ``max_change`` (the full effort range in one step) that
+is within the rate limit too, and with a smaller one it is the single, documented exception:
+force is released at once, never ramped down while the robot is in danger.
 
-Faults (all latched, each with a reason naming the joint or input): NaN or inf in any input, a
-state older than ``watchdog_timeout`` (or stamped in the future by more than that), the clock
-going backwards, inputs of the wrong length, and the e-stop.
+Faults (all latched, each with a reason naming the joint or input, and a :attr:`fault_kind`):
+NaN or inf in any input (``input``), a reading that fails rule 0 (``sensor``), a state older than
+``watchdog_timeout`` (``watchdog``: the robot went silent) or stamped in the future by more than
+that, or the clock going backwards (``clock``), inputs of the wrong length (``input``), the
+e-stop (``estop``), and a fault the caller reports with :meth:`external_fault` (``external``).
 """
 
 from __future__ import annotations
@@ -53,7 +76,12 @@ import numpy as np
 from robot_rl.errors import SafetyError
 from sim.robot import RobotSpec
 
-__all__ = ["SafeCommand", "SafetyConfig", "SafetyFilter", "SafetyState"]
+__all__ = ["FAULT_KINDS", "SafeCommand", "SafetyConfig", "SafetyFilter", "SafetyState"]
+
+# Why a fault was latched, coarsely: callers decide what may clear it (a simulator's new episode
+# may clear an ``input`` or ``clock`` fault; ``watchdog``, ``sensor`` and ``estop`` need a reset).
+FAULT_KINDS = ("input", "clock", "watchdog", "sensor", "estop", "external")
+_TWO_PI = 2.0 * math.pi
 
 
 class SafetyState(StrEnum):
@@ -88,6 +116,7 @@ class SafetyConfig:
     watchdog_timeout: float  # s: a state older than this is a fault
     ramp_time: float  # s of start-up ramp after activation (0: none)
     control_dt: float  # s per control step, for rate-limiting position targets
+    reading_margin: tuple[float, ...] = ()  # per joint, m or rad of slack in the sensor checks; () = default
 
     @classmethod
     def from_robot(
@@ -98,10 +127,12 @@ class SafetyConfig:
         max_change: float | Sequence[float] | None = None,
         watchdog_timeout: float | None = None,
         ramp_time: float = 0.5,
+        reading_margin: float | Sequence[float] | None = None,
     ) -> SafetyConfig:
         """Defaults: margin 2% of each joint's range; watchdog 5 control periods; max change per step
         the full effort range of a force actuator (-limit to +limit takes two steps) and the velocity
-        limit times the control period for a position actuator; ramp 0.5 s.
+        limit times the control period for a position actuator; ramp 0.5 s; reading margin one
+        control period of travel at the velocity limit, or 5% of the range if that is more.
         """
         if position_margin is None:
             margins = tuple(
@@ -119,10 +150,20 @@ class SafetyConfig:
             changes = tuple(changes)
         else:
             changes = _per_item(max_change, robot.actuator_names, "max_change", "actuator")
+        if reading_margin is None:
+            readings = tuple(default_reading_margin(j, robot.control_dt) for j in robot.joints)
+        else:
+            readings = _per_item(reading_margin, robot.joint_names, "reading_margin", "joint")
         timeout = 5.0 * robot.control_dt if watchdog_timeout is None else float(watchdog_timeout)
-        config = cls(margins, changes, timeout, float(ramp_time), robot.control_dt)
+        config = cls(margins, changes, timeout, float(ramp_time), robot.control_dt, readings)
         config.validate(robot)
         return config
+
+    def reading_margins(self, robot: RobotSpec) -> tuple[float, ...]:
+        """``reading_margin``, or its default per joint when the config was built without one."""
+        if self.reading_margin:
+            return self.reading_margin
+        return tuple(default_reading_margin(j, self.control_dt) for j in robot.joints)
 
     def validate(self, robot: RobotSpec) -> None:
         """Refuse a configuration that would make a rule meaningless, naming the field and joint."""
@@ -137,6 +178,11 @@ class SafetyConfig:
                 f"'{robot.name}' has {len(robot.actuators)} actuators "
                 f"({', '.join(robot.actuator_names)})"
             )
+        if self.reading_margin and len(self.reading_margin) != len(robot.joints):
+            raise SafetyError(
+                f"SafetyConfig.reading_margin has {len(self.reading_margin)} values; robot "
+                f"'{robot.name}' has {len(robot.joints)} joints ({', '.join(robot.joint_names)})"
+            )
         for j, m in zip(robot.joints, self.position_margin, strict=True):
             if not (math.isfinite(m) and m >= 0):
                 raise SafetyError(f"SafetyConfig.position_margin of joint '{j.name}' is {m}; expected >= 0")
@@ -144,6 +190,12 @@ class SafetyConfig:
                 raise SafetyError(
                     f"SafetyConfig.position_margin of joint '{j.name}' is {m:g}, which leaves no "
                     f"room inside its limits {list(j.position_limits)}; use a smaller margin"
+                )
+        for j, m in zip(robot.joints, self.reading_margin or (), strict=False):
+            if not (math.isfinite(m) and m >= 0):
+                raise SafetyError(
+                    f"SafetyConfig.reading_margin of joint '{j.name}' is {m}; expected a finite number >= 0 "
+                    "(m or rad of slack in the sensor checks)"
                 )
         for a, c in zip(robot.actuators, self.max_change, strict=True):
             if not (math.isfinite(c) and c > 0):
@@ -160,6 +212,15 @@ class SafetyConfig:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def default_reading_margin(joint, control_dt: float) -> float:
+    """Slack of the sensor checks: one control period of travel at the velocity limit, or 5% of the
+    joint's range if that is more (encoder noise, a joint pressed slightly past a soft limit)."""
+    travel = joint.velocity_limit * control_dt
+    if joint.position_limits:
+        return max(travel, 0.05 * (joint.position_limits[1] - joint.position_limits[0]))
+    return travel
 
 
 def _per_item(value: float | Sequence[float], names: tuple[str, ...], field: str, kind: str) -> tuple[float, ...]:
@@ -187,6 +248,19 @@ class _Actuator:
     lo: float  # position actuator: target bounds; force: joint's lower limit + margin (or -inf)
     hi: float
     vmax: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Joint:
+    """Per-joint constants of the sensor checks (rule 0)."""
+
+    name: str
+    unit: str
+    lower: float  # range (-inf, inf for a continuous joint)
+    upper: float
+    slack: float  # reading margin
+    vmax: float
+    wraps: bool  # continuous joint: compare modulo 2 pi
 
 
 class SafetyFilter:
@@ -241,14 +315,28 @@ class SafetyFilter:
                     )
                 )
         self._acts: tuple[_Actuator, ...] = tuple(acts)
+        self._joints: tuple[_Joint, ...] = tuple(
+            _Joint(
+                j.name,
+                "m" if j.type == "prismatic" else "rad",
+                j.position_limits[0] if j.position_limits else -math.inf,
+                j.position_limits[1] if j.position_limits else math.inf,
+                slack,
+                j.velocity_limit,
+                j.type == "continuous",
+            )
+            for j, slack in zip(robot.joints, self.config.reading_margins(robot), strict=True)
+        )
         self._state = SafetyState.INACTIVE
         self._reason: str | None = None
+        self._kind: str | None = None
         self._estop = False
         self._t_active = 0.0  # time of activation (ramp origin)
         self._t_last = -math.inf  # `now` of the last active step (clock-backwards check)
         self._start = [0.0] * self._n_act  # ramp origin per actuator: 0 force or measured position
-        self._prev = [0.0] * self._n_act  # previous output (rate limit)
-        self._last_q: list[float] = [math.nan] * self._n_joints  # last finite measurement per joint
+        self._prev = [math.nan] * self._n_act  # previous output (rate limit); NaN: nothing sent yet
+        self._trusted: list[float] = [math.nan] * self._n_joints  # last trusted reading per joint
+        self._trusted_t: list[float] = [math.nan] * self._n_joints  # its stamp; NaN: no jump reference
         self._hold: list[float] = [math.nan] * self._n_joints  # latched hold position per joint
 
     # ------------------------------------------------------------------ operator inputs
@@ -263,14 +351,25 @@ class SafetyFilter:
         return self._reason
 
     @property
+    def fault_kind(self) -> str | None:
+        """One of :data:`FAULT_KINDS` while in FAULT (None otherwise): what may clear it is the caller's policy."""
+        return self._kind
+
+    @property
     def estop_pressed(self) -> bool:
         return self._estop
+
+    @property
+    def trusted_positions(self) -> np.ndarray:
+        """The last trusted reading of each joint (NaN for a joint never read plausibly)."""
+        return np.array(self._trusted)
 
     def activate(self, now: float, q: Sequence[float] | np.ndarray) -> SafetyState:
         """INACTIVE -> ACTIVE, starting the ramp at ``now`` from the measured positions ``q``.
 
-        A non-finite or wrongly sized ``q`` or ``now`` latches a FAULT instead. In FAULT this does
-        nothing (call :meth:`reset` first); in ACTIVE it does nothing.
+        ``q`` is a reading like any other (rule 0, with ``now`` as its stamp). A non-finite, wrongly
+        sized or implausible ``q``, or a non-finite ``now``, latches a FAULT instead. In FAULT this
+        does nothing (call :meth:`reset` first); in ACTIVE it does nothing.
         """
         if self._state is not SafetyState.INACTIVE:
             return self._state
@@ -281,18 +380,21 @@ class SafetyFilter:
             or self._finite_problem(qs, "position", self.robot.joint_names, "joint")
         )
         if problem:
-            self._remember_q(qs)
-            return self._fault(f"{problem} at activation")
-        self._remember_q(qs)
+            self._check_readings(now, now, qs)
+            return self._fault(f"{problem} at activation", "input")
+        sensor = self._check_readings(now, now, qs)
+        if sensor:
+            return self._fault(f"{sensor} at activation", "sensor")
         for k, a in enumerate(self._acts):
             self._start[k] = 0.0 if a.force else qs[a.joint]
-            self._prev[k] = self._start[k]
+            if not math.isfinite(self._prev[k]):  # nothing sent yet: the rate limit starts here
+                self._prev[k] = 0.0 if a.force else min(max(qs[a.joint], a.lo), a.hi)
         self._t_active = self._t_last = float(now)
         self._state = SafetyState.ACTIVE
         return self._state
 
     def deactivate(self) -> SafetyState:
-        """ACTIVE -> INACTIVE: output the safe action, holding position where the robot is now."""
+        """ACTIVE -> INACTIVE: output the safe action, holding the last trusted position."""
         if self._state is SafetyState.ACTIVE:
             self._latch_hold()
             self._state = SafetyState.INACTIVE
@@ -302,19 +404,34 @@ class SafetyFilter:
         """Feed the e-stop input. Pressing it latches a FAULT in any state; releasing it clears nothing."""
         self._estop = bool(pressed)
         if self._estop and self._state is not SafetyState.FAULT:
-            self._fault("e-stop pressed")
+            self._fault("e-stop pressed", "estop")
         return self._state
 
+    def external_fault(self, reason: str) -> SafetyState:
+        """Latch a FAULT for a condition only the caller can see (e.g. a second publisher on the
+        command topic); like every fault it stays until :meth:`reset`."""
+        return self._fault(str(reason), "external")
+
+    def forget_readings(self) -> None:
+        """The robot was moved by something the caller can see and the filter cannot (a simulator
+        starting a new episode): the next reading is checked against the joint's range only."""
+        self._trusted_t = [math.nan] * self._n_joints
+
     def reset(self) -> SafetyState:
-        """FAULT (or ACTIVE) -> INACTIVE, unless the e-stop is still pressed (then FAULT stays latched)."""
+        """FAULT (or ACTIVE) -> INACTIVE, unless the e-stop is still pressed (then FAULT stays latched).
+
+        The jump check forgets its reference: the next reading is checked against the joint's range
+        only (the operator vouches for where the robot is now). The hold target stays where it was.
+        """
         if self._estop:
             if self._state is not SafetyState.FAULT:
-                self._fault("e-stop pressed")
+                self._fault("e-stop pressed", "estop")
             return self._state
         if self._state is SafetyState.ACTIVE:
             self._latch_hold()
         self._state = SafetyState.INACTIVE
-        self._reason = None
+        self._reason = self._kind = None
+        self.forget_readings()
         return self._state
 
     # ------------------------------------------------------------------ the control step
@@ -329,23 +446,28 @@ class SafetyFilter:
     ) -> SafeCommand:
         """Filter one command. Never raises: any problem with the inputs latches a FAULT."""
         qs, qds, cmd = _as_floats(q), _as_floats(qd), _as_floats(command)
+        sensor = self._check_readings(now, state_stamp, qs)
         if self._state is SafetyState.ACTIVE:
             problem = self._input_problem(now, state_stamp, qs, qds, cmd)
+            if problem is None and sensor is not None:
+                problem = (sensor, "sensor")
             if problem is None:
-                self._remember_q(qs)
                 out = self._filter(now, qs, qds, cmd)
                 if math.isfinite(sum(out)):
+                    self._prev = out
                     return SafeCommand(np.array(out), SafetyState.ACTIVE, None)
                 problem = self._overflow_problem(out, qs, qds)
                 if problem is None:  # finite values whose sum overflowed: absurd, but within the rules
+                    self._prev = out
                     return SafeCommand(np.array(out), SafetyState.ACTIVE, None)
-            self._remember_q(qs)
-            self._fault(problem)
-        else:
-            self._remember_q(qs)
+            self._fault(*problem)
+        elif sensor is not None:
+            self._fault(sensor, "sensor")  # a glitching sensor blocks activation until reset
         return SafeCommand(np.array(self._safe_action()), self._state, self._reason)
 
-    def _input_problem(self, now: float, stamp: float, q: list[float], qd: list[float], cmd: list[float]) -> str | None:
+    def _input_problem(
+        self, now: float, stamp: float, q: list[float], qd: list[float], cmd: list[float]
+    ) -> tuple[str, str] | None:
         try:  # fast path: right lengths and a finite sum (NaN and inf propagate through a sum)
             fine = (
                 len(q) == len(qd) == self._n_joints
@@ -364,27 +486,81 @@ class SafetyFilter:
             or _time_problem(now, "current time")
             or _time_problem(stamp, "state time stamp")
         )
-        return (
-            problem
-            or self._clock_problem(now, stamp)
-            or self._finite_problem(q, "position", self.robot.joint_names, "joint")
+        if problem:
+            return problem, "input"
+        clock = self._clock_problem(now, stamp)
+        if clock:
+            return clock
+        problem = (
+            self._finite_problem(q, "position", self.robot.joint_names, "joint")
             or self._finite_problem(qd, "velocity", self.robot.joint_names, "joint")
             or self._finite_problem(cmd, "command", self.robot.actuator_names, "actuator")
         )
+        return (problem, "input") if problem else None
 
-    def _clock_problem(self, now: float, stamp: float) -> str | None:
+    def _clock_problem(self, now: float, stamp: float) -> tuple[str, str] | None:
         if now < self._t_last:
-            return f"clock went backwards by {self._t_last - now:.3g} s"
+            return f"clock went backwards by {self._t_last - now:.3g} s", "clock"
         timeout = self.config.watchdog_timeout
         age = now - stamp
         if age > timeout:
-            return f"state is {age:.3g} s old (watchdog {timeout:g} s)"
+            return f"state is {age:.3g} s old (watchdog {timeout:g} s)", "watchdog"
         if age < -timeout:
-            return f"state is stamped {-age:.3g} s in the future (watchdog {timeout:g} s)"
+            return f"state is stamped {-age:.3g} s in the future (watchdog {timeout:g} s)", "clock"
         return None
 
+    def _check_readings(self, now: float, stamp: float, q: list[float]) -> str | None:
+        """Rule 0: range and jump checks of each finite reading; trusts those that pass.
+
+        The jump check compares with the last trusted reading over the time between the two state
+        stamps; it (and trusting) needs a usable stamp: finite and not in the future by more than the
+        watchdog (an old reading is still evidence of where the joint was).
+        Returns the first problem (joint, value, rule), or None.
+        """
+        if len(q) != self._n_joints:
+            return None
+        try:
+            timed = math.isfinite(now) and math.isfinite(stamp) and stamp - now <= self.config.watchdog_timeout
+        except TypeError:
+            timed = False
+        problem = None
+        trusted, times = self._trusted, self._trusted_t
+        for j, v in enumerate(q):
+            if not math.isfinite(v):
+                continue
+            jt = self._joints[j]
+            if v < jt.lower - jt.slack or v > jt.upper + jt.slack:
+                problem = problem or (
+                    f"sensor fault (range): position of joint '{jt.name}' reads {v:.6g} {jt.unit}, outside its "
+                    f"range [{jt.lower:.4g}, {jt.upper:.4g}] by more than {jt.slack:.3g} {jt.unit}"
+                )
+                continue
+            if not timed:
+                continue
+            t_ref = times[j]
+            if t_ref == t_ref:  # a jump reference exists (NaN after reset)
+                ref = trusted[j]
+                delta = v - ref
+                if jt.wraps:
+                    delta = math.remainder(delta, _TWO_PI)
+                dt = stamp - t_ref if stamp > t_ref else 0.0
+                allowed = jt.vmax * dt + jt.slack
+                if abs(delta) > allowed:
+                    problem = problem or (
+                        f"sensor fault (jump): position of joint '{jt.name}' reads {v:.6g} {jt.unit}, "
+                        f"{abs(delta):.3g} {jt.unit} from the last trusted reading {ref:.6g} {jt.unit}, "
+                        f"{dt:.3g} s earlier; "
+                        f"at most {allowed:.3g} {jt.unit} is possible at its velocity limit {jt.vmax:g} {jt.unit}/s"
+                    )
+                    continue
+            trusted[j] = v
+            times[j] = stamp if stamp > t_ref or t_ref != t_ref else t_ref
+            if self._state is not SafetyState.ACTIVE and not math.isfinite(self._hold[j]):
+                self._hold[j] = v
+        return problem
+
     def _filter(self, now: float, q: list[float], qd: list[float], cmd: list[float]) -> list[float]:
-        """The four rules of the module docstring, per actuator, as nested interval clips.
+        """Rules 1-4 of the module docstring, per actuator, as nested interval clips.
 
         Written as scalar Python with conditional expressions: for the handful of actuators of a
         robot this is several times faster than numpy's per-call overhead.
@@ -392,69 +568,68 @@ class SafetyFilter:
         self._t_last = now
         ramp = self.config.ramp_time
         s = 1.0 if ramp <= 0 else (now - self._t_active) / ramp
-        out, starts = self._prev, self._start
+        prev, starts = self._prev, self._start
+        out = [0.0] * self._n_act
         for k, a in enumerate(self._acts):
             u = cmd[k]
             if s < 1.0:  # 1. ramp from the state at activation (zero force, measured position)
                 u = starts[k] + s * (u - starts[k])
-            p, d = out[k], a.max_change  # 2. max change per step
-            u = p - d if u < p - d else p + d if u > p + d else u
             e, qj, qdj = a.effort, q[a.joint], qd[a.joint]
             if a.force:
-                u = -e if u < -e else e if u > e else u  # 3. effort
+                u = -e if u < -e else e if u > e else u  # 2. effort
                 lo = 0.0 if (qj <= a.lo or qdj <= -a.vmax) else -e  # 4. no push further out
                 hi = 0.0 if (qj >= a.hi or qdj >= a.vmax) else e
             else:
-                c = qj + a.damping_ratio * qdj  # 3. PD torque within the effort limit
+                c = qj + a.damping_ratio * qdj  # 2. PD torque within the effort limit
                 u = c - e if u < c - e else c + e if u > c + e else u
                 lo, hi = a.lo, a.hi  # 4. target inside the limits with margin
+            p, d = prev[k], a.max_change  # 3. rate, from the previous output
+            u = p - d if u < p - d else p + d if u > p + d else u
             out[k] = lo if u < lo else hi if u > hi else u
         return out
 
     # ------------------------------------------------------------------ faults and the safe action
 
-    def _fault(self, reason: str) -> SafetyState:
+    def _fault(self, reason: str, kind: str) -> SafetyState:
         if self._state is not SafetyState.FAULT:
             if self._state is SafetyState.ACTIVE:  # INACTIVE already holds: keep its target, no jump
                 self._latch_hold()
             self._state = SafetyState.FAULT
             self._reason = reason
+            self._kind = kind
         return self._state
 
     def _latch_hold(self) -> None:
-        """Hold where the robot was last measured (joints never measured finite are filled in later)."""
-        self._hold = list(self._last_q)
-
-    def _remember_q(self, q: list[float]) -> None:
-        if len(q) != self._n_joints:
-            return
-        for j, v in enumerate(q):
-            if math.isfinite(v):
-                self._last_q[j] = v
-                if self._state is not SafetyState.ACTIVE and not math.isfinite(self._hold[j]):
-                    self._hold[j] = v
+        """Hold the last trusted reading (joints never read plausibly are filled in later)."""
+        self._hold = list(self._trusted)
 
     def _safe_action(self) -> list[float]:
-        """Zero force; hold the latched position, clipped into the limits (0 if never measured)."""
+        """Zero force; for a position actuator, the latched hold position (0 if never measured)
+        clipped into the limits, approached from the previous target at most at the rate limit."""
         out = []
-        for a in self._acts:
+        for a, p in zip(self._acts, self._prev, strict=True):
             if a.force:
                 out.append(0.0)
-            else:
-                h = self._hold[a.joint]
-                out.append(min(max(h if math.isfinite(h) else 0.0, a.lo), a.hi))
-        self._prev = list(out)
+                continue
+            h = self._hold[a.joint]
+            h = min(max(h if math.isfinite(h) else 0.0, a.lo), a.hi)
+            if p == p:  # rate limit from the previous output, which lies inside [lo, hi]
+                d = a.max_change
+                h = p - d if h < p - d else p + d if h > p + d else h
+            out.append(h)
+        self._prev = out
         return out
 
     # ------------------------------------------------------------------ input checks
 
-    def _overflow_problem(self, out: list[float], q: list[float], qd: list[float]) -> str | None:
-        """Finite but absurd states (|q| near 1e308) can overflow the rules' arithmetic: that is a fault."""
+    def _overflow_problem(self, out: list[float], q: list[float], qd: list[float]) -> tuple[str, str] | None:
+        """Finite but absurd states (|qd| near 1e308) can overflow the rules' arithmetic: that is a fault."""
         for a, v in zip(self._acts, out, strict=True):
             if not math.isfinite(v):
                 return (
                     f"command of actuator '{a.name}' overflowed (state of joint '{a.joint_name}': "
-                    f"position {q[a.joint]:g}, velocity {qd[a.joint]:g})"
+                    f"position {q[a.joint]:g}, velocity {qd[a.joint]:g})",
+                    "input",
                 )
         return None
 

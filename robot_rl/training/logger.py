@@ -4,12 +4,17 @@ The CSV is what scripts and spreadsheets read; its header grows when a metric fi
 (e.g. the first evaluation), in which case the file is rewritten once with the wider header.
 On resume, rows past the checkpoint's step are dropped and TensorBoard purges its events past
 that step, so a resumed run's curves continue without a duplicated tail.
+
+The file is never rewritten in place: a new row is appended, and a rewrite (wider header,
+resume) goes to a temp file that replaces metrics.csv atomically, so a crash mid-write leaves the
+previous complete file, never a truncated one.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 
@@ -35,11 +40,19 @@ class MetricsLogger:
             self.tb = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step)
 
     def _rewrite(self) -> None:
-        with open(self.csv_path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=self.header)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow(self._format(row))
+        """Write header and rows to a temp file, then rename it over metrics.csv (atomic)."""
+        tmp = self.csv_path.with_name(f".{self.csv_path.name}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=self.header)
+                writer.writeheader()
+                for row in self.rows:
+                    writer.writerow(self._format(row))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.csv_path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _format(self, row: dict[str, float]) -> dict[str, str]:
         return {k: (str(int(v)) if k == "step" else repr(float(v))) for k, v in row.items()}

@@ -8,16 +8,104 @@ arrays, so changing them between episodes needs no recompilation.
 
 from __future__ import annotations
 
+import re
+
 import mujoco
 import numpy as np
 
 from sim.actuators import DelayLine
+from sim.engines.base import fixed_offset_quat
 from sim.robot import RobotSpec
+from sim.state import BaseState, ImuState, RobotState, quat_multiply, quat_rotate_inverse
+
+FLOOR = "floor"
+IMU_SITE = "imu"
+
+
+def _urdf_spec(robot: RobotSpec) -> mujoco.MjSpec:
+    """The URDF as an MjSpec; a floating robot gets a free joint on its root link.
+
+    MuJoCo merges a URDF's root link into the world body, so the free joint comes from the URDF
+    convention for it: a `world` link and a `floating` joint to the root, added to the text. Static
+    (fixed-joint) links stay bodies, so every URDF link (imu_link, feet) keeps its name, as in PyBullet.
+    """
+    if robot.base is None:
+        return mujoco.MjSpec.from_file(str(robot.urdf_path))
+    text = robot.urdf_path.read_text()
+    m = re.search(r"<link\s+name\s*=\s*[\"']" + re.escape(robot.base.link) + r"[\"']", text)
+    if m is None:  # robot.yaml validation found the link, so this is a formatting we do not parse
+        raise ValueError(f"{robot.urdf_path}: cannot find <link name=\"{robot.base.link}\"> to add a free joint")
+    text = (text[: m.start()] + '<link name="world"/><joint name="floating_base" type="floating">'
+            f'<parent link="world"/><child link="{robot.base.link}"/></joint>\n' + text[m.start():])
+    text = re.sub(r'filename\s*=\s*"(?!/|package:)([^"]+)"',
+                  lambda mm: f'filename="{(robot.urdf_path.parent / mm.group(1)).as_posix()}"', text)
+    spec = mujoco.MjSpec.from_string(text)
+    spec.compiler.fusestatic = False
+    return spec
+
+
+def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+    """Floor plane, no self-collision (PyBullet's default), IMU and contact sensors, joint efforts.
+
+    The floor has priority, so its friction (`floor.friction`) is the friction of every contact.
+    Sensors, in sensordata order: the IMU's accelerometer (3); a touch sensor per foot (contact
+    normal force, N); a touch sensor on the base (a fall); each actuator's force. (The IMU's
+    orientation and rate are the base's, through its fixed mount, as in PyBullet.)
+    Touch sensors are what `mujoco.rollout` can return per robot, where `data.contact` is not.
+    """
+    base = robot.base
+    assert base is not None
+    for g in spec.geoms:
+        g.contype, g.conaffinity = 1, 0
+    floor = spec.worldbody.add_geom()
+    floor.name = FLOOR
+    floor.type = mujoco.mjtGeom.mjGEOM_PLANE
+    floor.size = [0.0, 0.0, 1.0]
+    floor.contype, floor.conaffinity, floor.priority = 0, 1, 1
+    floor.friction = [base.floor_friction, 0.005, 0.0001]
+    imu = spec.body(base.imu_link).add_site()
+    imu.name = IMU_SITE
+    sens = spec.add_sensor()
+    sens.name, sens.type = "imu_acc", mujoco.mjtSensor.mjSENS_ACCELEROMETER
+    sens.objtype, sens.objname = mujoco.mjtObj.mjOBJ_SITE, IMU_SITE
+    touch_bodies = list(base.feet) + [base.link]
+    for link in touch_bodies:
+        body = spec.body(link)
+        site = body.add_site()
+        site.name = f"{link}_touch"
+        geoms = body.geoms
+        if link != base.link and geoms and geoms[0].type == mujoco.mjtGeom.mjGEOM_SPHERE:
+            site.type, site.size = mujoco.mjtGeom.mjGEOM_SPHERE, [1.5 * geoms[0].size[0], 0, 0]
+            site.pos = geoms[0].pos
+        elif geoms and geoms[0].type == mujoco.mjtGeom.mjGEOM_BOX:
+            site.type, site.size = mujoco.mjtGeom.mjGEOM_BOX, [1.05 * v + 0.005 for v in geoms[0].size]
+            site.pos, site.quat = geoms[0].pos, geoms[0].quat
+        else:
+            site.type, site.size = mujoco.mjtGeom.mjGEOM_SPHERE, [0.04, 0, 0]
+        sens = spec.add_sensor()
+        sens.name, sens.type = f"{link}_touch", mujoco.mjtSensor.mjSENS_TOUCH
+        sens.objtype, sens.objname = mujoco.mjtObj.mjOBJ_SITE, site.name
+    for act in robot.actuators:
+        sens = spec.add_sensor()
+        sens.name, sens.type = f"{act.name}_force", mujoco.mjtSensor.mjSENS_ACTUATORFRC
+        sens.objtype, sens.objname = mujoco.mjtObj.mjOBJ_ACTUATOR, act.name
+
+
+class SensorLayout:
+    """Where each reading of a floating robot lies in sensordata (see _add_floor_and_sensors)."""
+
+    def __init__(self, robot: RobotSpec):
+        n_feet = len(robot.base.feet) if robot.base else 0
+        self.acc = slice(0, 3)
+        self.feet = slice(3, 3 + n_feet)
+        self.base_touch = 3 + n_feet
+        self.force = slice(4 + n_feet, 4 + n_feet + len(robot.actuators))
+        self.imu_offset = fixed_offset_quat(robot, robot.base.imu_link) if robot.base else np.array([1.0, 0, 0, 0])
 
 
 def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
     """The robot as an MjSpec: URDF + native actuators + the physics options both engines share."""
-    spec = mujoco.MjSpec.from_file(str(robot.urdf_path))
+    spec = _urdf_spec(robot)
     spec.option.timestep = robot.physics_dt
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_EULER
     # Joint damping is integrated explicitly, as PyBullet (which gets it from our torque law) does.
@@ -38,6 +126,12 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
             a.biastype = mujoco.mjtBias.mjBIAS_NONE
         else:
             a.biastype = mujoco.mjtBias.mjBIAS_AFFINE
+    if robot.base is not None:
+        # Feet must not creep under a sustained sideways load (soft contacts do, with the default
+        # impratio): elliptic friction cones and a high impratio, as MuJoCo's legged models use.
+        spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+        spec.option.impratio = 100.0
+        _add_floor_and_sensors(spec, robot)
     return spec
 
 
@@ -65,6 +159,9 @@ class ModelParamWriter:
         self.nominal_mass = model.body_mass[self.body_ids].copy()
         self.nominal_inertia = model.body_inertia[self.body_ids].copy()
         self.dof_ids = [model.jnt_dofadr[model.joint(j.name).id] for j in robot.joints]
+        self.base_body = model.body(robot.base.link).id if robot.base is not None else -1
+        self.nominal_ipos = model.body_ipos[self.base_body].copy() if robot.base is not None else None
+        self.floor_geom = model.geom(FLOOR).id if robot.base is not None else -1
         # One scratch MjData for mj_setConst: models sharing this writer have the same sizes, and
         # allocating an MjData per episode reset would cost more than the rest of the reset.
         self._scratch = mujoco.MjData(model)
@@ -83,6 +180,11 @@ class ModelParamWriter:
             model.dof_frictionloss[d] = params[f"{j.name}.frictionloss"]
             model.dof_armature[d] = params[f"{j.name}.armature"]
         _set_actuator_params(model.actuator_gainprm, model.actuator_biasprm, robot, params)
+        if robot.base is not None:
+            link = robot.base.link
+            offset = [params[f"{link}.com_{axis}"] for axis in "xyz"]
+            model.body_ipos[self.base_body] = self.nominal_ipos + offset
+            model.geom_friction[self.floor_geom, 0] = params["floor.friction"]
         # Derived quantities (e.g. the constant part of the mass matrix) must follow the new values.
         mujoco.mj_setConst(model, self._scratch)
 
@@ -100,6 +202,8 @@ class MujocoEngine:
         self.writer = ModelParamWriter(self.model, robot)
         self.qpos_adr = np.array([self.model.jnt_qposadr[self.model.joint(j.name).id] for j in robot.joints])
         self.qvel_adr = np.array([self.model.jnt_dofadr[self.model.joint(j.name).id] for j in robot.joints])
+        self.act_joint = np.array(robot.actuator_joint_indices())
+        self.sensors = SensorLayout(robot) if robot.base is not None else None
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
         self.params: dict[str, float] = {}
         self.set_params(params)
@@ -109,10 +213,14 @@ class MujocoEngine:
         self.writer.apply(self.model, self.params)
         self.delay.set_delay(self.params["action_delay"])
 
-    def reset(self, q: np.ndarray, qd: np.ndarray) -> None:
+    def reset(self, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
         mujoco.mj_resetData(self.model, self.data)
         self.data.qpos[self.qpos_adr] = q
         self.data.qvel[self.qvel_adr] = qd
+        if self.robot.base is not None:
+            base = base or default_base(self.robot)
+            self.data.qpos[0:3], self.data.qpos[3:7] = base.position, base.orientation
+            self.data.qvel[0:3], self.data.qvel[3:6] = base.linear_velocity, base.angular_velocity
         mujoco.mj_forward(self.model, self.data)
         self.delay.reset()
 
@@ -121,12 +229,35 @@ class MujocoEngine:
             self.data.ctrl[:] = cmd
             mujoco.mj_step(self.model, self.data, nstep=n)
 
+    def run_substeps(self, command: np.ndarray, n: int) -> None:
+        """Hold an actuator command for n physics substeps (no delay line: the caller realized it)."""
+        self.data.ctrl[:] = command
+        mujoco.mj_step(self.model, self.data, nstep=n)
+
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
         """An impulsive push: add joint velocity (used for random push disturbances)."""
         self.data.qvel[self.qvel_adr] += dqd
 
+    def apply_base_velocity_kick(self, dv: np.ndarray) -> None:
+        """A push on a floating base: add to its linear velocity (world frame, m/s)."""
+        self.data.qvel[0:3] += dv
+
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self.data.qpos[self.qpos_adr].copy(), self.data.qvel[self.qvel_adr].copy()
+
+    def state(self) -> RobotState:
+        """Everything the robot reports (joints, efforts, base, IMU, foot forces) at this instant.
+
+        IMU and touch readings are MuJoCo sensors, evaluated at the start of the last physics substep
+        (as `mujoco.rollout` returns them): a real IMU's latency of one substep.
+        """
+        d = self.data
+        q, qd = self.joint_state()
+        tau = np.zeros(len(self.robot.joints))
+        tau[self.act_joint] = d.actuator_force  # robot.yaml: one actuator per joint at most
+        if self.sensors is None:
+            return RobotState(self.robot.joint_names, q, qd, tau)
+        return state_from_arrays(self.robot, self.sensors, q, qd, tau, d.qpos[:7], d.qvel[:6], d.sensordata)
 
     def actuator_forces(self) -> np.ndarray:
         """Forces the actuators applied at the last substep (after gain, bias and clipping)."""
@@ -142,3 +273,30 @@ class MujocoEngine:
 
     def close(self) -> None:
         pass
+
+
+def default_base(robot: RobotSpec) -> BaseState:
+    """The base at rest, level, at its robot.yaml height above the origin."""
+    return BaseState(np.array([0.0, 0.0, robot.base.height]), np.array([1.0, 0.0, 0.0, 0.0]), np.zeros(3), np.zeros(3))
+
+
+def state_from_arrays(robot: RobotSpec, sensors: SensorLayout, q: np.ndarray, qd: np.ndarray, tau: np.ndarray | None,
+                      base_qpos: np.ndarray, base_qvel: np.ndarray, sensordata: np.ndarray) -> RobotState:
+    """A floating robot's RobotState from free-joint qpos[:7] / qvel[:6] and sensordata (any batch shape).
+
+    MuJoCo's free joint: linear velocity in the world frame, angular velocity in the body frame.
+    The IMU's orientation and rate follow from the base through its fixed mount (exact, as in
+    PyBullet); its accelerometer is MuJoCo's sensor, evaluated at the start of the last substep.
+    """
+    quat = base_qpos[..., 3:7] / np.linalg.norm(base_qpos[..., 3:7], axis=-1, keepdims=True)
+    omega = base_qvel[..., 3:6].copy()
+    base = BaseState(base_qpos[..., 0:3].copy(), quat, base_qvel[..., 0:3].copy(), omega)
+    off = sensors.imu_offset
+    imu_quat = quat if off[0] == 1.0 else quat_multiply(quat, np.broadcast_to(off, quat.shape))
+    imu = ImuState(imu_quat, omega if off[0] == 1.0 else quat_rotate_inverse(off, omega),
+                   sensordata[..., sensors.acc].copy())
+    if tau is None:
+        tau = np.zeros(q.shape)
+        tau[..., robot.actuator_joint_indices()] = sensordata[..., sensors.force]
+    return RobotState(robot.joint_names, q, qd, tau, base, imu, robot.base.feet,
+                      sensordata[..., sensors.feet].copy(), sensordata[..., sensors.base_touch].copy())

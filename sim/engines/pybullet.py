@@ -5,16 +5,36 @@ zero target and max force = frictionloss (the standard way to get Coulomb fricti
 constraint, like MuJoCo's frictionloss), and torques from `sim.actuators.actuator_torques` plus
 explicit viscous damping at every physics substep. Link damping, which MuJoCo lacks, is off.
 PyBullet cannot express joint armature: a non-zero `<joint>.armature` is refused.
+
+A floating robot (robot.yaml `base:`) loads with a free base above a plane whose lateral friction
+is `floor.friction` (the robot's links have friction 1 and PyBullet multiplies the two, so the
+product is the parameter, as MuJoCo's floor priority makes it). PyBullet cannot move a loaded
+link's centre of mass, so a base `com_*` offset reloads the robot from a copy of its URDF with
+the shifted inertial origin (between episodes only: the reload puts the robot back at rest).
 """
 
 from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pybullet as pb
 
 from sim.actuators import DelayLine, actuator_torques
+from sim.engines.base import fixed_offset_quat
 from sim.errors import ConfigError
 from sim.robot import RobotSpec
+from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_multiply, quat_rotate, quat_rotate_inverse
+
+
+def _wxyz(q_xyzw) -> np.ndarray:
+    return np.array([q_xyzw[3], q_xyzw[0], q_xyzw[1], q_xyzw[2]])
+
+
+def _xyzw(q_wxyz) -> list[float]:
+    return [float(q_wxyz[1]), float(q_wxyz[2]), float(q_wxyz[3]), float(q_wxyz[0])]
 
 
 class PybulletEngine:
@@ -29,7 +49,25 @@ class PybulletEngine:
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(robot.physics_dt, physicsClientId=c)
         pb.setPhysicsEngineParameter(numSubSteps=0, physicsClientId=c)
-        self.body = pb.loadURDF(str(robot.urdf_path), useFixedBase=True,
+        self.plane = -1
+        if robot.base is not None:
+            shape = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c)
+            self.plane = pb.createMultiBody(0, shape, physicsClientId=c)
+        self._com: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._load(str(robot.urdf_path))
+        self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
+        self._steps = 0
+        self._base_acc = np.zeros(3)
+        self._tau = np.zeros(len(robot.joints))
+        self.params: dict[str, float] = {}
+        self.set_params(params)
+
+    def _load(self, urdf: str) -> None:
+        """(Re)load the robot's body; link indices, nominal inertia and collision filters."""
+        robot, c = self.robot, self.client
+        floating = robot.base is not None
+        self.body = pb.loadURDF(urdf, [0, 0, robot.base.height if floating else 0], useFixedBase=not floating,
                                 flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c)
         index_of = {}
         link_of = {}
@@ -37,6 +75,8 @@ class PybulletEngine:
             info = pb.getJointInfo(self.body, i, physicsClientId=c)
             index_of[info[1].decode()] = i
             link_of[info[12].decode()] = i
+        if floating:
+            link_of[robot.base.link] = -1
         self.joint_ids = [index_of[j.name] for j in robot.joints]
         self.link_ids = link_of
         self.nominal_inertia = {}
@@ -50,10 +90,41 @@ class PybulletEngine:
                 pb.setCollisionFilterGroupMask(self.body, li, 0, 0, physicsClientId=c)
         if not robot.contacts:
             pb.setCollisionFilterGroupMask(self.body, -1, 0, 0, physicsClientId=c)
-        self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
-        self._steps = 0
-        self.params: dict[str, float] = {}
-        self.set_params(params)
+        if floating:
+            for li in [-1, *range(pb.getNumJoints(self.body, physicsClientId=c))]:
+                pb.changeDynamics(self.body, li, lateralFriction=1.0, spinningFriction=0.0, rollingFriction=0.0,
+                                  restitution=0.0, physicsClientId=c)
+            self.foot_ids = [link_of[f] for f in robot.base.feet]
+            # PyBullet's base pose and velocity are of the base's centre of mass; RobotState's (as
+            # MuJoCo's free joint) are of the base link frame: convert with the inertial offset.
+            self._inertial = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=c)[3])
+            self._imu_offset = fixed_offset_quat(robot, robot.base.imu_link)
+
+    def _reload_with_com(self, com: tuple[float, float, float]) -> None:
+        """PyBullet fixes a link's inertial frame at load: write the URDF with the base's shifted, reload."""
+        link = self.robot.base.link
+        text = self.robot.urdf_path.read_text()
+        m = re.search(r"<link\s+name\s*=\s*[\"']" + re.escape(link) + r"[\"'][^>]*>(.*?)</link>", text, re.S)
+        inertial = re.search(r"<inertial>.*?</inertial>", m.group(1), re.S) if m else None
+        if inertial is None:
+            raise ConfigError(str(self.robot.urdf_path), f"{link}.com_x", "the base link has no <inertial> to shift")
+        block = inertial.group(0)
+        origin = re.search(r'<origin[^>]*xyz\s*=\s*"([^"]*)"', block)
+        xyz = [float(v) for v in origin.group(1).split()] if origin else [0.0, 0.0, 0.0]
+        new_xyz = " ".join(f"{a + b:.9g}" for a, b in zip(xyz, com, strict=True))
+        new_block = (block[: origin.start(1)] + new_xyz + block[origin.end(1):]) if origin else \
+            block.replace("<inertial>", f'<inertial><origin xyz="{new_xyz}" rpy="0 0 0"/>', 1)
+        start = m.start(1) + inertial.start()
+        text = text[:start] + new_block + text[start + len(block):]
+        text = re.sub(r'filename\s*=\s*"(?!/|package:)([^"]+)"',
+                      lambda mm: f'filename="{(self.robot.urdf_path.parent / mm.group(1)).as_posix()}"', text)
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="robot_rl_urdf_")
+        path = Path(self._tmp.name) / self.robot.urdf_path.name
+        path.write_text(text)
+        pb.removeBody(self.body, physicsClientId=self.client)
+        self._load(str(path))
+        self._com = com
 
     def set_params(self, params: dict[str, float]) -> None:
         c = self.client
@@ -62,6 +133,11 @@ class PybulletEngine:
                 raise ConfigError("params", f"{j.name}.armature", "PyBullet cannot model joint armature; "
                                   "set it to 0 or use engine='mujoco'")
         self.params = dict(params)
+        if self.robot.base is not None:
+            com = tuple(float(params[f"{self.robot.base.link}.com_{a}"]) for a in "xyz")
+            if com != self._com:
+                self._reload_with_com(com)
+            pb.changeDynamics(self.plane, -1, lateralFriction=params["floor.friction"], physicsClientId=c)
         for link in self.robot.moving_links:
             mass0, inertia0 = self.nominal_inertia[link]
             mass = params[f"{link}.mass"]
@@ -74,10 +150,24 @@ class PybulletEngine:
                                      targetVelocities=[0.0] * len(friction), forces=friction, physicsClientId=c)
         self.delay.set_delay(params["action_delay"])
 
-    def reset(self, q: np.ndarray, qd: np.ndarray) -> None:
+    def reset(self, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
+        c = self.client
         for k, jid in enumerate(self.joint_ids):
-            pb.resetJointState(self.body, jid, float(q[k]), float(qd[k]), physicsClientId=self.client)
+            pb.resetJointState(self.body, jid, float(q[k]), float(qd[k]), physicsClientId=c)
+        if self.robot.base is not None:
+            from sim.engines.mujoco import default_base  # noqa: PLC0415 (one definition of the rest pose)
+
+            base = base or default_base(self.robot)
+            quat = np.asarray(base.orientation, float)
+            lever = quat_rotate(quat, self._inertial)  # base frame origin -> centre of mass, world
+            omega_world = quat_rotate(quat, np.asarray(base.angular_velocity, float))
+            pb.resetBasePositionAndOrientation(self.body, list(map(float, base.position + lever)), _xyzw(quat),
+                                               physicsClientId=c)
+            v_com = np.asarray(base.linear_velocity, float) + np.cross(omega_world, lever)
+            pb.resetBaseVelocity(self.body, list(map(float, v_com)), list(map(float, omega_world)), physicsClientId=c)
+            self._base_acc = np.zeros(3)
         self.delay.reset()
+        self._tau = np.zeros(len(self.robot.joints))
         self._steps = 0
 
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
@@ -93,10 +183,16 @@ class PybulletEngine:
         c = self.client
         for _ in range(n):
             q, qd = self._read()
-            tau = actuator_torques(self.robot, self.params, command, q, qd) - self._damping * qd
+            self._tau = actuator_torques(self.robot, self.params, command, q, qd)
+            tau = self._tau - self._damping * qd
             pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=list(tau),
                                          physicsClientId=c)
+            if self.plane >= 0:
+                v_before = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
             pb.stepSimulation(physicsClientId=c)
+            if self.plane >= 0:  # the accelerometer: base acceleration over the last substep
+                v_after = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
+                self._base_acc = (v_after - v_before) / self.robot.physics_dt
         self._steps += n
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
@@ -104,8 +200,47 @@ class PybulletEngine:
         for k, jid in enumerate(self.joint_ids):
             pb.resetJointState(self.body, jid, float(q[k]), float(qd[k] + dqd[k]), physicsClientId=self.client)
 
+    def apply_base_velocity_kick(self, dv: np.ndarray) -> None:
+        """A push on a floating base: add to its linear velocity (world frame, m/s)."""
+        lin, ang = pb.getBaseVelocity(self.body, physicsClientId=self.client)  # a uniform kick: same for the COM
+        pb.resetBaseVelocity(self.body, list(np.add(lin, dv)), list(ang), physicsClientId=self.client)
+
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._read()
+
+    def state(self) -> RobotState:
+        """Joints, applied efforts, and for a floating robot the base, IMU and foot contact forces.
+
+        The IMU is the imu link's orientation, its angular velocity in its own frame, and the base's
+        acceleration over the last substep minus gravity (specific force), in its frame.
+        """
+        c = self.client
+        states = pb.getJointStates(self.body, self.joint_ids, physicsClientId=c)
+        q = np.array([st[0] for st in states])
+        qd = np.array([st[1] for st in states])
+        tau = self._tau.copy()  # PyBullet reports 0 applied torque in TORQUE_CONTROL: ours is the truth
+        if self.robot.base is None:
+            return RobotState(self.robot.joint_names, q, qd, tau)
+        pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
+        lin, ang = pb.getBaseVelocity(self.body, physicsClientId=c)
+        quat, omega = _wxyz(orn), np.array(ang)
+        lever = quat_rotate(quat, self._inertial)
+        base = BaseState(np.array(pos) - lever, quat, np.array(lin) - np.cross(omega, lever),
+                         quat_rotate_inverse(quat, omega))
+        imu_quat = quat_multiply(quat, self._imu_offset)  # the IMU is rigidly mounted on the base
+        imu = ImuState(imu_quat, quat_rotate_inverse(imu_quat, omega),
+                       quat_rotate_inverse(imu_quat, self._base_acc - GRAVITY))
+        forces = np.zeros(len(self.foot_ids))
+        for k, li in enumerate(self.foot_ids):
+            for cp in pb.getContactPoints(self.body, self.plane, linkIndexA=li, physicsClientId=c):
+                forces[k] += cp[9]
+        return RobotState(self.robot.joint_names, q, qd, tau, base, imu, self.robot.base.feet, forces,
+                          np.array(self.base_contact_force()))
+
+    def base_contact_force(self) -> float:
+        """Normal force between the base link and the floor (a fall), N."""
+        return float(sum(cp[9] for cp in pb.getContactPoints(self.body, self.plane, linkIndexA=-1,
+                                                               physicsClientId=self.client)))
 
     def link_position(self, link: str) -> np.ndarray:
         state = pb.getLinkState(self.body, self.link_ids[link], computeForwardKinematics=True,
@@ -120,6 +255,9 @@ class PybulletEngine:
         if self.client is not None and pb.isConnected(self.client):
             pb.disconnect(self.client)
         self.client = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def __del__(self) -> None:
         try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.observations import TaskInterface
-from sim.robot import RobotSpec
+from sim.state import RobotState
+from sim.tasks.logic import TaskLogic
 
 RAIL_STOP = 0.78  # m
 
@@ -22,16 +22,10 @@ def _smooth_reward(q: np.ndarray, qd: np.ndarray, action: np.ndarray) -> np.ndar
     return upright * centered * small_control * small_velocity
 
 
-class CartpoleSwingup:
+class CartpoleSwingup(TaskLogic):
     """Start hanging down; success = pole within 12 deg of upright over the last quarter, no rail stop."""
 
-    task_id = "CartpoleSwingup-v0"
-    robot_name = "cartpole"
-    episode_steps = 250  # 5 s at 50 Hz
     success_angle = np.deg2rad(12.0)
-
-    def __init__(self, robot: RobotSpec, interface: TaskInterface):
-        self.n_joints = len(robot.joints)
 
     def initial_state(self, rng: np.random.Generator, n: int):
         q = np.zeros((n, 2))
@@ -39,13 +33,14 @@ class CartpoleSwingup:
         q += rng.uniform(-1, 1, (n, 2)) * np.array([0.02, 0.02])
         return q, np.zeros((n, 2)), np.zeros((n, 0))
 
-    def reward(self, q, qd, action, command):
-        return _smooth_reward(q, qd, action), np.abs(q[:, 0]) >= RAIL_STOP
+    def reward_terms(self, state: RobotState, action, last_action, command):
+        return {"smooth": _smooth_reward(state.q, state.qd, action)}
 
-    def success_init(self, n: int) -> np.ndarray:
-        return np.ones(n, dtype=bool)
+    def terminated(self, state: RobotState) -> np.ndarray:
+        return np.abs(state.q[:, 0]) >= RAIL_STOP
 
-    def success_update(self, ok, q, command, step, terminated, ee) -> None:
+    def success_update(self, ok, state, command, step, terminated) -> None:
+        q = state.q
         angle = np.abs(np.arctan2(np.sin(q[:, 1]), np.cos(q[:, 1])))
         last_quarter = step > self.episode_steps * 3 // 4
         ok &= ~terminated
@@ -55,18 +50,16 @@ class CartpoleSwingup:
 class CartpoleBalance(CartpoleSwingup):
     """Start near upright; the episode ends (failed) when the pole tips past 0.4 rad."""
 
-    task_id = "CartpoleBalance-v0"
-    episode_steps = 250
     fall_angle = 0.4
 
     def initial_state(self, rng: np.random.Generator, n: int):
         q = rng.uniform(-1, 1, (n, 2)) * np.array([0.05, 0.05])
         return q, np.zeros((n, 2)), np.zeros((n, 0))
 
-    def reward(self, q, qd, action, command):
+    def terminated(self, state: RobotState) -> np.ndarray:
+        q = state.q
         angle = np.abs(np.arctan2(np.sin(q[:, 1]), np.cos(q[:, 1])))
-        terminated = (np.abs(q[:, 0]) >= RAIL_STOP) | (angle > self.fall_angle)
-        return _smooth_reward(q, qd, action), terminated
+        return (np.abs(q[:, 0]) >= RAIL_STOP) | (angle > self.fall_angle)
 
-    def success_update(self, ok, q, command, step, terminated, ee) -> None:
+    def success_update(self, ok, state, command, step, terminated) -> None:
         ok &= ~terminated

@@ -48,7 +48,10 @@ def main(args: list[str] | None = None) -> int:
         node = PolicyNode(transport, config, recorder)
         add_trigger_services(transport, node)
         if node.config_error:
-            ros_node.get_logger().error(f"unconfigured, refusing activation: {node.config_error}")
+            # Exit non-zero (as `robot-rl deploy` does) so launch or systemd sees the failure; the node
+            # has published its 'unconfigured' state and diagnostics once and sent no command.
+            ros_node.get_logger().error(f"configuration error, exiting: {node.config_error}")
+            return 1
         transport.spin()
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,356 @@
+"""The one episode core: N robots doing one task, batched. The single env is this at N=1.
+
+Why one: reset, domain randomization, initial state, pushes, observation noise, action delay,
+reward terms and success were written twice (single and vector env) and drifted. Here they exist
+once, on arrays with a leading batch dimension, over one of two physics backends:
+
+* `MujocoRollout`: every robot has its own MjModel (so DR differs per robot) and the whole batch
+  advances one control step (all substeps, delayed commands laid out per substep) in one threaded
+  `mujoco.rollout` call; IMU, contact and actuator readings come back as sensordata.
+* `EngineLoop`: one `sim.engines` engine per robot, stepped in a loop (PyBullet, which has no
+  batched stepping; and MuJoCo for small N, where a rollout call costs more than it saves).
+
+`action_delay` is realized here by `sim.actuators.ActionDelay` (the engines' own delay is set to 0).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.actuators import ActionDelay, segments
+from sim.observations import task_interface
+from sim.params import ParamsLike, resolve_params
+from sim.randomization import RandomizationLike, load_randomization
+from sim.robot import RobotSpec, load_robot
+from sim.state import ImuState, RobotState
+from sim.tasks.logic import TaskLogic
+from sim.tasks.registry import task_spec
+
+ROLLOUT_MIN_ENVS = 4  # below this a Python loop over engines is faster than a rollout call
+
+
+def privileged_vector(robot: RobotSpec, params: dict[str, float]) -> np.ndarray:
+    """The sampled physics as a fixed-size vector for an asymmetric critic.
+
+    Each parameter relative to its nominal value (1 = nominal); parameters whose nominal is 0
+    (delay, noise, some frictions, centre-of-mass offsets) in natural small units: delay in
+    control steps, others x100.
+    """
+    out = []
+    for name, nominal in robot.nominal.items():
+        value = params[name]
+        if nominal > 0:
+            out.append(value / nominal)
+        elif name == "action_delay":
+            out.append(value * robot.control_hz)
+        else:
+            out.append(value * 100.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+class EngineLoop:
+    """One engine per robot (any engine), stepped in a Python loop."""
+
+    def __init__(self, robot: RobotSpec, engine: str, base_params: dict[str, float], n: int, delay: ActionDelay):
+        from sim.engines import make_engine
+
+        self.engines = [make_engine(robot, engine, base_params) for _ in range(n)]
+        self.robot = robot
+        self.delay = delay
+
+    def set_params(self, i: int, params: dict[str, float]) -> None:
+        # The delay is realized by the core's ActionDelay, not the engine's.
+        self.engines[i].set_params({**params, "action_delay": 0.0})
+
+    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+        if self.robot.base is not None:
+            self.engines[i].reset(q, qd, None)
+        else:
+            self.engines[i].reset(q, qd)
+
+    def step(self, control: np.ndarray) -> None:
+        S = self.robot.substeps
+        for i, engine in enumerate(self.engines):
+            if control.shape[1] == 1 or not self.delay.delayed(i):  # one command for the step: one call
+                engine.run_substeps(control[i, 0], S)
+            else:
+                for cmd, k in segments(control[i]):
+                    engine.run_substeps(cmd, k)
+
+    def state(self) -> RobotState:
+        if len(self.engines) == 1 and self.robot.base is None:  # the single env's hot path: no stacking
+            q, qd = self.engines[0].joint_state()
+            return RobotState(self.robot.joint_names, q[None], qd[None])
+        return RobotState.stack([e.state() for e in self.engines])
+
+    def kick(self, i: int, dqd: np.ndarray) -> None:
+        self.engines[i].apply_velocity_kick(dqd)
+
+    def kick_base(self, i: int, dv: np.ndarray) -> None:
+        self.engines[i].apply_base_velocity_kick(dv)
+
+    def close(self) -> None:
+        for e in self.engines:
+            e.close()
+
+
+class MujocoRollout:
+    """N MuJoCo models stepped together with mujoco.rollout (one call per control step)."""
+
+    def __init__(self, robot: RobotSpec, base_params: dict[str, float], n: int, nthread: int):
+        import mujoco
+        import mujoco.rollout
+
+        from sim.engines.mujoco import ModelParamWriter, SensorLayout, build_spec, default_base
+
+        self.mujoco = mujoco
+        self.robot = robot
+        base = build_spec(robot).compile()
+        self.models = [copy.copy(base) for _ in range(n)]
+        self.writer = ModelParamWriter(base, robot)
+        self.scratch = mujoco.MjData(base)
+        self.datas = [mujoco.MjData(base) for _ in range(nthread)]
+        self.runner = mujoco.rollout.Rollout(nthread=nthread)
+        self.bits = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        nstate = mujoco.mj_stateSize(base, self.bits)
+        jid = [base.joint(j.name).id for j in robot.joints]
+        self.qadr = np.array([base.jnt_qposadr[i] for i in jid])
+        self.vadr = np.array([base.jnt_dofadr[i] for i in jid])
+        self.qpos_idx, self.qvel_idx = 1 + self.qadr, 1 + base.nq + self.vadr
+        self.state_now = np.zeros((n, nstate))
+        self.out = np.zeros((n, robot.substeps, nstate))
+        self.chunk = max(1, n // nthread)
+        self.floating = robot.base is not None
+        if self.floating:
+            free = base.body(robot.base.link).jntadr[0]
+            qa, va = base.jnt_qposadr[free], base.jnt_dofadr[free]
+            self.base_qpos_idx = 1 + qa + np.arange(7)
+            self.base_qvel_idx = 1 + base.nq + va + np.arange(6)
+            self.layout = SensorLayout(robot)
+            self.sens = np.zeros((n, base.nsensordata))
+            self.sens_out = np.zeros((n, robot.substeps, base.nsensordata))
+            self.default_base = default_base(robot)
+        for i in range(n):
+            self.set_params(i, base_params)
+
+    def set_params(self, i: int, params: dict[str, float]) -> None:
+        self.writer.apply(self.models[i], params)
+
+    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+        m, d, mj = self.models[i], self.scratch, self.mujoco
+        mj.mj_resetData(m, d)
+        d.qpos[self.qadr] = q
+        d.qvel[self.vadr] = qd
+        if self.floating:
+            b = self.default_base
+            d.qpos[self.base_qpos_idx[:3] - 1], d.qpos[self.base_qpos_idx[3:] - 1] = b.position, b.orientation
+            mj.mj_forward(m, d)  # sensors of the initial state
+            self.sens[i] = d.sensordata
+        mj.mj_getState(m, d, self.state_now[i], self.bits)
+
+    def step(self, control: np.ndarray) -> None:
+        if control.shape[1] != self.robot.substeps:  # the same command for every substep
+            control = np.broadcast_to(control, (control.shape[0], self.robot.substeps, control.shape[2]))
+        self.runner.rollout(self.models, self.datas, self.state_now, np.ascontiguousarray(control),
+                            control_spec=self.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True,
+                            nstep=self.robot.substeps, state=self.out,
+                            sensordata=self.sens_out if self.floating else None, chunk_size=self.chunk)
+        self.state_now[:] = self.out[:, -1]
+        if self.floating:
+            self.sens[:] = self.sens_out[:, -1]
+
+    def state(self) -> RobotState:
+        s = self.state_now
+        q, qd = s[:, self.qpos_idx], s[:, self.qvel_idx]
+        if not self.floating:
+            return RobotState(self.robot.joint_names, q, qd)
+        from sim.engines.mujoco import state_from_arrays
+
+        return state_from_arrays(self.robot, self.layout, q, qd, None, s[:, self.base_qpos_idx],
+                                 s[:, self.base_qvel_idx], self.sens)
+
+    def kick(self, i: int, dqd: np.ndarray) -> None:
+        self.state_now[i, self.qvel_idx] += dqd
+
+    def kick_base(self, i: int, dv: np.ndarray) -> None:
+        self.state_now[i, self.base_qvel_idx[:3]] += dv
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+@dataclass
+class StepResult:
+    """One batched step. `obs` is of the state after the step (before any autoreset)."""
+
+    obs: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    terms: dict[str, np.ndarray] = field(default_factory=dict)  # weighted reward terms of this step
+
+
+class EpisodeCore:
+    """N robots doing `task`: reset (with DR), step (delay, pushes, reward terms), observe (with noise).
+
+    Args mirror the Gymnasium envs: engine "mujoco" | "pybullet"; randomization: DR config name,
+    path, mapping or None; params: params file or mapping applied before DR; seed seeds the one
+    numpy Generator every random draw comes from (same seed, same episodes).
+    """
+
+    def __init__(self, task: str, num_envs: int, *, engine: str = "mujoco", randomization: RandomizationLike = None,
+                 params: ParamsLike = None, seed: int | None = None, robot: RobotSpec | str | None = None,
+                 nthread: int | None = None):
+        self.spec = task_spec(task)
+        self.task_id = self.spec.id
+        self.robot = robot if isinstance(robot, RobotSpec) else load_robot(robot or self.spec.robot)
+        self.interface = task_interface(self.spec.id, self.robot)
+        self.logic = self.spec.logic_class()(self.robot, self.interface, self.spec)
+        self.logic.bind(num_envs)
+        self.num_envs = n = num_envs
+        self.engine_name = engine
+        self.base_params = resolve_params(self.robot, params)
+        self.randomization = load_randomization(self.robot, randomization)
+        r = self.robot
+        self.delay = ActionDelay(n, len(r.actuators), r.substeps, r.physics_dt)
+        if engine == "mujoco" and n >= ROLLOUT_MIN_ENVS:
+            nthread = nthread or min(os.cpu_count() or 1, 2 if n >= 8 else 1)
+            self.sim: EngineLoop | MujocoRollout = MujocoRollout(r, self.base_params, n, nthread)
+        else:
+            from sim.engines import ENGINES
+
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
+            self.sim = EngineLoop(r, engine, self.base_params, n, self.delay)
+        self.rng = np.random.default_rng(seed)
+        self.params = [dict(self.base_params) for _ in range(n)]
+        self.physics = np.zeros((n, len(r.nominal)), np.float32)
+        self.obs_noise = np.zeros(n)
+        self._noise_on = False
+        self.command = np.zeros((n, self.interface.command_size))
+        self.last_action = np.zeros((n, self.interface.action_size))
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.tracker = self.logic.success_init(n)
+        self.term_names = tuple(self.spec.reward)
+        self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
+        self.episode_terms = np.zeros((n, len(self.term_names)))
+        self.state: RobotState | None = None
+        self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
+
+    # -- episodes ------------------------------------------------------------------------
+    def reset_env(self, i: int) -> None:
+        """A new episode for robot i: physics (DR), delay, initial state and command, trackers."""
+        rng, dr = self.rng, self.randomization
+        params = self.base_params if dr is None else dr.sample_params(rng, self.base_params)
+        self.params[i] = params
+        self.sim.set_params(i, params)
+        self.delay.set_delay(i, params["action_delay"])
+        self.delay.reset(i)
+        self.obs_noise[i] = params["obs_noise"]
+        self._noise_on = bool(np.any(self.obs_noise > 0))
+        self.physics[i] = privileged_vector(self.robot, params)
+        q, qd, command = self.logic.initial_state(rng, 1)
+        q, qd = q[0], qd[0]
+        if dr is not None:
+            dq, dv = dr.sample_initial_offset(rng, len(q))
+            q, qd = q + dq, qd + dv
+        self.sim.reset(i, q, qd)
+        self.command[i] = command[0]
+        self.last_action[i] = 0.0
+        self.steps[i] = 0
+        self.tracker[i] = self.logic.success_init(1)[0]
+        self.logic.reset_envs(np.array([i]))
+        self.episode_terms[i] = 0.0
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every robot starts an episode; (observations, privileged)."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        for i in range(self.num_envs):
+            self.reset_env(i)
+        self.state = self.sim.state()
+        return self.observe(self.state), self.privileged(self.state)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
+        n = self.num_envs
+        actions = np.asarray(actions, dtype=np.float64).reshape(n, -1)
+        if not np.isfinite(actions).all():
+            raise ValueError(f"action contains NaN/inf: {actions}")
+        actions = actions.clip(-1.0, 1.0)
+        self.sim.step(self.delay.control(self.interface.action_to_command(actions)))
+        dr = self.randomization
+        if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
+                                                           or dr.push_base_velocity is not None):
+            for i in np.flatnonzero(self.rng.random(n) < dr.push_probability):
+                if dr.push_velocity is not None:
+                    self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
+                if dr.push_base_velocity is not None:
+                    self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
+        self.steps += 1
+        state = self.state = self.sim.state()
+        raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
+        terms = {k: w * raw[k] for k, w in zip(self.term_names, self.term_weights, strict=True)}
+        reward = 0.0
+        for j, k in enumerate(self.term_names):
+            reward = reward + terms[k]  # in the TaskSpec's order: the sum is reproducible
+            self.episode_terms[:, j] += terms[k]
+        terminated = self.logic.terminated(state)
+        self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
+        self.last_action = actions
+        truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
+        return StepResult(self.observe(state), reward, terminated, truncated, terms)
+
+    def success(self) -> np.ndarray:
+        return self.logic.success_of(self.tracker)
+
+    def episode_reward_terms(self) -> dict[str, np.ndarray]:
+        """Each weighted reward term summed over the current episodes: `reward/<term>`."""
+        return {f"reward/{k}": self.episode_terms[:, j].copy() for j, k in enumerate(self.term_names)}
+
+    # -- what the policy and the critic see --------------------------------------------
+    def observe(self, state: RobotState) -> np.ndarray:
+        """The task's observation of `state`, with each robot's `obs_noise` on the channels it names."""
+        if self._noise_on:
+            state = self._noisy(state)
+        return self.interface.observe(state, self.last_action, self.command)
+
+    def _noisy(self, state: RobotState) -> RobotState:
+        sd = self.obs_noise[:, None]
+        q, qd, imu = state.q, state.qd, state.imu
+        for channel, scale in self.interface.noise:
+            if channel == "q":
+                q = q + self.rng.normal(size=q.shape) * sd * scale
+            elif channel == "qd":
+                qd = qd + self.rng.normal(size=qd.shape) * sd * scale
+            elif channel == "gyro" and imu is not None:
+                imu = ImuState(imu.orientation, imu.angular_velocity + self.rng.normal(size=(len(sd), 3)) * sd * scale,
+                               imu.linear_acceleration)
+            elif channel == "orientation" and imu is not None:
+                quat = imu.orientation + self.rng.normal(size=(len(sd), 4)) * sd * scale
+                imu = ImuState(quat / np.linalg.norm(quat, axis=-1, keepdims=True), imu.angular_velocity,
+                               imu.linear_acceleration)
+        return RobotState(state.joint_names, q, qd, state.tau, state.base, imu, state.foot_names, state.foot_forces,
+                          state.base_force)
+
+    def privileged(self, state: RobotState) -> np.ndarray:
+        """The critic's extra input: sampled physics, plus the task's per-step truth (e.g. base velocity)."""
+        extra = self.logic.privileged(state)
+        return self.physics.copy() if extra is None else np.concatenate([self.physics, extra], axis=1)
+
+    def privileged_row(self, i: int) -> np.ndarray:
+        """Robot i's critic input now (the single env's per-step info)."""
+        if self._task_privileged:
+            return self.privileged(self.state)[i]
+        return self.physics[i].copy()
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+__all__ = ["EngineLoop", "EpisodeCore", "MujocoRollout", "StepResult", "privileged_vector"]

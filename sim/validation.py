@@ -1,0 +1,198 @@
+"""One YAML loader and the numeric checks every configuration file goes through.
+
+Why a loader of our own: PyYAML implements YAML 1.1, whose float rule needs a dot *and* a signed
+exponent, so ``safe_load`` reads ``1e6``, ``1.0e6`` and ``2.5E-3`` as the *strings* "1e6", "1.0e6",
+"2.5E-3". A robot.yaml with ``kp: 1.0e6`` would then fail as "not a number" (or, worse, be
+compared as a string). `SafeLoader` here adds the YAML 1.2 float forms and refuses repeated keys
+(PyYAML silently keeps the last one, so a second ``velocity_limit:`` would win unseen). Every YAML
+file the project reads (robot.yaml, params, randomization, robustness, run config.yaml,
+``--set`` values) goes through `load_yaml_text` / `load_yaml_file`.
+
+Why the numeric checks: ``nan < 0`` and ``nan > 0`` are both False, so a naive ``if value < 0``
+lets ``.nan`` through, and a NaN limit silently switches a safety rule off. `check_number` and
+`check_interval` refuse NaN/inf first, then the physical range, and say in one line which file,
+which field, what was found and what is expected (a `ConfigError`).
+
+Standard library and PyYAML only: the deploy machine loads robot.yaml through this module.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.errors import ConfigError
+
+__all__ = [
+    "SafeLoader",
+    "check_interval",
+    "check_number",
+    "is_number",
+    "load_yaml_file",
+    "load_yaml_mapping",
+    "load_yaml_text",
+    "yaml_error_line",
+]
+
+# YAML 1.2 core-schema floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot
+# (1e6, -2.5E-3 is already 1.1) or an exponent without a sign (1.0e6). Checked after PyYAML's own
+# int and float rules, so everything they accept keeps its meaning.
+_FLOAT_12 = re.compile(
+    r"""^[-+]?(?:
+        [0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+        |\.[0-9_]+[eE][-+]?[0-9]+
+    )$""",
+    re.X,
+)
+
+
+class SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` plus YAML 1.2 exponent floats, refusing repeated mapping keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key; the base class reports it
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def yaml_error_line(exc: yaml.YAMLError) -> str:
+    """A PyYAML error as one line: where (line, column) and what; PyYAML's own text spans several lines."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "malformed"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        return f"not valid YAML{where}: {problem}{context}"
+    return "not valid YAML: " + " ".join(str(exc).split())
+
+
+def load_yaml_text(text: str, source: str = "<text>") -> Any:
+    """Parse YAML with `SafeLoader`; a syntax error is a one-line `ConfigError` naming `source`."""
+    try:
+        return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader subclass, no arbitrary objects
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "", yaml_error_line(exc)) from None
+
+
+def load_yaml_file(path: str | Path, what: str = "YAML") -> Any:
+    """Read and parse a YAML file; missing, unreadable or malformed files are one-line `ConfigError`s."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "", f"{what} file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read the {what} file ({exc})") from None
+    return load_yaml_text(text, str(path))
+
+
+def load_yaml_mapping(path: str | Path, what: str) -> dict:
+    """A YAML file that must hold a mapping (an empty file is an empty mapping)."""
+    data = load_yaml_file(path, what)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", f"expected a mapping for a {what} file, got {type(data).__name__}")
+    return data
+
+
+def is_number(value: Any) -> bool:
+    """A real number (int or float, bool excluded); NaN and inf count as numbers here."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _range_text(minimum: float | None, maximum: float | None, min_open: bool, max_open: bool) -> str:
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if min_open else '>='} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"{'<' if max_open else '<='} {maximum:g}")
+    return " and ".join(parts)
+
+
+def check_number(
+    value: Any,
+    source: str,
+    field: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    integer: bool = False,
+    unit: str = "",
+) -> float:
+    """`value` as a float if it is a finite number inside the range, else a `ConfigError`.
+
+    ``minimum``/``maximum`` are inclusive unless ``min_open``/``max_open``; ``unit`` only words the
+    message ("expected a finite number > 0 (Hz)").
+    """
+    kind = "an integer" if integer else "a finite number"
+    limits = _range_text(minimum, maximum, min_open, max_open)
+    expected = f"{kind}{' ' + limits if limits else ''}{f' ({unit})' if unit else ''}"
+    if not is_number(value) or (integer and not float(value).is_integer()):
+        raise ConfigError(source, field, f"got {value!r}; expected {expected}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(source, field, f"got {value!r}; expected {expected}")
+    too_low = minimum is not None and (number <= minimum if min_open else number < minimum)
+    too_high = maximum is not None and (number >= maximum if max_open else number > maximum)
+    if too_low or too_high:
+        raise ConfigError(source, field, f"got {value!r}; expected {expected}")
+    return number
+
+
+def check_interval(
+    value: Any,
+    source: str,
+    field: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_open: bool = False,
+    strict: bool = False,
+    unit: str = "",
+) -> tuple[float, float]:
+    """``[lower, upper]``: two finite numbers in range, lower <= upper (< if ``strict``), else a `ConfigError`.
+
+    ``minimum``/``min_open`` bound the lower end (e.g. a mass range stays > 0), ``maximum`` the upper.
+    """
+    order = "lower < upper" if strict else "lower <= upper"
+    parts = []
+    if minimum is not None:
+        parts.append(f"lower {'>' if min_open else '>='} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"upper <= {maximum:g}")
+    limits = " and ".join(parts)
+    shape = f"[lower, upper], two finite numbers with {order}{', ' + limits if limits else ''}"
+    shape += f" ({unit})" if unit else ""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(is_number(v) for v in value):
+        raise ConfigError(source, field, f"got {value!r}; expected {shape}")
+    lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ConfigError(source, field, f"got {list(value)!r}; expected {shape}")
+    if lo > hi or (strict and lo == hi):
+        raise ConfigError(source, field, f"got {list(value)!r}: the bounds are inverted; expected {shape}")
+    if minimum is not None and (lo <= minimum if min_open else lo < minimum):
+        raise ConfigError(source, field, f"got {list(value)!r}: lower bound out of range; expected {shape}")
+    if maximum is not None and hi > maximum:
+        raise ConfigError(source, field, f"got {list(value)!r}: upper bound out of range; expected {shape}")
+    return lo, hi
