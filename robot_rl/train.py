@@ -1,12 +1,16 @@
 """Training runner: one loop that owns logging, evaluation, checkpoints, resume and stopping.
 
+The runner drives any algorithm of ``robot_rl.algos.ALGORITHMS`` through the ``Algorithm``
+protocol (``robot_rl/algos/base.py``): ``iterate()``, ``state_dict``/``load_state_dict``, ``act``,
+``actor_from_state``. It never asks which algorithm it runs; the algorithm owns its state.
+
 A run directory describes itself::
 
     runs/NAME/
       config.yaml            everything needed to repeat the run, incl. the exact command line
       metrics.csv            one row per iteration (losses, episode stats, fps, eval results)
       tb/                    the same metrics as TensorBoard events
-      checkpoints/last.pt    the resume point (full training state; SAC: with its replay buffer)
+      checkpoints/last.pt    the resume point (full training state; off-policy: with the replay buffer)
       checkpoints/best.pt    the state with the best evaluation return so far
       checkpoints/step_*.pt  periodic snapshots (without replay buffer)
       summary.json           final evaluation and timing, written when the run ends
@@ -35,13 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 import yaml
 
-from robot_rl.algos.modules import GaussianActorCritic, SquashedGaussianActor
-from robot_rl.algos.ppo import PPO, PPOConfig
-from robot_rl.algos.sac import SAC, SACConfig, deterministic_from_actor
+from robot_rl.algos import ALGORITHMS, Algorithm
 from robot_rl.envs import is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
 from robot_rl.errors import CheckpointError, RobotRLError
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
@@ -54,7 +57,6 @@ from robot_rl.training.run_guards import check_run_numbers, remove_stale_temp_fi
 from robot_rl.training.setting_ranges import check_combination, check_settings
 from sim.validation import load_yaml_file
 
-ALGOS: dict[str, tuple[type, type]] = {"ppo": (PPO, PPOConfig), "sac": (SAC, SACConfig)}
 CONFIG_FILE = "config.yaml"
 LAST, BEST = "last.pt", "best.pt"
 
@@ -86,6 +88,9 @@ class RunConfig:
     command: str = ""
     torch_threads: int = 1
     init_from: str | None = None  # checkpoint whose networks start this run (fine-tuning), PPO
+    # The actor sees the simulator's privileged state after the observation: a distillation
+    # teacher (robot-rl distill), not a deployable policy.
+    privileged_obs: bool = False
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
@@ -120,9 +125,9 @@ def _plain(obj: Any) -> Any:
 
 def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
     """The algorithm's config dataclass with ``overrides`` applied; unknown keys are an error."""
-    if algo not in ALGOS:
-        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGOS)}")
-    cfg_cls = ALGOS[algo][1]
+    if algo not in ALGORITHMS:
+        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGORITHMS)}")
+    cfg_cls = ALGORITHMS[algo].config_cls
     fields = {f.name: f for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
@@ -166,15 +171,23 @@ def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
     raise RunConfigError(f"{algo} setting '{name}' must be {base}{hint}, got {value!r}")
 
 
-def build_algo(config: RunConfig, env_seed: int) -> PPO | SAC:
+def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
     """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
     cfg = algo_config(config.algo, config.algo_settings())
-    env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, **config.task_kwargs())
-    algo_cls = ALGOS[config.algo][0]
-    return algo_cls(env, cfg, total_steps=config.steps, seed=config.seed)
+    spec = ALGORITHMS[config.algo]
+    env = make_vec_env(
+        config.env_id, cfg.num_envs, seed=env_seed, privileged_obs=config.privileged_obs, **config.task_kwargs()
+    )
+    discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
+    if discrete != (spec.action_space == "discrete"):
+        env.close()
+        kind = "Discrete" if discrete else "continuous (Box)"
+        fits = sorted(n for n, s in ALGORITHMS.items() if s.action_space == ("discrete" if discrete else "box"))
+        raise RunConfigError(f"{config.env_id} has {kind} actions, which {config.algo} does not train; use {fits}")
+    return spec.cls(env, cfg, total_steps=config.steps, seed=config.seed)
 
 
-def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
+def _load_into(algo: Algorithm, payload: dict[str, Any], path: Path) -> None:
     if payload["model_meta"] != algo.model_meta():
         raise CheckpointError(
             f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}"
@@ -186,11 +199,13 @@ def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"{path}: state does not fit this run's model: {first_line}") from exc
 
 
-def init_weights(algo: PPO | SAC, path: Path) -> None:
+def init_weights(algo: Algorithm, path: Path) -> None:
     """Start a new run from a checkpoint's networks (fine-tuning): PPO's actor-critic, observation
     normalizer and return scale, not its optimizer, RNG or step count. The network settings of the
     run must be the checkpoint's (`model_meta`); anything else (learning rate, DR, physics) may differ.
     """
+    from robot_rl.algos.ppo import PPO
+
     if not isinstance(algo, PPO):
         raise RunConfigError("--init-from supports PPO runs only")
     payload = load_checkpoint(path, expected_algo="ppo")
@@ -199,9 +214,7 @@ def init_weights(algo: PPO | SAC, path: Path) -> None:
             f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}; "
             "use the checkpoint's network settings (its config.yaml) with --init-from"
         )
-    state = payload["state"]
-    algo.model.load_state_dict(state["model"])
-    algo.return_stats.mean, algo.return_stats.var, algo.return_stats.count = (float(v) for v in state["return_stats"])
+    algo.load_networks(payload["state"])
 
 
 @dataclass
@@ -301,11 +314,7 @@ class Trainer:
         tmp.replace(path)
 
     def _payload(self, include_replay: bool) -> dict[str, Any]:
-        state = (
-            self.algo.state_dict(include_replay=include_replay)
-            if isinstance(self.algo, SAC)
-            else self.algo.state_dict()
-        )
+        state = self.algo.state_dict(include_replay=include_replay)
         return {
             "algo": self.config.algo,
             "global_step": self.algo.global_step,
@@ -325,16 +334,17 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int, seed: int) -> dict[str, Any]:
         algo = self.algo
-        env_id, kwargs = self.config.env_id, self.config.task_kwargs()
-        return evaluate(lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, **kwargs), episodes, seed)
+        env_id, kwargs, priv = self.config.env_id, self.config.task_kwargs(), self.config.privileged_obs
+        return evaluate(
+            lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, priv, **kwargs), episodes, seed
+        )
 
     def _check_finite(self, metrics: dict[str, float]) -> None:
         # Losses and parameters only: a diagnostic such as explained variance may be NaN legitimately.
         bad = [k for k, v in metrics.items() if k.startswith("loss/") and not math.isfinite(v)]
         where = bad[0] if bad else None
         if where is None:
-            state = self.algo.state_dict(include_replay=False) if isinstance(self.algo, SAC) else self.algo.state_dict()
-            where = first_non_finite(state)
+            where = first_non_finite(self.algo.state_dict(include_replay=False))
         if where is not None:
             kept = (
                 f"the last good checkpoint is {self.last_good}; resume from it with --resume {self.run_dir} "
@@ -389,7 +399,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
             logger.close()
-            algo.collector.env.close()
+            algo.close()
         elapsed = elapsed_before + time.perf_counter() - start_time
         result = TrainResult(status, stop_signal, algo.global_step, elapsed, final_eval, self.run_dir)
         summary = {"status": status, "global_step": algo.global_step, "elapsed_s": elapsed, "final_eval": final_eval}
@@ -492,7 +502,8 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
     Returns ``(actor, meta)``. ``actor(obs_raw: Tensor[B, obs_dim]) -> Tensor[B, act_dim]`` is the
     deterministic action in [-1, 1]; observation normalization is inside the module (buffers
     ``normalizer.mean``/``normalizer.var``, no Python-side state), followed by a plain MLP
-    (``net``: Linear + Tanh/ELU/ReLU) and a final clamp (PPO) or tanh (SAC). It is in eval mode
+    (``net``: Linear + Tanh/ELU/ReLU) and a final clamp or tanh (the algorithm's squashing;
+    DQN's is the greedy action index of its Q network instead). It is in eval mode
     and on the CPU.
 
     ``meta`` holds: ``task`` (short name or None), ``env_id``, ``engine``, ``randomize``,
@@ -533,27 +544,14 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
 
 
 def _actor_from_state(algo: str, meta: dict[str, Any], state: dict[str, Any], path: Path) -> torch.nn.Module:
+    from robot_rl.algos.distill import Distillation
+
+    builders = {name: spec.cls.actor_from_state for name, spec in ALGORITHMS.items()}
+    builders["distill"] = Distillation.actor_from_state  # students of `robot-rl distill`
+    if algo not in builders:
+        raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint; known: {sorted(builders)}")
     try:
-        if algo == "ppo":
-            model = GaussianActorCritic(
-                meta["obs_dim"],
-                meta["act_dim"],
-                tuple(meta["hidden"]),
-                meta["activation"],
-                normalize=meta["normalize_obs"],
-                init_log_std=0.0,
-                critic_extra_dim=meta["priv_dim"],
-            )
-            model.load_state_dict(state["model"])
-            actor = model.deterministic()
-        elif algo == "sac":
-            sac_actor = SquashedGaussianActor(
-                meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]), meta["activation"], meta["normalize_obs"]
-            )
-            sac_actor.load_state_dict(state["actor"])
-            actor = deterministic_from_actor(sac_actor)
-        else:
-            raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint")
+        actor = builders[algo](meta, state)
     except (KeyError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path}: checkpoint does not describe a loadable actor: {first_line}") from exc
