@@ -96,13 +96,17 @@ def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
     return env
 
 
-def make_vec_env(env_id: str, num_envs: int, seed: int, **task_kwargs: Any) -> gym.vector.VectorEnv:
+def make_vec_env(
+    env_id: str, num_envs: int, seed: int, physics_threads: int | None = None, **task_kwargs: Any
+) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset for any id (see module docstring for the contract).
 
     Our tasks use the simulator's batched ``sim.vector.RobotVectorEnv`` when it exists (it steps all
     envs in one call into MuJoCo); everything else, and our tasks until that exists, uses
     ``gymnasium.vector.SyncVectorEnv``. ``seed`` seeds the vector env; the caller still passes it to
     the first ``reset`` for gymnasium envs (``reset(seed=seed)`` seeds member i with ``seed + i``).
+    ``physics_threads`` caps the threads of one batched MuJoCo step (default: up to 2); a Ray rollout
+    worker that declared one CPU passes 1, so K workers on K cores do not fight over them.
     """
     if num_envs < 1:
         raise EnvSpecError(f"num_envs must be >= 1, got {num_envs}")
@@ -118,6 +122,7 @@ def make_vec_env(env_id: str, num_envs: int, seed: int, **task_kwargs: Any) -> g
                 engine=task_kwargs.get("engine", "mujoco"),
                 randomization=task_kwargs.get("randomization"),
                 params=task_kwargs.get("params"),
+                nthread=physics_threads,
             )
             _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
             return venv

@@ -6,12 +6,19 @@ Examples:
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
   robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
+  robot-rl train --task CartpoleBalance-v0 --workers 2 --out runs/b2        2 Ray rollout workers
+  robot-rl train --task CartpoleSwingup-v0 --workers 8 --address 10.0.0.1:6379 --out runs/s8   on a cluster
 
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
 summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
 fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
+
+--workers K collects with K Ray actors of num_envs envs each (PPO: synchronous, like one process
+with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
+--address an embedded local Ray sized to this machine runs them; --address reaches a cluster
+started with `ray start` (README, "More CPUs than one machine"). config.yaml records the layout.
 """
 
 from __future__ import annotations
@@ -62,6 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="named algorithm settings for a family of tasks, under any --set: " + describe_presets(),
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dist = parser.add_argument_group("more CPUs (Ray)")
+    dist.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="K",
+        help="K Ray rollout workers, each with num_envs envs and one CPU (default: collect in this process)",
+    )
+    dist.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster for the workers: HEAD_IP:6379, auto, or ray://HEAD_IP:10001 (default: a local Ray)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -88,8 +108,16 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.envs import is_our_task
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
 
+    if args.workers is not None and args.workers < 1:
+        raise RunConfigError(f"--workers must be >= 1, got {args.workers}; leave it out to collect in this process")
+    if args.address is not None and args.workers is None and args.resume is None:
+        raise RunConfigError("--address is where --workers run; add --workers K or drop --address")
     if args.resume is not None:
         config = read_run_config(args.resume)
+        if args.workers is not None:
+            config.workers = args.workers  # the learner's state does not depend on the worker count
+        if args.address is not None and not config.workers:
+            raise RunConfigError(f"--address: {args.resume} collects in one process; add --workers K to use Ray")
         conflicting = [
             flag
             for flag, value in (("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo))
@@ -127,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             algo_config=_overrides(args),
             preset=args.preset,
             command=command_line(),
+            workers=args.workers or 0,
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(args, name) is not None:
@@ -134,7 +163,13 @@ def run(args: argparse.Namespace) -> int:
         short = env_id.split("/")[-1]
         run_dir = args.out or Path("runs") / f"{short}-{algo}-s{args.seed}"
 
-    result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    if config.workers:
+        from robot_rl.distributed.cluster import ray_session
+
+        with ray_session(args.address):
+            result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    else:
+        result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
     if result.status == "interrupted":
         print(f"stopped at step {result.global_step}; continue with: robot-rl train --resume {run_dir}")
         return 128 + int(result.stop_signal or signal.SIGINT)
