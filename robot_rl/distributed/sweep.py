@@ -130,7 +130,6 @@ def plan_trials(base: RunConfig, grid: dict[str, list[Any]], seeds: list[int], o
     trials = []
     for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
         combo = dict(zip(keys, values, strict=True))
-        label = " ".join(f"{k}={_format_value(v)}" for k, v in combo.items()) or "base"
         run_fields = {k: v for k, v in combo.items() if k in RUN_KEYS}
         for key in ("randomize", "params"):  # 'none': no randomization / nominal physics
             if key in run_fields and str(run_fields[key]).lower() in ("none", "null"):
@@ -143,6 +142,7 @@ def plan_trials(base: RunConfig, grid: dict[str, list[Any]], seeds: list[int], o
         # Typed values in sweep.json and the runs' configs ("1e-3" from YAML 1.1 becomes 0.001).
         settings = {k: _plain_value(getattr(typed, k)) for k in settings}
         combo = {k: (v if k in RUN_KEYS else settings[k]) for k, v in combo.items()}
+        label = " ".join(f"{k}={_format_value(v)}" for k, v in combo.items()) or "base"
         for seed in seeds:
             run_dir = out / f"{_slug(label)}-s{seed}"
             config = dataclasses.replace(base, seed=seed, algo_config=settings, **run_fields)
