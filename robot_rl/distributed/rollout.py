@@ -109,7 +109,7 @@ class RolloutWorker:
     def ppo_rollout(self, model_state: dict[str, torch.Tensor]) -> dict[str, Any]:
         """Run ``PPO.collect`` with the learner's current model; the rollout as numpy arrays."""
         algo: PPO = self.algo
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         algo.model.load_state_dict(model_state)
         algo.collect()
         s = algo.storage
@@ -118,6 +118,7 @@ class RolloutWorker:
         out["last_priv"] = s.last_priv.numpy()
         out["episodes"] = _episodes(algo.collector.stats)
         out["collect_s"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - cpu0  # below collect_s when others share the core
         return out
 
     def sac_collect(self, actor_state: dict[str, torch.Tensor], vector_steps: int, random: bool) -> dict[str, Any]:
@@ -227,6 +228,7 @@ class DistributedPPO(PPO):
             _merge_episodes(c.stats, part["episodes"])
             lo = hi
         self._worker_collect_s = max(p["collect_s"] for p in parts)
+        self._worker_cpu_s = max(p["cpu_s"] for p in parts)
         self.global_step += self.batch_size
 
     def iterate(self) -> dict[str, float]:
