@@ -77,9 +77,15 @@ def _check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> No
         raise EnvSpecError(f"{env_id}: action space {act_space} is unbounded; PPO/SAC here need finite bounds")
 
 
-def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
-    """One env with actions in [-1, 1] (for evaluation, or as a SyncVectorEnv member)."""
+def make_env(env_id: str, privileged_obs: bool = False, **task_kwargs: Any) -> gym.Env:
+    """One env with actions in [-1, 1] (for evaluation, or as a SyncVectorEnv member).
+
+    ``privileged_obs``: the observation is followed by the simulator's privileged state (a
+    distillation teacher's input; ``PrivilegedObservation``).
+    """
     env_id = resolve_env_id(env_id)
+    if privileged_obs:
+        return PrivilegedObservation(make_env(env_id, **task_kwargs))
     if is_our_task(env_id):
         _register_our_tasks()
     try:
@@ -97,7 +103,12 @@ def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
 
 
 def make_vec_env(
-    env_id: str, num_envs: int, seed: int, physics_threads: int | None = None, **task_kwargs: Any
+    env_id: str,
+    num_envs: int,
+    seed: int,
+    privileged_obs: bool = False,
+    physics_threads: int | None = None,
+    **task_kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset for any id (see module docstring for the contract).
 
@@ -110,6 +121,8 @@ def make_vec_env(
     """
     if num_envs < 1:
         raise EnvSpecError(f"num_envs must be >= 1, got {num_envs}")
+    if privileged_obs:
+        return PrivilegedVectorObservation(make_vec_env(env_id, num_envs, seed, **task_kwargs))
     env_id = resolve_env_id(env_id)
     if is_our_task(env_id):
         _register_our_tasks()
@@ -179,3 +192,73 @@ def final_info_value(info: dict[str, Any], key: str, done: np.ndarray) -> np.nda
     if mask is not None and not np.all(np.asarray(mask)[idx]):
         return None
     return np.asarray(final_info[key])[idx]
+
+
+PRIVILEGED_KEY = "privileged"
+
+
+def _privileged_box(obs_space: gym.spaces.Box, priv: np.ndarray) -> gym.spaces.Box:
+    k = int(np.asarray(priv).shape[-1])
+    low = np.concatenate([obs_space.low, np.full(k, -np.inf)]).astype(np.float32)
+    high = np.concatenate([obs_space.high, np.full(k, np.inf)]).astype(np.float32)
+    return gym.spaces.Box(low, high, dtype=np.float32)
+
+
+def _need_privileged(info: dict[str, Any], env_id: str) -> np.ndarray:
+    if PRIVILEGED_KEY not in info:
+        raise EnvSpecError(f"{env_id}: privileged observations need info['privileged'] from the env; it has none")
+    return np.asarray(info[PRIVILEGED_KEY], dtype=np.float32)
+
+
+class PrivilegedObservation(gym.Wrapper):
+    """``obs -> [obs, info['privileged']]``: what a privileged teacher sees (the sampled physics).
+
+    A policy trained on this cannot run on a robot (the robot reports no masses or delays); it is
+    the teacher that ``robot-rl distill`` imitates with a student on the plain observation.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        _, info = env.reset(seed=0)
+        self.observation_space = _privileged_box(env.observation_space, _need_privileged(info, str(env.spec)))
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return np.concatenate([obs, _need_privileged(info, str(self.env.spec))]).astype(np.float32), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs = np.concatenate([obs, _need_privileged(info, str(self.env.spec))]).astype(np.float32)
+        return obs, reward, terminated, truncated, info
+
+
+class PrivilegedVectorObservation(gym.vector.VectorWrapper):
+    """The vector form of ``PrivilegedObservation``, terminal observations (``final_obs``) included."""
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        super().__init__(env)
+        _, info = env.reset(seed=0)
+        priv = _need_privileged(info, "vector env")
+        self.single_observation_space = _privileged_box(env.single_observation_space, priv[0])
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return np.concatenate([obs, _need_privileged(info, "vector env")], -1).astype(np.float32), info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        obs = np.concatenate([obs, _need_privileged(info, "vector env")], -1).astype(np.float32)
+        done = np.asarray(terminated) | np.asarray(truncated)
+        if done.any():
+            # The terminal obs is followed by the finished episode's own privileged state.
+            final_priv = final_info_value(info, PRIVILEGED_KEY, done)
+            final = np.empty(self.num_envs, dtype=object)
+            final[:] = None
+            obs_dim = self.env.single_observation_space.shape[0]
+            lasts = final_observations(info, done, obs_dim)
+            for j, (i, last) in enumerate(zip(np.flatnonzero(done), lasts, strict=True)):
+                priv = final_priv[j] if final_priv is not None else info[PRIVILEGED_KEY][i]
+                final[i] = np.concatenate([last, priv]).astype(np.float32)
+            info = {**info, "final_obs": final, "_final_obs": done.copy()}
+        return obs, reward, terminated, truncated, info

@@ -83,6 +83,9 @@ class RunConfig:
     preset: str | None = None  # named settings (robot_rl.training.presets) under the algo_config overrides
     command: str = ""
     torch_threads: int = 1
+    # The actor sees the simulator's privileged state after the observation: a distillation
+    # teacher (robot-rl distill), not a deployable policy.
+    privileged_obs: bool = False
     workers: int = 0  # Ray rollout workers of num_envs envs each (robot_rl.distributed); 0: this process
 
     def task_kwargs(self) -> dict[str, Any]:
@@ -169,7 +172,9 @@ def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
         return build_distributed(config, env_seed)
     cfg = algo_config(config.algo, config.algo_settings())
     spec = ALGORITHMS[config.algo]
-    env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, **config.task_kwargs())
+    env = make_vec_env(
+        config.env_id, cfg.num_envs, seed=env_seed, privileged_obs=config.privileged_obs, **config.task_kwargs()
+    )
     discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
     if discrete != (spec.action_space == "discrete"):
         env.close()
@@ -307,8 +312,10 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int, seed: int) -> dict[str, Any]:
         algo = self.algo
-        env_id, kwargs = self.config.env_id, self.config.task_kwargs()
-        return evaluate(lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, **kwargs), episodes, seed)
+        env_id, kwargs, priv = self.config.env_id, self.config.task_kwargs(), self.config.privileged_obs
+        return evaluate(
+            lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, priv, **kwargs), episodes, seed
+        )
 
     def _check_finite(self, metrics: dict[str, float]) -> None:
         # Losses and parameters only: a diagnostic such as explained variance may be NaN legitimately.
@@ -517,10 +524,14 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
 
 
 def _actor_from_state(algo: str, meta: dict[str, Any], state: dict[str, Any], path: Path) -> torch.nn.Module:
-    if algo not in ALGORITHMS:
-        raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint; known: {sorted(ALGORITHMS)}")
+    from robot_rl.algos.distill import Distillation
+
+    builders = {name: spec.cls.actor_from_state for name, spec in ALGORITHMS.items()}
+    builders["distill"] = Distillation.actor_from_state  # students of `robot-rl distill`
+    if algo not in builders:
+        raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint; known: {sorted(builders)}")
     try:
-        actor = ALGORITHMS[algo].cls.actor_from_state(meta, state)
+        actor = builders[algo](meta, state)
     except (KeyError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path}: checkpoint does not describe a loadable actor: {first_line}") from exc

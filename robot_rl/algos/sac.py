@@ -71,7 +71,7 @@ class SACConfig:
     steps_per_iteration: int = 1000  # env steps per iterate() call (granularity of logging/checkpoints)
 
 
-def _adam(params, lr: float) -> torch.optim.Adam:
+def fused_adam(params, lr: float = 1e-3) -> torch.optim.Adam:
     """Adam with the fused CPU kernel where this torch has one (one call updates all tensors)."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
@@ -107,7 +107,7 @@ class SAC:
         groups: dict[float, list[nn.Parameter]] = {}
         for lr, params in named:
             groups.setdefault(lr, []).extend(params)
-        self.optimizer = _adam([{"params": p, "lr": lr} for lr, p in groups.items()], config.critic_lr)
+        self.optimizer = fused_adam([{"params": p, "lr": lr} for lr, p in groups.items()], config.critic_lr)
         self.replay = ReplayBuffer(config.buffer_size, c.obs_dim, c.act_dim, c.priv_dim)
         self.generator = torch.Generator().manual_seed(seed)
         self.global_step = 0

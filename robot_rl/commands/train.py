@@ -1,8 +1,10 @@
-"""Train a policy with PPO or SAC in simulation, on our tasks or any Gymnasium Box env.
+"""Train a policy with PPO, SAC, TD3, DDPG, A2C/REINFORCE, TRPO or DQN, on our tasks or any Gymnasium env.
 
 Examples:
   robot-rl train --task CartpoleSwingup-v0 --algo ppo --randomize default --steps 1000000 --out runs/swingup
   robot-rl train --env-id Pendulum-v1 --algo sac --steps 20000 --out runs/pendulum
+  robot-rl train --env-id CartPole-v1 --algo dqn --steps 50000 --out runs/cartpole-dqn
+  robot-rl train --task CartpoleSwingup-v0 --privileged-obs --out runs/teacher   (then: robot-rl distill)
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
   robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
@@ -12,7 +14,7 @@ Examples:
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
 summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
-fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE;
+fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
 
 --workers K collects with K Ray actors of num_envs envs each (PPO: synchronous, like one process
@@ -28,15 +30,31 @@ from pathlib import Path
 
 from robot_rl.training.presets import describe_presets
 
+# Names and one-line summaries, kept here so `robot-rl train --help` does not import torch.
+ALGORITHM_NAMES = {
+    "ppo": "PPO (on-policy; robot tasks)",
+    "sac": "SAC (off-policy, sample-efficient)",
+    "td3": "TD3 (off-policy, deterministic actor)",
+    "ddpg": "DDPG (TD3 without its tricks)",
+    "a2c": "A2C; REINFORCE with --set use_critic=false",
+    "trpo": "TRPO (natural gradient, KL trust region)",
+    "dqn": "DQN (Discrete actions, e.g. CartPole-v1)",
+}
+
 NAME = "train"
-HELP = "train a policy with PPO or SAC (our tasks or any Gymnasium env), with checkpoints and resume"
+HELP = "train a policy (PPO, SAC, TD3, DDPG, A2C, TRPO, DQN) on our tasks or any Gymnasium env, with resume"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_argument_group("what to train")
     which.add_argument("--task", help="one of our tasks: CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
-    which.add_argument("--algo", choices=["ppo", "sac"], default=None, help="algorithm (default: ppo)")
+    which.add_argument(
+        "--algo",
+        choices=list(ALGORITHM_NAMES),
+        default=None,
+        help="algorithm (default: ppo): " + "; ".join(f"{k}: {v}" for k, v in ALGORITHM_NAMES.items()),
+    )
     which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")
     which.add_argument(
         "--randomize",
@@ -56,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--checkpoint-every", type=int, default=None, help="env steps between snapshots")
     run.add_argument("--num-envs", type=int, default=None, help="parallel envs (shortcut for --set num_envs=N)")
     run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
+    run.add_argument(
+        "--privileged-obs",
+        action="store_true",
+        help="the actor sees the privileged simulator state too: a teacher for `robot-rl distill`, not deployable",
+    )
     run.add_argument(
         "--set",
         action="append",
@@ -147,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         config = RunConfig(
             env_id=env_id,
             algo=algo,
-            steps=args.steps or (1_000_000 if algo == "ppo" else 100_000),
+            steps=args.steps or (1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000),
             seed=args.seed,
             engine=(args.engine or "mujoco") if ours else None,
             randomize=None if randomize == "none" else randomize,
@@ -155,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
             algo_config=_overrides(args),
             preset=args.preset,
             command=command_line(),
+            privileged_obs=args.privileged_obs,
             workers=args.workers or 0,
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):

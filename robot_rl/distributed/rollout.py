@@ -4,8 +4,9 @@ Each worker is a Ray actor declaring one CPU. It owns a batched env of ``num_env
 MuJoCo batch steps on one thread there, as the actor asked Ray for one core) and a copy of the
 algorithm built from the same run config, so it collects with the algorithm's own code:
 
-* **PPO, synchronous.** Every iteration the learner puts the model's state (actor, critic,
-  normalizers) into Ray's object store once; all K workers run ``PPO.collect`` on their envs with it
+* **On-policy (PPO, A2C, TRPO), synchronous.** Every iteration the learner puts the model's state
+  (actor, critic, normalizers) into Ray's object store once; all K workers run the algorithm's own
+  ``collect`` (``robot_rl.algos.onpolicy``) on their envs with it
   and send back their rollout; the learner concatenates them along the env axis and runs the
   normal update. K workers of ``num_envs`` envs are therefore exactly one process with
   ``K * num_envs`` envs (same batch, same minibatches, same update), only the sampling noise
@@ -16,7 +17,7 @@ algorithm built from the same run config, so it collects with the algorithm's ow
   updates per env step, as one process does. Collection overlaps learning; a chunk's policy is at
   most one chunk old.
 
-Checkpoints are the learner's state (``PPO``/``SAC.state_dict``), so they are the same files as
+Checkpoints are the learner's state (the algorithm's ``state_dict``), so they are the same files as
 a one-process run and resume the same way; workers restart their episodes on resume, as a
 one-process run's envs do. ``time/collect_s`` and ``time/learn_s`` per iteration are logged for the
 scaling model of ``bench/scaling.py``.
@@ -33,13 +34,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from robot_rl.algos import ALGORITHMS, PPO, SAC
+from robot_rl.algos import ALGORITHMS, SAC
 from robot_rl.algos.collector import EpisodeStats, VecCollector
+from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 from robot_rl.distributed.cluster import ClusterError, cluster_layout, import_ray, require_cpus
 from robot_rl.envs import make_vec_env
 
-# The PPO rollout fields a worker sends back, each (num_steps, num_envs, ...): concatenated on dim 1.
-PPO_FIELDS = (
+# The on-policy rollout fields a worker sends back, each (num_steps, num_envs, ...): concatenated on dim 1.
+ROLLOUT_FIELDS = (
     "obs",
     "priv",
     "actions",
@@ -85,7 +87,14 @@ class RolloutWorker:
         cfg = algo_config(config.algo, config.algo_settings())
         if hasattr(cfg, "buffer_size"):
             cfg = dataclasses.replace(cfg, buffer_size=1)  # the learner holds the replay buffer
-        env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, physics_threads=1, **config.task_kwargs())
+        env = make_vec_env(
+            config.env_id,
+            cfg.num_envs,
+            seed=env_seed,
+            privileged_obs=config.privileged_obs,
+            physics_threads=1,
+            **config.task_kwargs(),
+        )
         # A seed of its own per worker (and per resume, via env_seed): different episodes and noise.
         seed = env_seed + 100_003 * (index + 1)
         self.algo = ALGORITHMS[config.algo].cls(env, cfg, total_steps=config.steps, seed=seed)
@@ -106,14 +115,14 @@ class RolloutWorker:
             "priv_dim": c.priv_dim,
         }
 
-    def ppo_rollout(self, model_state: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """Run ``PPO.collect`` with the learner's current model; the rollout as numpy arrays."""
-        algo: PPO = self.algo
+    def on_policy_rollout(self, model_state: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Run the algorithm's own ``collect`` with the learner's current model; the rollout as arrays."""
+        algo: OnPolicyAlgorithm = self.algo
         t0, cpu0 = time.perf_counter(), time.process_time()
         algo.model.load_state_dict(model_state)
         algo.collect()
         s = algo.storage
-        out: dict[str, Any] = {name: getattr(s, name).numpy() for name in PPO_FIELDS}
+        out: dict[str, Any] = {name: getattr(s, name).numpy() for name in ROLLOUT_FIELDS}
         out["last_obs"] = s.last_obs.numpy()
         out["last_priv"] = s.last_priv.numpy()
         out["episodes"] = _episodes(algo.collector.stats)
@@ -168,7 +177,7 @@ class RemoteCollector(VecCollector):
     """The learner's view of K rollout workers: their sizes, merged episode stats, and the actors.
 
     It stands in for the ``VecCollector`` an algorithm builds from a local env (the algorithms take
-    a ready collector instead of an env). It never steps an env itself: ``DistributedPPO`` and
+    a ready collector instead of an env). It never steps an env itself: ``DistributedOnPolicy`` and
     ``DistributedSAC`` ask the workers for whole rollouts or chunks instead.
     """
 
@@ -207,8 +216,9 @@ def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-class DistributedPPO(PPO):
-    """PPO whose ``collect`` gathers the K workers' rollouts (synchronous; see the module docstring)."""
+class DistributedOnPolicy:
+    """Mixed in before an on-policy algorithm (PPO, A2C, TRPO): ``collect`` gathers the K workers'
+    rollouts (synchronous; see the module docstring), the update is the algorithm's own."""
 
     collector: RemoteCollector
 
@@ -217,11 +227,11 @@ class DistributedPPO(PPO):
 
         c, s = self.collector, self.storage
         state_ref = ray.put(_cpu_state(self.model))  # once per iteration, read by all K workers
-        parts = ray.get([w.ppo_rollout.remote(state_ref) for w in c.workers])
+        parts = ray.get([w.on_policy_rollout.remote(state_ref) for w in c.workers])
         lo = 0
         for part in parts:
             hi = lo + part["obs"].shape[1]
-            for name in PPO_FIELDS:
+            for name in ROLLOUT_FIELDS:
                 getattr(s, name)[:, lo:hi] = _tensor(part[name])
             s.last_obs[lo:hi] = _tensor(part["last_obs"])
             s.last_priv[lo:hi] = _tensor(part["last_priv"])
@@ -316,22 +326,31 @@ class DistributedSAC(SAC):
         return metrics
 
 
-DISTRIBUTED: dict[str, type] = {"ppo": DistributedPPO, "sac": DistributedSAC}
+def distributed_class(algo: str) -> type:
+    """The learner class for ``--workers``: on-policy algorithms gather rollouts, SAC streams."""
+    from robot_rl.train import RunConfigError
+
+    cls = ALGORITHMS[algo].cls
+    if issubclass(cls, OnPolicyAlgorithm):
+        return type(f"Distributed{cls.__name__}", (DistributedOnPolicy, cls), {})
+    if cls is SAC:
+        return DistributedSAC
+    fits = sorted(n for n, s in ALGORITHMS.items() if issubclass(s.cls, OnPolicyAlgorithm) or s.cls is SAC)
+    raise RunConfigError(f"--workers supports {fits}, not '{algo}'; drop --workers to train {algo} in one process")
 
 
-def build_distributed(config: Any, env_seed: int) -> PPO | SAC:
+def build_distributed(config: Any, env_seed: int) -> OnPolicyAlgorithm | SAC:
     """The learner with ``config.workers`` rollout workers on the Ray session of this process.
 
     ``cfg.num_envs`` is per worker; the learner's config holds the total, so its batch (PPO) and
     storage are those of one process with ``workers * num_envs`` envs.
     """
-    from robot_rl.train import RunConfigError, algo_config
+    from robot_rl.train import algo_config
 
     ray = import_ray("--workers")
     if not ray.is_initialized():
         raise ClusterError("--workers needs a Ray session; robot-rl train starts one (or connects with --address)")
-    if config.algo not in DISTRIBUTED:
-        raise RunConfigError(f"--workers supports {sorted(DISTRIBUTED)}, not '{config.algo}'; drop --workers")
+    learner_cls = distributed_class(config.algo)
     k = int(config.workers)
     require_cpus(k, f"--workers {k}")
     cfg = algo_config(config.algo, config.algo_settings())
@@ -346,4 +365,4 @@ def build_distributed(config: Any, env_seed: int) -> PPO | SAC:
         raise ClusterError(f"--workers {k}: the rollout workers did not start ({first})") from exc
     collector = RemoteCollector(workers, infos, cfg.asymmetric, cluster_layout())
     learner_cfg = dataclasses.replace(cfg, num_envs=collector.num_envs)
-    return DISTRIBUTED[config.algo](collector, learner_cfg, total_steps=config.steps, seed=config.seed)
+    return learner_cls(collector, learner_cfg, total_steps=config.steps, seed=config.seed)

@@ -39,11 +39,13 @@ PRESETS: dict[str, Preset] = {
     "locomotion": Preset(
         algo="ppo",
         summary="PPO for Gymnasium MuJoCo locomotion (Hopper, Walker2d, HalfCheetah, Ant): 8 envs x 256 "
-        "steps, 32 minibatches, lr 3e-4 constant",
+        "steps, 32 minibatches, 10 epochs, 64x64, lr 3e-4 constant",
         settings={
             "num_envs": 8,
             "num_steps": 256,
             "num_minibatches": 32,
+            "update_epochs": 10,
+            "hidden": (64, 64),
             "learning_rate": 3e-4,
             "anneal_lr": False,
         },
