@@ -96,6 +96,8 @@ def test_sweep_arguments_fail_early_with_the_flag_named(tmp_path, capsys):
     assert "--address" in capsys.readouterr().err
     assert cli_main(["train", "--task", "CartpoleBalance-v0", "--workers", "3", "--steps", "256", "--out", out]) == 1
     assert "--workers 3 needs 3 CPUs" in capsys.readouterr().err
+    assert cli_main(["train", "--task", "CartpoleBalance-v0", "--algo", "td3", "--workers", "2", "--out", out]) == 1
+    assert "--workers supports ['a2c', 'ppo', 'sac', 'trpo'], not 'td3'" in capsys.readouterr().err
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -173,6 +175,45 @@ def test_train_with_two_workers_learns_cartpole_balance_and_resumes(tmp_path, ca
     assert json.loads((run / "summary.json").read_text())["global_step"] == 61440
     _, meta = load_policy(run)  # exportable: the card's run config carries the cluster layout
     assert meta["config"]["cluster"]["workers"][0]["index"] == 0
+
+
+def test_sac_workers_stream_transitions_into_the_learners_replay_and_resume(tmp_path):
+    import torch
+
+    from robot_rl.distributed.cluster import ray_session
+    from robot_rl.distributed.rollout import DistributedSAC
+    from robot_rl.train import RunConfig, Trainer
+
+    config = RunConfig(
+        env_id="Pendulum-v1",
+        algo="sac",
+        steps=1200,
+        engine=None,
+        eval_every=0,
+        eval_episodes=1,
+        checkpoint_every=0,
+        algo_config={"num_envs": 2, "learning_starts": 400, "steps_per_iteration": 400, "hidden": [32, 32]},
+        workers=2,
+    )
+    run = tmp_path / "sac"
+    with ray_session(num_cpus=2):
+        trainer = Trainer(config, run, progress=False)
+        algo = trainer.algo
+        assert isinstance(algo, DistributedSAC) and algo.collector.num_envs == 4  # 2 workers x 2 envs
+        result = trainer.run()
+        assert result.status == "finished" and result.global_step >= 1200
+        # Every streamed transition is in the learner's buffer; UTD 1 after learning_starts.
+        assert algo.replay.size == algo.global_step
+        chunk = algo._chunk_vector_steps() * 2  # rows per streamed chunk (2 envs per worker)
+        assert algo.global_step - 400 <= algo.num_updates <= algo.global_step - 400 + chunk
+        rewards = algo.replay.data[: algo.replay.size, algo.replay.columns["rewards"]]
+        assert float(rewards.max()) <= 0.0 and float(rewards.std()) > 0.0  # Pendulum's real rewards
+        state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+        assert state["state"]["replay"]["size"] == algo.global_step  # the buffer travels with last.pt
+        config.steps = 2000
+        resumed = Trainer(config, run, resume=True, progress=False)
+        assert resumed.algo.replay.size == algo.global_step
+        assert resumed.run().global_step >= 2000
 
 
 # ---------------------------------------------------------------- a real local cluster
