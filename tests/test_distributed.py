@@ -160,6 +160,7 @@ def test_train_with_two_workers_learns_cartpole_balance_and_resumes(tmp_path, ca
     # 2 workers x 8 envs: the batch of the one-process learning test (16 envs x 64 steps).
     run = tmp_path / "run"
     base = ["train", "--task", "CartpoleBalance-v0", "--workers", "2", "--num-envs", "8", "--no-progress"]
+    base += ["--set", "num_steps=64", "--set", "update_epochs=10", "--set", "hidden=[64,64]"]  # the 1-process test's
     assert cli_main([*base, "--steps", "60000", "--eval-every", "0", "--eval-episodes", "10", "--out", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["final_eval"]["success_rate"] >= 0.9, summary

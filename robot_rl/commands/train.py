@@ -17,8 +17,8 @@ summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm se
 fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
 
---workers K collects with K Ray actors of num_envs envs each (PPO: synchronous, like one process
-with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
+--workers K collects with K Ray actors of num_envs envs each (PPO, A2C, TRPO: synchronous, like one
+process with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
 --address an embedded local Ray sized to this machine runs them; --address reaches a cluster
 started with `ray start` (README, "More CPUs than one machine"). config.yaml records the layout.
 """
