@@ -39,6 +39,18 @@ def _sweep_json(out: Path) -> list[dict]:
     return json.loads((out / "sweep.json").read_text())
 
 
+def test_sim_runtime_and_one_process_training_never_import_ray():
+    code = (
+        "import sys, sim, sim.vector, robot_rl.runtime, robot_rl.train, robot_rl.cli\n"
+        "from robot_rl.train import build_algo, RunConfig\n"
+        "build_algo(RunConfig(env_id='robot_rl/CartpoleBalance-v0', algo='ppo', steps=64), 0).close()\n"
+        "print('ray' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
 def test_sweep_of_four_trials_gives_valid_run_folders_and_a_rerun_skips_them(tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = [*SWEEP, "--seeds", "0,1", "--grid", "learning_rate=1e-3,3e-4", *TINY, "--no-progress", "--out", str(out)]
