@@ -167,6 +167,40 @@ def test_ctrl_c_stops_a_sweep_cleanly_and_a_rerun_resumes(tmp_path):
         assert resumes and resumes[0]["at_step"] == steps[t["run_dir"]]
 
 
+def test_ctrl_c_in_a_terminal_stops_train_with_workers_cleanly(tmp_path):
+    # A terminal's Ctrl-C reaches the whole foreground process group: the driver and the Ray it started.
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
+    args = ["train", "--task", "CartpoleBalance-v0", "--workers", "2", "--steps", "10000000", *TINY]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robot_rl.cli", *args, "--eval-every", "0", "--no-progress", "--out", str(run)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (
+            (run / "metrics.csv").is_file() and len((run / "metrics.csv").read_text().splitlines()) > 3
+        ):
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        log, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+    assert proc.returncode == 130, log
+    assert "continue with: robot-rl train --resume" in log
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and (run / "checkpoints" / "last.pt").is_file()
+    time.sleep(2)
+    alive = _session_pids(proc.pid, running_only=True)
+    assert not alive, f"Ray processes left running: {alive}"
+
+
 @pytest.mark.slow
 def test_train_with_two_workers_learns_cartpole_balance_and_resumes(tmp_path, capsys):
     # 2 workers x 8 envs: the batch of the one-process learning test (16 envs x 64 steps).
@@ -236,8 +270,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _session_pids(sid: int) -> list[int]:
-    """Processes of the session a `ray start --block` we launched leads (its raylet, GCS, workers)."""
+def _session_pids(sid: int, running_only: bool = False) -> list[int]:
+    """Processes of a session we started (a `ray start --block`, a CLI): its raylet, GCS, workers."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -245,7 +279,7 @@ def _session_pids(sid: int) -> list[int]:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[3]) == sid:
+            if int(fields[3]) == sid and not (running_only and fields[0] == "Z"):
                 pids.append(int(entry.name))
     return pids
 
