@@ -98,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="K Ray rollout workers, each with num_envs envs and one CPU (default: collect in this process)",
+        help="K Ray rollout workers, each with num_envs envs and one CPU (default 0: collect in this process; "
+        "on --resume, changes a run's K)",
     )
     dist.add_argument(
         "--address",
@@ -131,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.envs import is_our_task
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
 
-    if args.workers is not None and args.workers < 1:
-        raise RunConfigError(f"--workers must be >= 1, got {args.workers}; leave it out to collect in this process")
-    if args.address is not None and args.workers is None and args.resume is None:
-        raise RunConfigError("--address is where --workers run; add --workers K or drop --address")
+    if args.workers is not None and args.workers < 0:
+        raise RunConfigError(f"--workers must be >= 0 (0: collect in this process), got {args.workers}")
+    if args.address is not None and not args.workers and args.resume is None:
+        raise RunConfigError("--address is where --workers run; add --workers K (K >= 1) or drop --address")
     if args.resume is not None:
         config = read_run_config(args.resume)
         if args.workers is not None:
