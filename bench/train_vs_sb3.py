@@ -1,7 +1,9 @@
 """Training speed and sample efficiency: our PPO/SAC against Stable-Baselines3, same machine and envs.
 
 Every trial runs in a fresh subprocess, one at a time (1 torch thread each), so timings are
-not polluted by the other trials and peak memory is per trial. A trial trains until its episode
+not polluted by the other trials and peak memory is per trial. Time budgets (``max_seconds``) count
+the trial's CPU seconds, and every result has CPU seconds next to wall-clock: on a shared machine
+the neighbours' load inflates wall-clock, not CPU time. A trial trains until its episode
 returns cross a threshold (mean of the last WINDOW finished training episodes, identical rule for
 both libraries) or its step/time budget runs out, then evaluates the deterministic policy on
 separate seeded episodes (evaluation time is not training time).
@@ -17,6 +19,9 @@ Sections (quick mode in parentheses):
   sac_swingup     CartpoleSwingup-v0: full mode: steps and time to the threshold; quick: steps/s only
   ppo_inverted_pendulum / ppo_hopper (full only): deterministic eval return and training return at
                   equal env steps (ours with `--preset locomotion` on Hopper, SB3 with its defaults)
+  ppo_swingup_vs_rsl_rl: our PPO CLI defaults vs rsl_rl's PPO (rsl-rl-lib) on our vector env through its
+                  VecEnv (time-outs passed for bootstrapping), with rsl_rl's defaults and with our sizes;
+                  the peer's figures sit under the "sb3" key of each comparison
   td3_pendulum, ddpg_pendulum, dqn_cartpole, a2c_inverted_pendulum, trpo_inverted_pendulum: steps and
                   wall-clock to the threshold, SB3 (TRPO: sb3-contrib) with RL Zoo's settings for the
                   task where the Zoo has them (FAMILY below), ours with its CLI defaults
@@ -123,6 +128,10 @@ class _Curve:
         # loaded neighbour does not inflate (torch runs 1 thread; MuJoCo's rollout pool counts too).
         self.t0, self.c0 = time.perf_counter(), time.process_time()
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds since start: time budgets count these, so a loaded machine does not cut a trial short."""
+        return time.process_time() - self.c0
+
     def add(self, ret: float, step: int) -> None:
         self.returns.append(ret)
         if self.hit is None and self.threshold is not None and len(self.returns) >= self.window:
@@ -176,7 +185,7 @@ def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     with cpu_training_settings():  # as `robot-rl train` runs its loop
         curve.start()
         start = curve.t0
-        while algo.global_step < spec["max_steps"] and time.perf_counter() - start < spec["max_seconds"]:
+        while algo.global_step < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
             algo.iterate()
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 break
@@ -213,7 +222,7 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
                     curve.add(float(info["episode"]["r"]), self.num_timesteps)
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 return False
-            return time.perf_counter() - curve.t0 < spec["max_seconds"]
+            return curve.cpu_seconds() < spec["max_seconds"]
 
     import sb3_contrib
 
@@ -244,6 +253,84 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
     out.update(curve.result())
     return _finish(out, spec, lambda o: np.asarray(model.predict(o, deterministic=True)[0]),
                    lambda: gym.make(spec["env_id"], **kwargs))
+
+
+def trial_rsl_rl(spec: dict[str, Any]) -> dict[str, Any]:
+    """rsl_rl's PPO (``rsl-rl-lib``: legged_gym's and Isaac Lab's) on our vector env via its VecEnv.
+
+    Time-outs go to rsl_rl as ``extras["time_outs"]`` so it bootstraps through them. ``spec["rsl"]``
+    holds the network and algorithm settings; the rest are rsl_rl's defaults.
+    """
+    import numpy as np
+    import torch
+    from rsl_rl.env import VecEnv
+    from rsl_rl.runners import OnPolicyRunner
+    from tensordict import TensorDict
+
+    from robot_rl.envs import make_vec_env
+
+    torch.set_num_threads(1)
+    rsl = spec["rsl"]
+    num_envs = rsl["num_envs"]
+    venv = make_vec_env(spec["env_id"], num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
+    curve = _Curve(spec.get("threshold"), spec.get("window", WINDOW))
+
+    class OurVecEnv(VecEnv):
+        def __init__(self) -> None:
+            self.num_envs = num_envs
+            self.num_actions = int(venv.single_action_space.shape[0])
+            self.max_episode_length = 1000
+            self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long)
+            self.device = "cpu"
+            self.cfg = {}
+            obs, _ = venv.reset(seed=spec["seed"])
+            self.obs = torch.as_tensor(obs, dtype=torch.float32)
+            self.running = np.zeros(num_envs)
+            self.steps = 0
+
+        def get_observations(self) -> TensorDict:
+            return TensorDict({"policy": self.obs}, batch_size=[num_envs])
+
+        def step(self, actions: torch.Tensor):
+            obs, reward, terminated, truncated, _info = venv.step(np.clip(actions.numpy(), -1.0, 1.0))
+            self.steps += num_envs
+            self.running += reward
+            done = np.asarray(terminated) | np.asarray(truncated)
+            for i in np.flatnonzero(done):
+                curve.add(float(self.running[i]), self.steps)
+            self.running[done] = 0.0
+            self.episode_length_buf += 1
+            self.episode_length_buf[torch.as_tensor(done)] = 0
+            self.obs = torch.as_tensor(obs, dtype=torch.float32)
+            extras = {"time_outs": torch.as_tensor(np.asarray(truncated) & ~np.asarray(terminated)), "log": {}}
+            return (self.get_observations(), torch.as_tensor(reward, dtype=torch.float32),
+                    torch.as_tensor(done), extras)
+
+    env = OurVecEnv()
+    model = {"class_name": "MLPModel", "hidden_dims": rsl.get("hidden", [256, 256, 256]),
+             "activation": rsl.get("activation", "elu"), "obs_normalization": rsl.get("obs_normalization", False)}
+    train_cfg = {
+        "num_steps_per_env": rsl.get("num_steps", 24),
+        "save_interval": 10**9,
+        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+        "algorithm": {"class_name": "PPO", **rsl.get("algorithm", {})},
+        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 1.0}},
+        "critic": dict(model),
+    }
+    runner = OnPolicyRunner(env, train_cfg, log_dir=None, device="cpu")
+    curve.start()
+    start = curve.t0
+    while env.steps < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
+        runner.learn(1)
+        if spec.get("stop_at_threshold") and curve.hit is not None:
+            break
+    train_s = time.perf_counter() - start
+    venv.close()
+    out = {"lib": "rsl_rl", "seed": spec["seed"], "steps": env.steps, "train_seconds": round(train_s, 2)}
+    out["steps_per_second"] = round(env.steps / train_s, 1)
+    out.update(curve.result())
+    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +416,24 @@ def main(argv: list[str] | None = None) -> int:
             for s in seeds
         ]
         sections["ppo_swingup"] = {"threshold": SWINGUP_THRESHOLD, **_compare(ours, sb3)}
+
+    if wanted("ppo_swingup_vs_rsl_rl"):
+        # Our CLI defaults against rsl_rl's PPO with its defaults (24 steps per env, 256x256x256 ELU,
+        # 5 epochs, adaptive-KL rate, entropy 0.01) and with our env/network sizes, on our vector env.
+        ppo = algo_config("ppo", {})
+        ours_sizes = {"num_envs": ppo.num_envs, "num_steps": ppo.num_steps, "hidden": list(ppo.hidden),
+                      "activation": ppo.activation, "algorithm": {"num_learning_epochs": ppo.update_epochs,
+                                                                  "num_mini_batches": ppo.num_minibatches}}
+        base = {"algo": "ppo", "env_id": SWINGUP, "task_kwargs": SWINGUP_KW, "threshold": SWINGUP_THRESHOLD,
+                "stop_at_threshold": True, "max_steps": 1_000_000, "max_seconds": 200 if quick else 900}
+        ours = [_run(trial_ours, {**base, "seed": s, "eval_episodes": 0}) for s in seeds]
+        rsl_defaults = [_run(trial_rsl_rl, {**base, "seed": s, "rsl": {"num_envs": ppo.num_envs}}) for s in seeds]
+        rsl_ours = [_run(trial_rsl_rl, {**base, "seed": s, "rsl": ours_sizes}) for s in seeds]
+        sections["ppo_swingup_vs_rsl_rl"] = {
+            "threshold": SWINGUP_THRESHOLD,
+            "rsl_rl_defaults": _compare(ours, rsl_defaults),
+            "rsl_rl_our_sizes": {"settings": ours_sizes, **_compare(ours, rsl_ours)},
+        }
 
     if wanted("sac_pendulum"):
         base = {
@@ -418,8 +523,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         sections[name] = sec
 
-    all_trials = [t for sec in sections.values() for t in sec["ours"] + sec["sb3"]]
-    ours_trials = [t for sec in sections.values() for t in sec["ours"]]
+    flat = [sec for sec in sections.values() if "ours" in sec]
+    flat += [sec[k] for sec in sections.values() for k in ("rsl_rl_defaults", "rsl_rl_our_sizes") if k in sec]
+    all_trials = [t for sec in flat for t in sec["ours"] + sec["sb3"]]
+    ours_trials = [t for sec in flat for t in sec["ours"]]
     targets: dict[str, Any] = {}
     if "ppo_swingup" in sections:
         sec = sections["ppo_swingup"]
@@ -445,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
         steps_ratio = sec["steps_to_threshold_ratio_sb3_over_ours"]
         targets["sac_steps_to_threshold_ratio_sb3_over_ours"] = steps_ratio
         targets["sac_sample_efficiency_no_worse"] = None if steps_ratio is None else steps_ratio >= 1.0
+    if "ppo_swingup_vs_rsl_rl" in sections:
+        for key in ("rsl_rl_defaults", "rsl_rl_our_sizes"):
+            sec = sections["ppo_swingup_vs_rsl_rl"][key]
+            cpu = sec["median_cpu_seconds_to_threshold"]
+            ours_c, peer_c = cpu["ours"], cpu["sb3"]
+            targets[f"ppo_cli_defaults_beat_{key}"] = ours_c is not None and (peer_c is None or ours_c < peer_c)
     for name in FAMILY:
         if name in sections:
             sec = sections[name]

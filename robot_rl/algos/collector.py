@@ -1,8 +1,9 @@
 """Stepping a SAME_STEP-autoreset vector env for an algorithm, and keeping episode statistics.
 
-Both PPO and SAC need the same per-step bookkeeping: float32 observations, the privileged critic
+Every algorithm needs the same per-step bookkeeping: float32 observations, the privileged critic
 input, the true terminal observation of envs that just finished (to bootstrap on truncation), and
-returns/lengths/success of finished episodes for logging. It lives here once.
+returns/lengths/success of finished episodes for logging. It lives here once. Continuous actions
+are clipped to [-1, 1]; Discrete ones (DQN) pass as integer indices.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class VecCollector:
 
     def step(self, actions: np.ndarray) -> StepResult:
         # Clip here, not in the policy: PPO's Gaussian samples may leave [-1, 1] and its log-prob
-        # must be of the unclipped sample (CleanRL's ClipAction), while SAC's tanh never leaves it.
+        # must be of the unclipped sample (CleanRL's ClipAction), while tanh actors never leave it.
         if self.discrete:
             actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
         else:

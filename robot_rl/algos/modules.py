@@ -1,4 +1,4 @@
-"""Networks shared by PPO and SAC: MLPs, running observation normalization, actors and critics.
+"""Networks shared by the algorithms: MLPs, running observation normalization, actors and critics.
 
 Everything an exported policy needs (normalization, the MLP, the output squashing) lives in
 ``nn.Module`` parameters and buffers, so ``state_dict`` round-trips it and ``torch.onnx.export``

@@ -29,6 +29,16 @@ from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 
 @dataclass
 class PPOConfig:
+    # 16 envs x 64 steps, 10 epochs, 64x64 stay the defaults. Measured against wider batches on
+    # CartpoleSwingup-v0 under default DR, to a training return of 180 (bench/train_vs_sb3.py trials,
+    # seeds 0/1/2, 1 torch thread, on a shared machine at load 10-17), median env steps / CPU seconds
+    # / wall seconds to the threshold:
+    #   16 envs, 10 epochs, 64x64:    83k / 12.5 / 102   (every seed)
+    #   32 envs, 5 epochs, 128x128:  176k / 14.9 /  68
+    #   64 envs, 5 epochs, 128x128:  250k / 17.3 /  91   (robot-rl demo's settings)
+    # The wider batches run ~2.1x the env steps per CPU-second but need 2-3x the env steps: no less
+    # CPU time. Their wall-clock lead here may be the load's doing (MuJoCo's 2 rollout threads take a
+    # larger share of a contended CPU); until an idle-machine run confirms it, no switch.
     num_envs: int = 16
     num_steps: int = 64  # vector steps per rollout; batch = num_envs * num_steps
     num_minibatches: int = 4
