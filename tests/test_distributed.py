@@ -106,6 +106,9 @@ def test_sweep_arguments_fail_early_with_the_flag_named(tmp_path, capsys):
     assert "--workers must be >= 0" in capsys.readouterr().err
     assert cli_main(["train", "--task", "CartpoleBalance-v0", "--address", "auto", "--out", out]) == 1
     assert "--address" in capsys.readouterr().err
+    bad = f"127.0.0.1:{_free_port()}"  # nobody listens there: a one-line error in seconds, not Ray's minutes
+    assert cli_main(["train", "--task", "CartpoleBalance-v0", "--workers", "2", "--address", bad, "--out", out]) == 1
+    assert f"--address {bad}: nothing answers there" in capsys.readouterr().err
     assert cli_main(["train", "--task", "CartpoleBalance-v0", "--workers", "3", "--steps", "256", "--out", out]) == 1
     assert "--workers 3 needs 3 CPUs" in capsys.readouterr().err
     assert cli_main(["train", "--task", "CartpoleBalance-v0", "--algo", "td3", "--workers", "2", "--out", out]) == 1

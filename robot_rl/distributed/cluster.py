@@ -53,6 +53,21 @@ def _token_available() -> bool:
     return Path(path).is_file() if path else (Path.home() / ".ray" / "auth_token").is_file()
 
 
+def _check_reachable(address: str, flag: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"{flag} {address}: nothing answers there ({exc.strerror or exc}); start the head with "
+            "`ray start --head --port 6379` and pass HEAD_IP:6379, or leave out --address for a local Ray"
+        ) from exc
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None, flag: str = "--address") -> Iterator[Any]:
     """Ray for the duration: an embedded local one (``address=None``) or the cluster at ``address``.
@@ -78,6 +93,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, flag: s
             logging_level=logging.WARNING,
         )
     else:
+        _check_reachable(address, flag)
         if "RAY_AUTH_MODE" not in os.environ and _token_available():
             os.environ["RAY_AUTH_MODE"] = "token"
         try:
