@@ -21,7 +21,9 @@ num_steps`` the samples per worker. Throughput ``K * B / (c + o + l * K * B)`` a
 where adding workers brings less than 10% more (where more machines stop helping, unless the
 learner gets faster: fewer epochs, a GPU, or asynchronous updates).
 
-The machine is shared: the report records the load average before and after, each worker's CPU
+The machine is shared: the report records the load average before and after, how much two busy
+processes get done compared with one (``machine_parallelism``: 2.0 on two free cores, the ceiling
+of any 2-worker speedup at that moment), each worker's CPU
 share (CPU seconds over wall seconds inside ``collect``; 1.0 when it had a core to itself) and,
 derived from the workers' CPU seconds, the collection rate had every worker owned its core. Prints one JSON
 object (also written to --out).
@@ -128,6 +130,34 @@ def measure(workers: int, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _spin(n: int) -> None:
+    x = 0
+    for i in range(n):
+        x += i
+
+
+def machine_parallelism(loops: int = 5_000_000, repeats: int = 3) -> dict[str, float]:
+    """How much two busy processes get done here compared with one: the ceiling of any 2-worker
+    speedup on this machine right now (2.0 on two free cores; less when others share them)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+
+    def timed(n_procs: int) -> float:
+        procs = [ctx.Process(target=_spin, args=(loops,)) for _ in range(n_procs)]
+        start = time.perf_counter()
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        return time.perf_counter() - start
+
+    timed(1)  # warm the spawn path
+    one = min(timed(1) for _ in range(repeats))
+    two = min(timed(2) for _ in range(repeats))
+    return {"one_process_s": one, "two_processes_s": two, "throughput_2_vs_1": 2.0 * one / two}
+
+
 def model(results: list[dict[str, Any]], max_k: int = 64) -> dict[str, Any]:
     """Fit the synchronous-iteration model to the measured K and predict K = 1..max_k."""
     # Per worker, constant in K when each has its own core: the least contended measurement.
@@ -179,6 +209,7 @@ def main() -> int:
     from robot_rl.distributed.cluster import ray_session
 
     load_before = os.getloadavg()
+    parallelism = machine_parallelism()
     with ray_session(num_cpus=os.cpu_count()):
         results = [measure(k, args) for k in args.workers]
     load_after = os.getloadavg()
@@ -190,6 +221,8 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_before": load_before,
         "load_average_after": load_after,
+        # Two busy processes vs one, measured just before: what this machine allows 2 workers.
+        "machine_parallelism": parallelism,
         "results": results,
         "model": model(results),
     }
