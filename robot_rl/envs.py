@@ -113,7 +113,12 @@ def make_env(env_id: str, privileged_obs: bool = False, **task_kwargs: Any) -> g
 
 
 def make_vec_env(
-    env_id: str, num_envs: int, seed: int, privileged_obs: bool = False, **task_kwargs: Any
+    env_id: str,
+    num_envs: int,
+    seed: int,
+    privileged_obs: bool = False,
+    physics_threads: int | None = None,
+    **task_kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset for any id (see module docstring for the contract).
 
@@ -121,6 +126,8 @@ def make_vec_env(
     envs in one call into MuJoCo); everything else, and our tasks until that exists, uses
     ``gymnasium.vector.SyncVectorEnv``. ``seed`` seeds the vector env; the caller still passes it to
     the first ``reset`` for gymnasium envs (``reset(seed=seed)`` seeds member i with ``seed + i``).
+    ``physics_threads`` caps the threads of one batched MuJoCo step (default: up to 2); a Ray rollout
+    worker that declared one CPU passes 1, so K workers on K cores do not fight over them.
     """
     if num_envs < 1:
         raise EnvSpecError(f"num_envs must be >= 1, got {num_envs}")
@@ -138,6 +145,7 @@ def make_vec_env(
                 engine=task_kwargs.get("engine", "mujoco"),
                 randomization=task_kwargs.get("randomization"),
                 params=task_kwargs.get("params"),
+                nthread=physics_threads,
             )
             _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
             return venv

@@ -91,6 +91,7 @@ class RunConfig:
     # The actor sees the simulator's privileged state after the observation: a distillation
     # teacher (robot-rl distill), not a deployable policy.
     privileged_obs: bool = False
+    workers: int = 0  # Ray rollout workers of num_envs envs each (robot_rl.distributed); 0: this process
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
@@ -173,6 +174,10 @@ def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
 
 def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
     """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
+    if config.workers:  # rollout workers on Ray; the learner is the same algorithm
+        from robot_rl.distributed.rollout import build_distributed
+
+        return build_distributed(config, env_seed)
     cfg = algo_config(config.algo, config.algo_settings())
     spec = ALGORITHMS[config.algo]
     env = make_vec_env(
@@ -309,6 +314,9 @@ class Trainer:
         }
         data["git_commit"] = previous.get("git_commit", _git_commit())
         data["model"] = self.algo.model_meta()
+        cluster = getattr(self.algo.collector, "cluster", None)  # rollout workers: where they ran
+        if cluster is not None:
+            data["cluster"] = cluster
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
         tmp.replace(path)
@@ -471,9 +479,16 @@ def _scalars(res: dict[str, Any]) -> dict[str, float]:
 def train(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or continue) a run in ``run_dir``; see the module docstring for what it writes.
 
-    MuJoCo's warnings (MUJOCO_LOG.TXT) go to ``run_dir``, not the working directory.
+    MuJoCo's warnings (MUJOCO_LOG.TXT) go to ``run_dir``, not the working directory. A run with
+    ``config.workers`` uses the Ray session the caller opened (``--address``), else an embedded
+    local Ray for its duration.
     """
     with mujoco_log_in(run_dir):
+        if config.workers:
+            from robot_rl.distributed.cluster import ray_session
+
+            with ray_session(flag="--workers"):
+                return Trainer(config, run_dir, resume=resume, progress=progress).run()
         return Trainer(config, run_dir, resume=resume, progress=progress).run()
 
 

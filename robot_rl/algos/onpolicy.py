@@ -55,10 +55,13 @@ class OnPolicyAlgorithm:
 
     name: ClassVar[str]
 
-    def __init__(self, env: gym.vector.VectorEnv, config: Any, total_steps: int, seed: int):
+    def __init__(self, env: gym.vector.VectorEnv | VecCollector, config: Any, total_steps: int, seed: int):
         self.cfg = config
         self.total_steps = int(total_steps)
-        self.collector = VecCollector(env, seed=seed, use_privileged=config.asymmetric)
+        # A ready collector may stand in for the env: Ray rollout workers (robot_rl.distributed) do.
+        self.collector = (
+            env if isinstance(env, VecCollector) else VecCollector(env, seed=seed, use_privileged=config.asymmetric)
+        )
         c = self.collector
         torch.manual_seed(seed)  # network initialization only; sampling uses self.generator
         self.model = GaussianActorCritic(

@@ -8,12 +8,19 @@ Examples:
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
   robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
+  robot-rl train --task CartpoleBalance-v0 --workers 2 --out runs/b2        2 Ray rollout workers
+  robot-rl train --task CartpoleSwingup-v0 --workers 8 --address 10.0.0.1:6379 --out runs/s8   on a cluster
 
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
 summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
 fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
+
+--workers K collects with K Ray actors of num_envs envs each (PPO, A2C, TRPO: synchronous, like one
+process with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
+--address an embedded local Ray sized to this machine runs them; --address reaches a cluster
+started with `ray start` (README, "More CPUs than one machine"). config.yaml records the layout.
 """
 
 from __future__ import annotations
@@ -116,6 +123,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="named algorithm settings for a family of tasks, under any --set: " + describe_presets(),
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dist = parser.add_argument_group("more CPUs (Ray)")
+    dist.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="K",
+        help="K Ray rollout workers, each with num_envs envs and one CPU (default 0: collect in this process; "
+        "on --resume, changes a run's K)",
+    )
+    dist.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster for the workers: HEAD_IP:6379, auto, or ray://HEAD_IP:10001 (default: a local Ray)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -142,6 +163,10 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
     from robot_rl.training.run_guards import check_out_dir
 
+    if args.workers is not None and args.workers < 0:
+        raise RunConfigError(f"--workers must be >= 0 (0: collect in this process), got {args.workers}")
+    if args.address is not None and not args.workers and args.resume is None:
+        raise RunConfigError("--address is where --workers run; add --workers K (K >= 1) or drop --address")
     if args.resume is not None:
         given = (
             ("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo), ("--engine", args.engine),
@@ -159,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
                 "may change)"
             )
         config = read_run_config(args.resume)
+        if args.workers is not None:
+            config.workers = args.workers  # the learner's state does not depend on the worker count
+        if args.address is not None and not config.workers:
+            raise RunConfigError(f"--address: {args.resume} collects in one process; add --workers K to use Ray")
         if args.steps is not None:
             config.steps = args.steps
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
@@ -187,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
             command=command_line(),
             init_from=None if args.init_from is None else str(args.init_from),
             privileged_obs=args.privileged_obs,
+            workers=args.workers or 0,
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(args, name) is not None:
@@ -196,7 +226,13 @@ def run(args: argparse.Namespace) -> int:
         check_out_dir(run_dir, args.force)
     _warn_params_overlap(config)
 
-    result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    if config.workers:
+        from robot_rl.distributed.cluster import ray_session
+
+        with ray_session(args.address):
+            result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    else:
+        result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
     if result.status == "interrupted":
         print(f"stopped at step {result.global_step}; continue with: robot-rl train --resume {run_dir}")
         return 128 + int(result.stop_signal or signal.SIGINT)
