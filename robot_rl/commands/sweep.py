@@ -58,11 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _base_config(args: argparse.Namespace):
-    import yaml
-
     from robot_rl.algos import ALGORITHMS
     from robot_rl.envs import is_our_task
     from robot_rl.train import RunConfig, RunConfigError, command_line, resolve_task
+    from sim.validation import load_yaml_text
 
     env_id = resolve_task(args.task, args.env_id)
     if args.algo not in ALGORITHMS:
@@ -79,7 +78,7 @@ def _base_config(args: argparse.Namespace):
         if "=" not in item:
             raise RunConfigError(f"--set expects KEY=VALUE, got '{item}'")
         key, value = item.split("=", 1)
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = load_yaml_text(value, f"--set {item}")
     randomize = (args.randomize or "default") if ours else None
     config = RunConfig(
         env_id=env_id,

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from robot_rl.train import LAST, RunConfig, RunConfigError, algo_config
+from sim.validation import load_yaml_text
 
 SWEEP_FILE = "sweep.json"
 PLOT_FILE = "sweep.png"
@@ -96,10 +95,7 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if "=" not in item:
             raise RunConfigError(f"--grid expects KEY=V1,V2,..., got '{item}'")
         key, text = (part.strip() for part in item.split("=", 1))
-        try:
-            values = yaml.safe_load(f"[{text}]")
-        except yaml.YAMLError as exc:
-            raise RunConfigError(f"--grid {key}: cannot read the values '{text}' ({exc.problem})") from exc
+        values = load_yaml_text(f"[{text}]", f"--grid {item}")
         if not key or not values or key in grid:
             raise RunConfigError(f"--grid {item}: give each key once, with at least one value")
         grid[key] = values
