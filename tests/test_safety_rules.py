@@ -489,6 +489,22 @@ def test_forget_readings_accepts_a_move_the_caller_saw(cartpole):
     assert step(f, 2 * DT, [0.4, 1.0], [0, 0], [0.0]).state is SafetyState.FAULT  # only the next one
 
 
+def test_relocated_restarts_the_rate_limit_from_the_new_pose_but_never_while_active(iiwa):
+    """A simulator's new episode: the old episode's last target (1.0) must not drag the arm that
+    now sits at 0 back towards it; the first target after re-activation is the measured pose."""
+    f = active(iiwa, q=np.full(7, 1.0))
+    for k in range(1, 4):
+        step(f, k * DT, np.full(7, 1.0), np.zeros(7), np.full(7, 0.5))
+    with pytest.raises(SafetyError, match="while active"):
+        f.relocated()
+    assert f.reset() is SafetyState.INACTIVE
+    f.relocated()
+    assert f.activate(4 * DT, np.zeros(7)) is SafetyState.ACTIVE
+    out = step(f, 5 * DT, np.zeros(7), np.zeros(7), np.zeros(7))
+    assert out.state is SafetyState.ACTIVE
+    np.testing.assert_allclose(out.values, 0.0, atol=1e-12)
+
+
 def test_activation_starts_the_rate_limit_from_the_last_target_sent(iiwa):
     """Inactive, the arm holds 0 while it sags to 0.5: the first active target is within one rate
     step of the held target, not a jump to where the arm now is."""

@@ -274,6 +274,8 @@ class PolicyNode:
         log.info("%s: new episode %s, re-activating from the new state", self.config.node_name, self._episode)
         if ctl.reset() != "fault":  # reset also forgets the sensor check's reference: the robot was moved
             self._fault_note = None
+            # The simulator teleported the robot: the old episode's last target is no rate-limit origin.
+            ctl.safety.relocated()
         if self._want_active and ctl.state == "inactive" and mapped.problem is None and self._publisher_note is None:
             ctl.activate(now, mapped.q)
 
