@@ -35,11 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    import yaml
-
     from robot_rl.algos.distill import DistillConfig
     from robot_rl.distill import DistillError, distill
     from robot_rl.train import command_line
+    from sim.validation import load_yaml_text
 
     if args.steps < 1 or args.eval_episodes < 1:
         raise DistillError("--steps and --eval-episodes must be at least 1")
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in known:
             raise DistillError(f"--set expects KEY=VALUE with KEY one of {sorted(known)}, got '{item}'")
-        values[key.strip()] = yaml.safe_load(value)
+        values[key.strip()] = load_yaml_text(value, f"--set {item}")
     if args.history is not None:
         values["history"] = args.history
     if "hidden" in values:
