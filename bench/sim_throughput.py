@@ -4,7 +4,8 @@ The three targets (issue 12), each a ratio measured in the same run, so machine 
 Each ratio is the median over alternating short windows of the two sides (`paired_ratio`), with its
 min-max range, so a load change on the shared machine hits both.
   a1: ratio_vec32_dr_to_raw        A1 vector env, N=32, DR on, physics steps/s / a bare single-thread
-                                   mj_step loop on the same A1 model standing on the floor (>= 0.8)
+                                   mj_step loop on the same A1 model standing on the floor, holding
+                                   the same kind of command (>= 0.8)
   cartpole: ratio_single_to_gym_pendulum
                                    our single cart-pole env's steps/s / gymnasium's
                                    InvertedPendulum-v5 env steps/s, both made with gymnasium.make (>= 1.0)
@@ -86,7 +87,10 @@ def a1_figures(seconds: float) -> dict:
     data.qpos[:3], data.qpos[3:7] = base.position, base.orientation
     for k, j in enumerate(robot.joints):
         data.qpos[model.jnt_qposadr[model.joint(j.name).id]] = robot.default_pose[k]
-    data.ctrl[:] = robot.default_pose
+    # The same commands as the vector env below (a fixed random offset from the default pose per
+    # robot; the bare loop holds robot 0's), so both sides simulate the same kind of motion.
+    acts = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 12))
+    data.ctrl[:] = np.array(robot.default_pose) + 0.5 * acts[0]
     for _ in range(400):  # settle onto the floor: the contacts a standing robot has
         mujoco.mj_step(model, data)
 
@@ -102,7 +106,6 @@ def a1_figures(seconds: float) -> dict:
         n = 32
         vec = RobotVectorEnv("A1Walk-v0", n, seed=0, randomization=dr)
         vec.reset(seed=0)
-        acts = np.random.default_rng(0).uniform(-0.2, 0.2, (n, 12))
         rate = n * timed(lambda vec=vec, acts=acts: vec.step(acts), seconds)
         out[f"vec{n}_{tag}_steps_per_s"] = round(rate)
         out[f"vec{n}_{tag}_physics_per_s"] = round(rate * S)
@@ -122,7 +125,6 @@ def a1_figures(seconds: float) -> dict:
         env.close()
     vec = RobotVectorEnv("A1Walk-v0", 32, seed=0, randomization="default")
     vec.reset(seed=0)
-    acts = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 12))
     pair = paired_ratio(lambda: vec.step(acts), 32 * S, raw, 100, 2 * seconds)
     vec.close()
     out["ratio_vec32_dr_to_raw"] = pair["ratio"]  # median over alternating windows (see paired_ratio)

@@ -1,7 +1,9 @@
 """Training speed and sample efficiency: our PPO/SAC against Stable-Baselines3, same machine and envs.
 
 Every trial runs in a fresh subprocess, one at a time (1 torch thread each), so timings are
-not polluted by the other trials and peak memory is per trial. A trial trains until its episode
+not polluted by the other trials and peak memory is per trial. Time budgets (``max_seconds``) count
+the trial's CPU seconds, and every result has CPU seconds next to wall-clock: on a shared machine
+the neighbours' load inflates wall-clock, not CPU time. A trial trains until its episode
 returns cross a threshold (mean of the last WINDOW finished training episodes, identical rule for
 both libraries) or its step/time budget runs out, then evaluates the deterministic policy on
 separate seeded episodes (evaluation time is not training time).
@@ -17,6 +19,12 @@ Sections (quick mode in parentheses):
   sac_swingup     CartpoleSwingup-v0: full mode: steps and time to the threshold; quick: steps/s only
   ppo_inverted_pendulum / ppo_hopper (full only): deterministic eval return and training return at
                   equal env steps (ours with `--preset locomotion` on Hopper, SB3 with its defaults)
+  ppo_swingup_vs_rsl_rl: our PPO CLI defaults vs rsl_rl's PPO (rsl-rl-lib) on our vector env through its
+                  VecEnv (time-outs passed for bootstrapping), with rsl_rl's defaults and with our sizes;
+                  the peer's figures sit under the "sb3" key of each comparison
+  td3_pendulum, ddpg_pendulum, dqn_cartpole, a2c_inverted_pendulum, trpo_inverted_pendulum: steps and
+                  wall-clock to the threshold, SB3 (TRPO: sb3-contrib) with RL Zoo's settings for the
+                  task where the Zoo has them (FAMILY below), ours with its CLI defaults
 
 Prints one JSON object (also written to --out): per-trial results, medians, the ratios and
 which of the issue's targets were met. SB3 is a bench-only dependency.
@@ -54,6 +62,50 @@ SAC_SHARED = {  # SB3's SAC defaults that both run: same data, same updates-to-d
     "buffer_size": 1_000_000,
 }
 SAC_SB3_NETWORKS = {"hidden": [256, 256], "actor_lr": 3e-4, "critic_lr": 3e-4, "alpha_lr": 3e-4}
+# RL Zoo (rl-baselines3-zoo hyperparams/*.yml) for TD3/DDPG on Pendulum-v1 and DQN on CartPole-v1.
+ZOO_PENDULUM_TD3 = {
+    "gamma": 0.98,
+    "buffer_size": 200_000,
+    "learning_starts": 10_000,
+    "action_noise_std": 0.1,
+    "learning_rate": 1e-3,
+    "policy_kwargs": {"net_arch": [400, 300]},
+}
+ZOO_CARTPOLE_DQN = {
+    "learning_rate": 2.3e-3,
+    "batch_size": 64,
+    "buffer_size": 100_000,
+    "learning_starts": 1000,
+    "gamma": 0.99,
+    "target_update_interval": 10,
+    "train_freq": 256,
+    "gradient_steps": 128,
+    "exploration_fraction": 0.16,
+    "exploration_final_eps": 0.04,
+    "policy_kwargs": {"net_arch": [256, 256]},
+}
+FAMILY: dict[str, dict[str, Any]] = {
+    "td3_pendulum": {
+        "algo": "td3", "env_id": "Pendulum-v1", "threshold": -200.0, "window": 10, "max_steps": 20_000,
+        "max_seconds": 600, "ours": {"gamma": 0.98}, "sb3": ZOO_PENDULUM_TD3, "sb3_source": "RL Zoo Pendulum-v1",
+    },
+    "ddpg_pendulum": {
+        "algo": "ddpg", "env_id": "Pendulum-v1", "threshold": -200.0, "window": 10, "max_steps": 20_000,
+        "max_seconds": 600, "ours": {"gamma": 0.98}, "sb3": ZOO_PENDULUM_TD3, "sb3_source": "RL Zoo Pendulum-v1",
+    },
+    "dqn_cartpole": {
+        "algo": "dqn", "env_id": "CartPole-v1", "threshold": 475.0, "window": 20, "max_steps": 50_000,
+        "max_seconds": 600, "ours": {}, "sb3": ZOO_CARTPOLE_DQN, "sb3_source": "RL Zoo CartPole-v1",
+    },
+    "a2c_inverted_pendulum": {
+        "algo": "a2c", "env_id": "InvertedPendulum-v5", "threshold": 950.0, "window": 20, "max_steps": 300_000,
+        "max_seconds": 600, "ours": {}, "sb3": {}, "sb3_source": "SB3 defaults",
+    },
+    "trpo_inverted_pendulum": {
+        "algo": "trpo", "env_id": "InvertedPendulum-v5", "threshold": 950.0, "window": 20, "max_steps": 300_000,
+        "max_seconds": 600, "ours": {}, "sb3": {}, "sb3_source": "sb3-contrib defaults",
+    },
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,20 +120,30 @@ class _Curve:
         self.threshold = threshold
         self.window = window
         self.returns: list[float] = []
-        self.hit: tuple[int, float] | None = None
-        self.t0 = time.perf_counter()
+        self.hit: tuple[int, float, float] | None = None
+        self.start()
+
+    def start(self) -> None:
+        # CPU time next to wall-clock: on a shared machine the process's own CPU seconds are what a
+        # loaded neighbour does not inflate (torch runs 1 thread; MuJoCo's rollout pool counts too).
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds since start: time budgets count these, so a loaded machine does not cut a trial short."""
+        return time.process_time() - self.c0
 
     def add(self, ret: float, step: int) -> None:
         self.returns.append(ret)
         if self.hit is None and self.threshold is not None and len(self.returns) >= self.window:
             if sum(self.returns[-self.window :]) / self.window >= self.threshold:
-                self.hit = (step, time.perf_counter() - self.t0)
+                self.hit = (step, time.perf_counter() - self.t0, time.process_time() - self.c0)
 
     def result(self) -> dict[str, Any]:
         last = self.returns[-self.window :]
         return {
             "steps_to_threshold": self.hit[0] if self.hit else None,
             "seconds_to_threshold": round(self.hit[1], 2) if self.hit else None,
+            "cpu_seconds_to_threshold": round(self.hit[2], 2) if self.hit else None,
             "final_train_return": round(sum(last) / len(last), 2) if last else None,
             "episodes": len(self.returns),
         }
@@ -108,20 +170,22 @@ def _finish(out: dict, spec: dict, policy_fn, env_factory) -> dict:
 def trial_ours(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    from robot_rl.algos import ALGORITHMS
     from robot_rl.envs import make_env, make_vec_env
-    from robot_rl.train import ALGOS, algo_config
+    from robot_rl.train import algo_config
     from robot_rl.training.cpu import cpu_training_settings
 
     torch.set_num_threads(1)
 
     cfg = algo_config(spec["algo"], spec.get("overrides", {}))
     env = make_vec_env(spec["env_id"], cfg.num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
-    algo = ALGOS[spec["algo"]][0](env, cfg, total_steps=spec["max_steps"], seed=spec["seed"])
+    algo = ALGORITHMS[spec["algo"]].cls(env, cfg, total_steps=spec["max_steps"], seed=spec["seed"])
     curve = _Curve(spec.get("threshold"), spec.get("window", WINDOW))
     algo.collector.stats.on_episode = lambda ret, _length: curve.add(ret, algo.global_step)
     with cpu_training_settings():  # as `robot-rl train` runs its loop
-        curve.t0 = start = time.perf_counter()
-        while algo.global_step < spec["max_steps"] and time.perf_counter() - start < spec["max_seconds"]:
+        curve.start()
+        start = curve.t0
+        while algo.global_step < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
             algo.iterate()
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 break
@@ -158,11 +222,29 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
                     curve.add(float(info["episode"]["r"]), self.num_timesteps)
             if spec.get("stop_at_threshold") and curve.hit is not None:
                 return False
-            return time.perf_counter() - curve.t0 < spec["max_seconds"]
+            return curve.cpu_seconds() < spec["max_seconds"]
 
-    algo_cls = {"ppo": sb3.PPO, "sac": sb3.SAC}[spec["algo"]]
-    model = algo_cls("MlpPolicy", env, seed=spec["seed"], device="cpu", verbose=0, **spec.get("sb3_kwargs", {}))
-    curve.t0 = start = time.perf_counter()
+    import sb3_contrib
+
+    algo_cls = {
+        "ppo": sb3.PPO,
+        "sac": sb3.SAC,
+        "td3": sb3.TD3,
+        "ddpg": sb3.DDPG,
+        "a2c": sb3.A2C,
+        "dqn": sb3.DQN,
+        "trpo": sb3_contrib.TRPO,  # TRPO lives in sb3-contrib
+    }[spec["algo"]]
+    sb3_kwargs = dict(spec.get("sb3_kwargs", {}))
+    if "action_noise_std" in sb3_kwargs:  # RL Zoo's "noise_type: normal" for TD3/DDPG
+        from stable_baselines3.common.noise import NormalActionNoise
+
+        dim = env.action_space.shape[0]
+        std = sb3_kwargs.pop("action_noise_std")
+        sb3_kwargs["action_noise"] = NormalActionNoise(np.zeros(dim), std * np.ones(dim))
+    model = algo_cls("MlpPolicy", env, seed=spec["seed"], device="cpu", verbose=0, **sb3_kwargs)
+    curve.start()
+    start = curve.t0
     model.learn(total_timesteps=spec["max_steps"], callback=Budget())
     train_s = time.perf_counter() - start
     steps = int(model.num_timesteps)
@@ -171,6 +253,84 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
     out.update(curve.result())
     return _finish(out, spec, lambda o: np.asarray(model.predict(o, deterministic=True)[0]),
                    lambda: gym.make(spec["env_id"], **kwargs))
+
+
+def trial_rsl_rl(spec: dict[str, Any]) -> dict[str, Any]:
+    """rsl_rl's PPO (``rsl-rl-lib``: legged_gym's and Isaac Lab's) on our vector env via its VecEnv.
+
+    Time-outs go to rsl_rl as ``extras["time_outs"]`` so it bootstraps through them. ``spec["rsl"]``
+    holds the network and algorithm settings; the rest are rsl_rl's defaults.
+    """
+    import numpy as np
+    import torch
+    from rsl_rl.env import VecEnv
+    from rsl_rl.runners import OnPolicyRunner
+    from tensordict import TensorDict
+
+    from robot_rl.envs import make_vec_env
+
+    torch.set_num_threads(1)
+    rsl = spec["rsl"]
+    num_envs = rsl["num_envs"]
+    venv = make_vec_env(spec["env_id"], num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
+    curve = _Curve(spec.get("threshold"), spec.get("window", WINDOW))
+
+    class OurVecEnv(VecEnv):
+        def __init__(self) -> None:
+            self.num_envs = num_envs
+            self.num_actions = int(venv.single_action_space.shape[0])
+            self.max_episode_length = 1000
+            self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long)
+            self.device = "cpu"
+            self.cfg = {}
+            obs, _ = venv.reset(seed=spec["seed"])
+            self.obs = torch.as_tensor(obs, dtype=torch.float32)
+            self.running = np.zeros(num_envs)
+            self.steps = 0
+
+        def get_observations(self) -> TensorDict:
+            return TensorDict({"policy": self.obs}, batch_size=[num_envs])
+
+        def step(self, actions: torch.Tensor):
+            obs, reward, terminated, truncated, _info = venv.step(np.clip(actions.numpy(), -1.0, 1.0))
+            self.steps += num_envs
+            self.running += reward
+            done = np.asarray(terminated) | np.asarray(truncated)
+            for i in np.flatnonzero(done):
+                curve.add(float(self.running[i]), self.steps)
+            self.running[done] = 0.0
+            self.episode_length_buf += 1
+            self.episode_length_buf[torch.as_tensor(done)] = 0
+            self.obs = torch.as_tensor(obs, dtype=torch.float32)
+            extras = {"time_outs": torch.as_tensor(np.asarray(truncated) & ~np.asarray(terminated)), "log": {}}
+            return (self.get_observations(), torch.as_tensor(reward, dtype=torch.float32),
+                    torch.as_tensor(done), extras)
+
+    env = OurVecEnv()
+    model = {"class_name": "MLPModel", "hidden_dims": rsl.get("hidden", [256, 256, 256]),
+             "activation": rsl.get("activation", "elu"), "obs_normalization": rsl.get("obs_normalization", False)}
+    train_cfg = {
+        "num_steps_per_env": rsl.get("num_steps", 24),
+        "save_interval": 10**9,
+        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+        "algorithm": {"class_name": "PPO", **rsl.get("algorithm", {})},
+        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 1.0}},
+        "critic": dict(model),
+    }
+    runner = OnPolicyRunner(env, train_cfg, log_dir=None, device="cpu")
+    curve.start()
+    start = curve.t0
+    while env.steps < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:
+        runner.learn(1)
+        if spec.get("stop_at_threshold") and curve.hit is not None:
+            break
+    train_s = time.perf_counter() - start
+    venv.close()
+    out = {"lib": "rsl_rl", "seed": spec["seed"], "steps": env.steps, "train_seconds": round(train_s, 2)}
+    out["steps_per_second"] = round(env.steps / train_s, 1)
+    out.update(curve.result())
+    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,10 +361,14 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 def _compare(ours: list[dict], sb3: list[dict]) -> dict[str, Any]:
     summary: dict[str, Any] = {"ours": ours, "sb3": sb3}
-    for key in ("seconds_to_threshold", "steps_to_threshold", "steps_per_second", "eval_return", "final_train_return"):
+    keys = ("seconds_to_threshold", "cpu_seconds_to_threshold", "steps_to_threshold", "steps_per_second")
+    for key in (*keys, "eval_return", "final_train_return"):
         summary[f"median_{key}"] = {"ours": _median(ours, key), "sb3": _median(sb3, key)}
     summary["time_to_threshold_ratio_sb3_over_ours"] = _ratio(
         summary["median_seconds_to_threshold"]["sb3"], summary["median_seconds_to_threshold"]["ours"]
+    )
+    summary["cpu_time_to_threshold_ratio_sb3_over_ours"] = _ratio(
+        summary["median_cpu_seconds_to_threshold"]["sb3"], summary["median_cpu_seconds_to_threshold"]["ours"]
     )
     summary["steps_to_threshold_ratio_sb3_over_ours"] = _ratio(
         summary["median_steps_to_threshold"]["sb3"], summary["median_steps_to_threshold"]["ours"]
@@ -253,6 +417,24 @@ def main(argv: list[str] | None = None) -> int:
         ]
         sections["ppo_swingup"] = {"threshold": SWINGUP_THRESHOLD, **_compare(ours, sb3)}
 
+    if wanted("ppo_swingup_vs_rsl_rl"):
+        # Our CLI defaults against rsl_rl's PPO with its defaults (24 steps per env, 256x256x256 ELU,
+        # 5 epochs, adaptive-KL rate, entropy 0.01) and with our env/network sizes, on our vector env.
+        ppo = algo_config("ppo", {})
+        ours_sizes = {"num_envs": ppo.num_envs, "num_steps": ppo.num_steps, "hidden": list(ppo.hidden),
+                      "activation": ppo.activation, "algorithm": {"num_learning_epochs": ppo.update_epochs,
+                                                                  "num_mini_batches": ppo.num_minibatches}}
+        base = {"algo": "ppo", "env_id": SWINGUP, "task_kwargs": SWINGUP_KW, "threshold": SWINGUP_THRESHOLD,
+                "stop_at_threshold": True, "max_steps": 1_000_000, "max_seconds": 200 if quick else 900}
+        ours = [_run(trial_ours, {**base, "seed": s, "eval_episodes": 0}) for s in seeds]
+        rsl_defaults = [_run(trial_rsl_rl, {**base, "seed": s, "rsl": {"num_envs": ppo.num_envs}}) for s in seeds]
+        rsl_ours = [_run(trial_rsl_rl, {**base, "seed": s, "rsl": ours_sizes}) for s in seeds]
+        sections["ppo_swingup_vs_rsl_rl"] = {
+            "threshold": SWINGUP_THRESHOLD,
+            "rsl_rl_defaults": _compare(ours, rsl_defaults),
+            "rsl_rl_our_sizes": {"settings": ours_sizes, **_compare(ours, rsl_ours)},
+        }
+
     if wanted("sac_pendulum"):
         base = {
             "algo": "sac",
@@ -296,6 +478,33 @@ def main(argv: list[str] | None = None) -> int:
         sb3 = [_run(trial_sb3, {**base, **budget, "seed": s}) for s in seeds]
         sections["sac_swingup"] = {"threshold": SWINGUP_THRESHOLD, "utd": 1, **_compare(ours, sb3)}
 
+    # The rest of the family, each on its held-out classic task: SB3 (sb3-contrib for TRPO) with RL Zoo's
+    # settings for that task where the Zoo has them, else its defaults; ours with its CLI defaults plus
+    # the task's discount where the Zoo sets one. Steps and wall-clock to the threshold, stop there.
+    for name, family in FAMILY.items():
+        if not wanted(name):
+            continue
+        base = {
+            "algo": family["algo"],
+            "env_id": family["env_id"],
+            "threshold": family["threshold"],
+            "window": family["window"],
+            "stop_at_threshold": True,
+            "eval_episodes": 10,
+            "max_steps": family["max_steps"],
+            "max_seconds": family["max_seconds"] // (3 if quick else 1),
+        }
+        ours = [_run(trial_ours, {**base, "seed": s, "overrides": family["ours"]}) for s in seeds]
+        sb3 = [_run(trial_sb3, {**base, "seed": s, "sb3_kwargs": family["sb3"]}) for s in seeds]
+        sections[name] = {
+            "threshold": family["threshold"],
+            "window": family["window"],
+            "budget_steps": family["max_steps"],
+            "sb3_settings": family["sb3_source"],
+            "ours_overrides": family["ours"],
+            **_compare(ours, sb3),
+        }
+
     # (section, env, steps, our preset): SB3 runs its defaults, which are the PPO paper's MuJoCo settings.
     equal_steps = [("ppo_inverted_pendulum", "InvertedPendulum-v5", 50_000 if quick else 200_000, None)]
     if not quick:
@@ -314,8 +523,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         sections[name] = sec
 
-    all_trials = [t for sec in sections.values() for t in sec["ours"] + sec["sb3"]]
-    ours_trials = [t for sec in sections.values() for t in sec["ours"]]
+    flat = [sec for sec in sections.values() if "ours" in sec]
+    flat += [sec[k] for sec in sections.values() for k in ("rsl_rl_defaults", "rsl_rl_our_sizes") if k in sec]
+    all_trials = [t for sec in flat for t in sec["ours"] + sec["sb3"]]
+    ours_trials = [t for sec in flat for t in sec["ours"]]
     targets: dict[str, Any] = {}
     if "ppo_swingup" in sections:
         sec = sections["ppo_swingup"]
@@ -341,6 +552,23 @@ def main(argv: list[str] | None = None) -> int:
         steps_ratio = sec["steps_to_threshold_ratio_sb3_over_ours"]
         targets["sac_steps_to_threshold_ratio_sb3_over_ours"] = steps_ratio
         targets["sac_sample_efficiency_no_worse"] = None if steps_ratio is None else steps_ratio >= 1.0
+    if "ppo_swingup_vs_rsl_rl" in sections:
+        for key in ("rsl_rl_defaults", "rsl_rl_our_sizes"):
+            sec = sections["ppo_swingup_vs_rsl_rl"][key]
+            cpu = sec["median_cpu_seconds_to_threshold"]
+            ours_c, peer_c = cpu["ours"], cpu["sb3"]
+            targets[f"ppo_cli_defaults_beat_{key}"] = ours_c is not None and (peer_c is None or ours_c < peer_c)
+    for name in FAMILY:
+        if name in sections:
+            sec = sections[name]
+            ours_s = sec["median_seconds_to_threshold"]["ours"]
+            sb3_s = sec["median_seconds_to_threshold"]["sb3"]
+            targets[f"{name}_solved_every_seed"] = all(t["steps_to_threshold"] is not None for t in sec["ours"])
+            # SB3 never reaching the threshold counts as slower (its time is at least its budget).
+            targets[f"{name}_wall_clock_no_slower_than_sb3"] = ours_s is not None and (sb3_s is None or ours_s <= sb3_s)
+            ours_c = sec["median_cpu_seconds_to_threshold"]["ours"]
+            sb3_c = sec["median_cpu_seconds_to_threshold"]["sb3"]
+            targets[f"{name}_cpu_time_no_slower_than_sb3"] = ours_c is not None and (sb3_c is None or ours_c <= sb3_c)
     for name in ("ppo_inverted_pendulum", "ppo_hopper"):
         if name in sections:
             targets[f"{name}_no_worse_than_sb3"] = sections[name]["ours_no_worse"]

@@ -98,7 +98,8 @@ class PybulletProblem:
         before = seg.cmd_t < -1e-9
         if delay_steps <= 0 or not np.any(before):
             return
-        self.sim.delay.prime(seg.cmd_t[before], seg.cmd[before], self.robot.control_dt)
+        # Commands are issued once per control step, so those before the start fill the line in order.
+        self.sim.delay.prime(seg.cmd[before])
 
     def simulate(self, seg_index: int, x: np.ndarray) -> np.ndarray:
         """Simulated [q, qd] at the segment's measured times for parameter vector x."""

@@ -3,7 +3,8 @@
 Our algorithms see exactly one contract, whatever the env:
 
 * observations: 1-D ``Box``; actions: 1-D bounded ``Box`` presented to the agent as [-1, 1]
-  (gymnasium envs with other bounds are wrapped in ``RescaleAction``; our own tasks already are);
+  (gymnasium envs with other bounds are wrapped in ``RescaleAction``; our own tasks already are),
+  or ``Discrete`` for the algorithms made for it (DQN);
 * vector envs auto-reset in ``SAME_STEP`` mode: when an env is done, the returned obs is already the
   next episode's first obs, ``info["final_obs"]`` (mask ``info["_final_obs"]``) holds the terminal obs
   and ``info["final_info"]`` the terminal infos. Algorithms bootstrap from ``final_obs`` on
@@ -76,15 +77,25 @@ def _check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> No
             f"{env_id}: observation space must be a 1-D Box, got {obs_space}; "
             "flatten it with gymnasium.wrappers.FlattenObservation first"
         )
+    if isinstance(act_space, gym.spaces.Discrete):  # DQN's kind (CartPole-v1, Acrobot-v1, ...)
+        return
     if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
-        raise EnvSpecError(f"{env_id}: action space must be a 1-D Box (continuous control), got {act_space}")
+        raise EnvSpecError(
+            f"{env_id}: action space must be a 1-D Box (continuous control) or Discrete, got {act_space}"
+        )
     if not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
         raise EnvSpecError(f"{env_id}: action space {act_space} is unbounded; PPO/SAC here need finite bounds")
 
 
-def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
-    """One env with actions in [-1, 1] (for evaluation, or as a SyncVectorEnv member)."""
+def make_env(env_id: str, privileged_obs: bool = False, **task_kwargs: Any) -> gym.Env:
+    """One env with actions in [-1, 1] (for evaluation, or as a SyncVectorEnv member).
+
+    ``privileged_obs``: the observation is followed by the simulator's privileged state (a
+    distillation teacher's input; ``PrivilegedObservation``).
+    """
     env_id = resolve_env_id(env_id)
+    if privileged_obs:
+        return PrivilegedObservation(make_env(env_id, **task_kwargs))
     if is_our_task(env_id):
         _register_our_tasks()
     try:
@@ -92,6 +103,8 @@ def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
     except gym.error.Error as exc:
         raise EnvSpecError(f"cannot make env '{env_id}': {exc}") from exc
     _check_spaces(env_id, env.observation_space, env.action_space)
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return env
     low, high = env.action_space.low, env.action_space.high
     if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
         # Agents always act in [-1, 1]: exported policies then have one contract for every env.
@@ -99,16 +112,27 @@ def make_env(env_id: str, **task_kwargs: Any) -> gym.Env:
     return env
 
 
-def make_vec_env(env_id: str, num_envs: int, seed: int, **task_kwargs: Any) -> gym.vector.VectorEnv:
+def make_vec_env(
+    env_id: str,
+    num_envs: int,
+    seed: int,
+    privileged_obs: bool = False,
+    physics_threads: int | None = None,
+    **task_kwargs: Any,
+) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset for any id (see module docstring for the contract).
 
     Our tasks use the simulator's batched ``sim.vector.RobotVectorEnv`` when it exists (it steps all
     envs in one call into MuJoCo); everything else, and our tasks until that exists, uses
     ``gymnasium.vector.SyncVectorEnv``. ``seed`` seeds the vector env; the caller still passes it to
     the first ``reset`` for gymnasium envs (``reset(seed=seed)`` seeds member i with ``seed + i``).
+    ``physics_threads`` caps the threads of one batched MuJoCo step (default: up to 2); a Ray rollout
+    worker that declared one CPU passes 1, so K workers on K cores do not fight over them.
     """
     if num_envs < 1:
         raise EnvSpecError(f"num_envs must be >= 1, got {num_envs}")
+    if privileged_obs:
+        return PrivilegedVectorObservation(make_vec_env(env_id, num_envs, seed, **task_kwargs))
     env_id = resolve_env_id(env_id)
     if is_our_task(env_id):
         _register_our_tasks()
@@ -121,6 +145,7 @@ def make_vec_env(env_id: str, num_envs: int, seed: int, **task_kwargs: Any) -> g
                 engine=task_kwargs.get("engine", "mujoco"),
                 randomization=task_kwargs.get("randomization"),
                 params=task_kwargs.get("params"),
+                nthread=physics_threads,
             )
             _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
             return venv
@@ -177,3 +202,73 @@ def final_info_value(info: dict[str, Any], key: str, done: np.ndarray) -> np.nda
     if mask is not None and not np.all(np.asarray(mask)[idx]):
         return None
     return np.asarray(final_info[key])[idx]
+
+
+PRIVILEGED_KEY = "privileged"
+
+
+def _privileged_box(obs_space: gym.spaces.Box, priv: np.ndarray) -> gym.spaces.Box:
+    k = int(np.asarray(priv).shape[-1])
+    low = np.concatenate([obs_space.low, np.full(k, -np.inf)]).astype(np.float32)
+    high = np.concatenate([obs_space.high, np.full(k, np.inf)]).astype(np.float32)
+    return gym.spaces.Box(low, high, dtype=np.float32)
+
+
+def _need_privileged(info: dict[str, Any], env_id: str) -> np.ndarray:
+    if PRIVILEGED_KEY not in info:
+        raise EnvSpecError(f"{env_id}: privileged observations need info['privileged'] from the env; it has none")
+    return np.asarray(info[PRIVILEGED_KEY], dtype=np.float32)
+
+
+class PrivilegedObservation(gym.Wrapper):
+    """``obs -> [obs, info['privileged']]``: what a privileged teacher sees (the sampled physics).
+
+    A policy trained on this cannot run on a robot (the robot reports no masses or delays); it is
+    the teacher that ``robot-rl distill`` imitates with a student on the plain observation.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        _, info = env.reset(seed=0)
+        self.observation_space = _privileged_box(env.observation_space, _need_privileged(info, str(env.spec)))
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return np.concatenate([obs, _need_privileged(info, str(self.env.spec))]).astype(np.float32), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs = np.concatenate([obs, _need_privileged(info, str(self.env.spec))]).astype(np.float32)
+        return obs, reward, terminated, truncated, info
+
+
+class PrivilegedVectorObservation(gym.vector.VectorWrapper):
+    """The vector form of ``PrivilegedObservation``, terminal observations (``final_obs``) included."""
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        super().__init__(env)
+        _, info = env.reset(seed=0)
+        priv = _need_privileged(info, "vector env")
+        self.single_observation_space = _privileged_box(env.single_observation_space, priv[0])
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return np.concatenate([obs, _need_privileged(info, "vector env")], -1).astype(np.float32), info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        obs = np.concatenate([obs, _need_privileged(info, "vector env")], -1).astype(np.float32)
+        done = np.asarray(terminated) | np.asarray(truncated)
+        if done.any():
+            # The terminal obs is followed by the finished episode's own privileged state.
+            final_priv = final_info_value(info, PRIVILEGED_KEY, done)
+            final = np.empty(self.num_envs, dtype=object)
+            final[:] = None
+            obs_dim = self.env.single_observation_space.shape[0]
+            lasts = final_observations(info, done, obs_dim)
+            for j, (i, last) in enumerate(zip(np.flatnonzero(done), lasts, strict=True)):
+                priv = final_priv[j] if final_priv is not None else info[PRIVILEGED_KEY][i]
+                final[i] = np.concatenate([last, priv]).astype(np.float32)
+            info = {**info, "final_obs": final, "_final_obs": done.copy()}
+        return obs, reward, terminated, truncated, info

@@ -1,12 +1,16 @@
 """Training runner: one loop that owns logging, evaluation, checkpoints, resume and stopping.
 
+The runner drives any algorithm of ``robot_rl.algos.ALGORITHMS`` through the ``Algorithm``
+protocol (``robot_rl/algos/base.py``): ``iterate()``, ``state_dict``/``load_state_dict``, ``act``,
+``actor_from_state``. It never asks which algorithm it runs; the algorithm owns its state.
+
 A run directory describes itself::
 
     runs/NAME/
       config.yaml            everything needed to repeat the run, incl. the exact command line
       metrics.csv            one row per iteration (losses, episode stats, fps, eval results)
       tb/                    the same metrics as TensorBoard events
-      checkpoints/last.pt    the resume point (full training state; SAC: with its replay buffer)
+      checkpoints/last.pt    the resume point (full training state; off-policy: with the replay buffer)
       checkpoints/best.pt    the state with the best evaluation return so far
       checkpoints/step_*.pt  periodic snapshots (without replay buffer)
       summary.json           final evaluation and timing, written when the run ends
@@ -35,13 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 import yaml
 
-from robot_rl.algos.modules import GaussianActorCritic, SquashedGaussianActor
-from robot_rl.algos.ppo import PPO, PPOConfig
-from robot_rl.algos.sac import SAC, SACConfig, deterministic_from_actor
+from robot_rl.algos import ALGORITHMS, Algorithm
 from robot_rl.envs import is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
 from robot_rl.errors import CheckpointError, RobotRLError
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
@@ -54,7 +57,6 @@ from robot_rl.training.run_guards import check_run_numbers, remove_stale_temp_fi
 from robot_rl.training.setting_ranges import check_combination, check_settings
 from sim.validation import load_yaml_file
 
-ALGOS: dict[str, tuple[type, type]] = {"ppo": (PPO, PPOConfig), "sac": (SAC, SACConfig)}
 CONFIG_FILE = "config.yaml"
 LAST, BEST = "last.pt", "best.pt"
 
@@ -85,6 +87,11 @@ class RunConfig:
     preset: str | None = None  # named settings (robot_rl.training.presets) under the algo_config overrides
     command: str = ""
     torch_threads: int = 1
+    init_from: str | None = None  # checkpoint whose networks start this run (fine-tuning), PPO
+    # The actor sees the simulator's privileged state after the observation: a distillation
+    # teacher (robot-rl distill), not a deployable policy.
+    privileged_obs: bool = False
+    workers: int = 0  # Ray rollout workers of num_envs envs each (robot_rl.distributed); 0: this process
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
@@ -119,9 +126,9 @@ def _plain(obj: Any) -> Any:
 
 def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
     """The algorithm's config dataclass with ``overrides`` applied; unknown keys are an error."""
-    if algo not in ALGOS:
-        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGOS)}")
-    cfg_cls = ALGOS[algo][1]
+    if algo not in ALGORITHMS:
+        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGORITHMS)}")
+    cfg_cls = ALGORITHMS[algo].config_cls
     fields = {f.name: f for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
@@ -165,15 +172,27 @@ def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
     raise RunConfigError(f"{algo} setting '{name}' must be {base}{hint}, got {value!r}")
 
 
-def build_algo(config: RunConfig, env_seed: int) -> PPO | SAC:
+def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
     """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
+    if config.workers:  # rollout workers on Ray; the learner is the same algorithm
+        from robot_rl.distributed.rollout import build_distributed
+
+        return build_distributed(config, env_seed)
     cfg = algo_config(config.algo, config.algo_settings())
-    env = make_vec_env(config.env_id, cfg.num_envs, seed=env_seed, **config.task_kwargs())
-    algo_cls = ALGOS[config.algo][0]
-    return algo_cls(env, cfg, total_steps=config.steps, seed=config.seed)
+    spec = ALGORITHMS[config.algo]
+    env = make_vec_env(
+        config.env_id, cfg.num_envs, seed=env_seed, privileged_obs=config.privileged_obs, **config.task_kwargs()
+    )
+    discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
+    if discrete != (spec.action_space == "discrete"):
+        env.close()
+        kind = "Discrete" if discrete else "continuous (Box)"
+        fits = sorted(n for n, s in ALGORITHMS.items() if s.action_space == ("discrete" if discrete else "box"))
+        raise RunConfigError(f"{config.env_id} has {kind} actions, which {config.algo} does not train; use {fits}")
+    return spec.cls(env, cfg, total_steps=config.steps, seed=config.seed)
 
 
-def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
+def _load_into(algo: Algorithm, payload: dict[str, Any], path: Path) -> None:
     if payload["model_meta"] != algo.model_meta():
         raise CheckpointError(
             f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}"
@@ -183,6 +202,24 @@ def _load_into(algo: PPO | SAC, payload: dict[str, Any], path: Path) -> None:
     except (KeyError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path}: state does not fit this run's model: {first_line}") from exc
+
+
+def init_weights(algo: Algorithm, path: Path) -> None:
+    """Start a new run from a checkpoint's networks (fine-tuning): PPO's actor-critic, observation
+    normalizer and return scale, not its optimizer, RNG or step count. The network settings of the
+    run must be the checkpoint's (`model_meta`); anything else (learning rate, DR, physics) may differ.
+    """
+    from robot_rl.algos.ppo import PPO
+
+    if not isinstance(algo, PPO):
+        raise RunConfigError("--init-from supports PPO runs only")
+    payload = load_checkpoint(path, expected_algo="ppo")
+    if payload["model_meta"] != algo.model_meta():
+        raise CheckpointError(
+            f"{path}: checkpoint model {payload['model_meta']} does not match this run's {algo.model_meta()}; "
+            "use the checkpoint's network settings (its config.yaml) with --init-from"
+        )
+    algo.load_networks(payload["state"])
 
 
 @dataclass
@@ -249,6 +286,8 @@ class Trainer:
                     "or choose another --out"
                 )
             self.algo = build_algo(config, env_seed=config.seed)
+            if config.init_from:
+                init_weights(self.algo, Path(config.init_from))
             self.last_good = None
         self.resumed_from = self.algo.global_step if resume else None
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -275,16 +314,15 @@ class Trainer:
         }
         data["git_commit"] = previous.get("git_commit", _git_commit())
         data["model"] = self.algo.model_meta()
+        cluster = getattr(self.algo.collector, "cluster", None)  # rollout workers: where they ran
+        if cluster is not None:
+            data["cluster"] = cluster
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
         tmp.replace(path)
 
     def _payload(self, include_replay: bool) -> dict[str, Any]:
-        state = (
-            self.algo.state_dict(include_replay=include_replay)
-            if isinstance(self.algo, SAC)
-            else self.algo.state_dict()
-        )
+        state = self.algo.state_dict(include_replay=include_replay)
         return {
             "algo": self.config.algo,
             "global_step": self.algo.global_step,
@@ -304,16 +342,17 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int, seed: int) -> dict[str, Any]:
         algo = self.algo
-        env_id, kwargs = self.config.env_id, self.config.task_kwargs()
-        return evaluate(lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, **kwargs), episodes, seed)
+        env_id, kwargs, priv = self.config.env_id, self.config.task_kwargs(), self.config.privileged_obs
+        return evaluate(
+            lambda obs: algo.act(obs[None])[0], lambda: make_env(env_id, priv, **kwargs), episodes, seed
+        )
 
     def _check_finite(self, metrics: dict[str, float]) -> None:
         # Losses and parameters only: a diagnostic such as explained variance may be NaN legitimately.
         bad = [k for k, v in metrics.items() if k.startswith("loss/") and not math.isfinite(v)]
         where = bad[0] if bad else None
         if where is None:
-            state = self.algo.state_dict(include_replay=False) if isinstance(self.algo, SAC) else self.algo.state_dict()
-            where = first_non_finite(state)
+            where = first_non_finite(self.algo.state_dict(include_replay=False))
         if where is not None:
             kept = (
                 f"the last good checkpoint is {self.last_good}; resume from it with --resume {self.run_dir} "
@@ -368,7 +407,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
             logger.close()
-            algo.collector.env.close()
+            algo.close()
         elapsed = elapsed_before + time.perf_counter() - start_time
         result = TrainResult(status, stop_signal, algo.global_step, elapsed, final_eval, self.run_dir)
         summary = {"status": status, "global_step": algo.global_step, "elapsed_s": elapsed, "final_eval": final_eval}
@@ -440,9 +479,16 @@ def _scalars(res: dict[str, Any]) -> dict[str, float]:
 def train(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or continue) a run in ``run_dir``; see the module docstring for what it writes.
 
-    MuJoCo's warnings (MUJOCO_LOG.TXT) go to ``run_dir``, not the working directory.
+    MuJoCo's warnings (MUJOCO_LOG.TXT) go to ``run_dir``, not the working directory. A run with
+    ``config.workers`` uses the Ray session the caller opened (``--address``), else an embedded
+    local Ray for its duration.
     """
     with mujoco_log_in(run_dir):
+        if config.workers:
+            from robot_rl.distributed.cluster import ray_session
+
+            with ray_session(flag="--workers"):
+                return Trainer(config, run_dir, resume=resume, progress=progress).run()
         return Trainer(config, run_dir, resume=resume, progress=progress).run()
 
 
@@ -471,7 +517,8 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
     Returns ``(actor, meta)``. ``actor(obs_raw: Tensor[B, obs_dim]) -> Tensor[B, act_dim]`` is the
     deterministic action in [-1, 1]; observation normalization is inside the module (buffers
     ``normalizer.mean``/``normalizer.var``, no Python-side state), followed by a plain MLP
-    (``net``: Linear + Tanh/ELU/ReLU) and a final clamp (PPO) or tanh (SAC). It is in eval mode
+    (``net``: Linear + Tanh/ELU/ReLU) and a final clamp or tanh (the algorithm's squashing;
+    DQN's is the greedy action index of its Q network instead). It is in eval mode
     and on the CPU.
 
     ``meta`` holds: ``task`` (short name or None), ``env_id``, ``engine``, ``randomize``,
@@ -512,27 +559,14 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
 
 
 def _actor_from_state(algo: str, meta: dict[str, Any], state: dict[str, Any], path: Path) -> torch.nn.Module:
+    from robot_rl.algos.distill import Distillation
+
+    builders = {name: spec.cls.actor_from_state for name, spec in ALGORITHMS.items()}
+    builders["distill"] = Distillation.actor_from_state  # students of `robot-rl distill`
+    if algo not in builders:
+        raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint; known: {sorted(builders)}")
     try:
-        if algo == "ppo":
-            model = GaussianActorCritic(
-                meta["obs_dim"],
-                meta["act_dim"],
-                tuple(meta["hidden"]),
-                meta["activation"],
-                normalize=meta["normalize_obs"],
-                init_log_std=0.0,
-                critic_extra_dim=meta["priv_dim"],
-            )
-            model.load_state_dict(state["model"])
-            actor = model.deterministic()
-        elif algo == "sac":
-            sac_actor = SquashedGaussianActor(
-                meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]), meta["activation"], meta["normalize_obs"]
-            )
-            sac_actor.load_state_dict(state["actor"])
-            actor = deterministic_from_actor(sac_actor)
-        else:
-            raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint")
+        actor = builders[algo](meta, state)
     except (KeyError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path}: checkpoint does not describe a loadable actor: {first_line}") from exc

@@ -91,18 +91,19 @@ class DelayLine:
     def reset(self, initial: np.ndarray | None = None) -> None:
         self._delay.reset(0, initial)
 
-    def prime(self, cmd_t: np.ndarray, cmd: np.ndarray, control_dt: float) -> None:
-        """Load the line with the commands issued before t = 0 (times < 0, zero-order hold): a stretch
-        of a log that starts mid-motion is still executing commands sent up to `delay` earlier.
+    def prime(self, issued: np.ndarray) -> None:
+        """Commands already in flight: `issued` (k, n_actuators), one per control step before now, oldest first.
 
-        The next `segments` call is the control step at t = 0; the command issued k + 1 control steps
-        before it is the latest one issued at or before -(k + 1) * control_dt (0 before the first).
+        A replay that starts mid-motion (a held-out stretch of a log) is still executing commands
+        sent up to `action_delay` earlier; an empty line would apply the reset value instead.
+        Steps older than the first given command repeat it.
         """
-        hist = self._delay.history
-        times = np.asarray(cmd_t, dtype=float)
-        for k in range(hist.shape[1]):
-            j = int(np.searchsorted(times, -(k + 1) * control_dt + 1e-9, side="right")) - 1
-            hist[0, k] = cmd[j] if j >= 0 else 0.0
+        issued = np.asarray(issued, dtype=float).reshape(-1, self.n)
+        if not len(issued):
+            return
+        history = self._delay.history[0]  # history[k]: the command issued k + 1 control steps ago
+        for k in range(history.shape[0]):
+            history[k] = issued[max(len(issued) - 1 - k, 0)]
 
     def segments(self, command: np.ndarray) -> list[tuple[np.ndarray, int]]:
         """Commands to apply over the next control step, as runs of substeps."""

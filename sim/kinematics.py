@@ -59,6 +59,7 @@ class SerialChainFK:
                 self._K[k] = [[0, -z, y], [z, 0, -x], [-y, x, 0]]
         self._K2 = self._K @ self._K
         self._local = np.tile(np.eye(4), (n, 1, 1))
+        self._eye3 = np.eye(3)
 
     def position(self, q: np.ndarray) -> np.ndarray:
         angle = np.where(self._moves, np.asarray(q, dtype=float)[self._index], 0.0)
@@ -71,3 +72,22 @@ class SerialChainFK:
         for k in range(1, len(T)):
             out = out @ T[k]
         return out[:3, 3].copy()
+
+    def positions(self, q: np.ndarray) -> np.ndarray:
+        """`position` for a batch q[N, n_joints] -> [N, 3], in one set of array operations.
+
+        Why: a reach task evaluates FK for every env at every control step (reward, success and
+        observation); a Python loop over the batch was ~40% of the vector env's step time.
+        """
+        q = np.asarray(q, dtype=float)
+        angle = np.where(self._moves, q[:, self._index], 0.0)  # [N, n]
+        s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+        local = np.zeros((*angle.shape, 4, 4))
+        local[..., :3, :3] = self._eye3 + s * self._K + (1.0 - c) * self._K2
+        local[..., :3, 3] = self._slide * angle[..., None]
+        local[..., 3, 3] = 1.0
+        T = self._origin @ local  # [N, n, 4, 4]
+        out = T[:, 0]
+        for k in range(1, T.shape[1]):
+            out = out @ T[:, k]
+        return out[:, :3, 3].copy()

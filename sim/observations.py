@@ -121,7 +121,7 @@ def iiwa_reach_interface(task: str, robot: RobotSpec) -> TaskInterface:
 
     def obs(state: RobotState, last_action: np.ndarray, command: np.ndarray) -> np.ndarray:
         q, qd = state.q, state.qd
-        ee = fk.position(q) if q.ndim == 1 else np.stack([fk.position(qi) for qi in q])
+        ee = fk.position(q) if q.ndim == 1 else fk.positions(q)
         return np.concatenate([q, 0.1 * qd, last_action, command, ee, command - ee], axis=-1)
 
     layout = (

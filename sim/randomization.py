@@ -97,7 +97,7 @@ def _per_joint(value: Any, n: int, source: str, field_name: str, what: str = "on
     if not isinstance(value, list) or len(value) != n or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in value):
         raise ConfigError(source, field_name, f"got {value!r}; expected one finite number >= 0 or a list of "
-                          f"{n} (one per joint, robot.yaml order)")
+                          f"{n} ({what})")
     return np.array(value, dtype=float)
 
 
@@ -130,11 +130,10 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
             raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
                               + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
         dist, bounds = next(iter(spec.items()))
-        # Finite, ordered, physical (>= 0 unless the parameter is a signed offset); log-uniform and
-        # mass ranges strictly above 0.
+        # Finite, ordered, physical (>= 0, except signed offsets); log-uniform and mass ranges strictly above 0.
         positive = dist == "log_uniform" or name.endswith(".mass")
-        minimum = None if signed and not positive else 0.0
-        lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=minimum, min_open=positive)
+        lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=None if signed else 0.0,
+                                min_open=positive)
         ranges.append(ParameterRange(name, dist, lo, hi))
     n = len(robot.joints)
     init = data.get("initial_state") or {}

@@ -100,18 +100,28 @@ _BASE_FIELDS = ("position", "orientation", "linear_velocity", "angular_velocity"
 _IMU_FIELDS = ("orientation", "angular_velocity", "linear_acceleration")
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a x b over the last axis (np.cross's axis handling costs more than the arithmetic here)."""
+    a, b = np.broadcast_arrays(a, b)
+    out = np.empty(a.shape)
+    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
+
+
 def quat_rotate(quat: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate v (..., 3) by unit quaternion(s) (..., 4) w, x, y, z: body -> world."""
     w, xyz = quat[..., :1], quat[..., 1:]
-    t = 2.0 * np.cross(xyz, v)
-    return v + w * t + np.cross(xyz, t)
+    t = 2.0 * _cross(xyz, v)
+    return v + w * t + _cross(xyz, t)
 
 
 def quat_rotate_inverse(quat: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate v (..., 3) by the inverse of quaternion(s) (..., 4): world -> body."""
     w, xyz = quat[..., :1], quat[..., 1:]
-    t = 2.0 * np.cross(xyz, v)
-    return v - w * t + np.cross(xyz, t)
+    t = 2.0 * _cross(xyz, v)
+    return v - w * t + _cross(xyz, t)
 
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:

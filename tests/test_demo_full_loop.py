@@ -45,6 +45,6 @@ def test_quick_demo_without_a_policy_says_what_to_do(tmp_path: Path, monkeypatch
     from robot_rl import full_loop
     from robot_rl.errors import RobotRLError
 
-    monkeypatch.setattr(full_loop, "SHIPPED_POLICY", tmp_path / "nowhere")
+    monkeypatch.setattr(full_loop, "POLICIES_DIR", tmp_path / "nowhere")
     with pytest.raises(RobotRLError, match="run the full `robot-rl demo`"):
         run(DemoConfig(out=tmp_path / "o", quick=True, progress=False), Console(quiet=True))

@@ -101,7 +101,7 @@ class Model:
             return "range"
         if not math.isnan(t_ref[j]):
             delta = v - trusted[j]
-            if self.wraps[j]:
+            if self.wraps[j] and math.isfinite(delta):
                 delta = math.remainder(delta, 2 * math.pi)
             if abs(delta) > self.vmax[j] * max(stamp - t_ref[j], 0.0) + self.slack[j]:
                 return "jump"

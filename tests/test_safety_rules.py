@@ -376,6 +376,15 @@ def test_a_longer_gap_between_stamps_allows_a_longer_move(iiwa):
     assert step(f, 0.1, q, np.zeros(7), q).state is SafetyState.ACTIVE
 
 
+def test_a_continuous_joint_swinging_from_max_float_to_minus_max_float_is_a_jump_not_a_crash(cartpole):
+    """1e308 then -1e308 on the unlimited hinge: the difference overflows to inf (found by hypothesis)."""
+    f = active(cartpole, reading_margin=2.0)
+    step(f, 0.02, [0.0, 1e308], [0.0, 0.0], [0.0])
+    out = step(f, 0.04, [0.0, -1e308], [0.0, 0.0], [0.0])
+    assert out.state is SafetyState.FAULT
+    assert out.fault_reason.startswith("sensor fault (jump): position of joint 'hinge'")
+
+
 def test_frozen_then_jumping_reading_is_a_sensor_fault(iiwa):
     """A frozen encoder that catches up at once: each frozen reading is the reference for the next."""
     q = np.zeros(7)
@@ -478,6 +487,22 @@ def test_forget_readings_accepts_a_move_the_caller_saw(cartpole):
     f.forget_readings()
     assert step(f, DT, [-0.4, 1.0], [0, 0], [0.0]).state is SafetyState.ACTIVE
     assert step(f, 2 * DT, [0.4, 1.0], [0, 0], [0.0]).state is SafetyState.FAULT  # only the next one
+
+
+def test_relocated_restarts_the_rate_limit_from_the_new_pose_but_never_while_active(iiwa):
+    """A simulator's new episode: the old episode's last target (1.0) must not drag the arm that
+    now sits at 0 back towards it; the first target after re-activation is the measured pose."""
+    f = active(iiwa, q=np.full(7, 1.0))
+    for k in range(1, 4):
+        step(f, k * DT, np.full(7, 1.0), np.zeros(7), np.full(7, 0.5))
+    with pytest.raises(SafetyError, match="while active"):
+        f.relocated()
+    assert f.reset() is SafetyState.INACTIVE
+    f.relocated()
+    assert f.activate(4 * DT, np.zeros(7)) is SafetyState.ACTIVE
+    out = step(f, 5 * DT, np.zeros(7), np.zeros(7), np.zeros(7))
+    assert out.state is SafetyState.ACTIVE
+    np.testing.assert_allclose(out.values, 0.0, atol=1e-12)
 
 
 def test_activation_starts_the_rate_limit_from_the_last_target_sent(iiwa):

@@ -224,3 +224,25 @@ def test_scripted_trot_steps_forward(engine):
     assert s.base.position[0] > 0.2 and s.base.position[2] > 0.18 and s.imu.projected_gravity[2] < -0.95
     assert lifted.all()  # every foot left the floor at some point: it stepped
     e.close()
+
+
+@pytest.mark.parametrize("mutate, field, expected", [
+    (lambda d: d["base"].update(link="FR_hip"), "base.link", "not the root link"),
+    (lambda d: d.update(feet=["FR_foot"]), "feet[0]", "not in a1.urdf"),
+    (lambda d: d["default_pose"].update(FR_knee=0.1), "default_pose.FR_knee", "not a listed joint"),
+    (lambda d: d["default_pose"].update(FR_lower_joint=0.5), "default_pose.FR_lower_joint", "outside the"),
+    (lambda d: d["base"].pop("height"), "base.height", "missing"),
+])
+def test_malformed_legged_robot_yaml_names_file_and_field(tmp_path, mutate, field, expected):
+    import yaml
+
+    from sim.errors import ConfigError
+
+    data = yaml.safe_load((load_robot("a1").yaml_path).read_text())
+    mutate(data)
+    path = tmp_path / "robot.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_robot(path)
+    msg = str(err.value)
+    assert str(path) in msg and f"'{field}'" in msg and expected in msg and "\n" not in msg

@@ -1,8 +1,9 @@
 """Stepping a SAME_STEP-autoreset vector env for an algorithm, and keeping episode statistics.
 
-Both PPO and SAC need the same per-step bookkeeping: float32 observations, the privileged critic
+Every algorithm needs the same per-step bookkeeping: float32 observations, the privileged critic
 input, the true terminal observation of envs that just finished (to bootstrap on truncation), and
-returns/lengths/success of finished episodes for logging. It lives here once.
+returns/lengths/success of finished episodes for logging. It lives here once. Continuous actions
+are clipped to [-1, 1]; Discrete ones (DQN) pass as integer indices.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class VecCollector:
         self.env = env
         self.num_envs = env.num_envs
         self.obs_dim = int(env.single_observation_space.shape[0])
-        self.act_dim = int(env.single_action_space.shape[0])
+        space = env.single_action_space
+        # Discrete actions (DQN) travel as one integer per env; act_dim 1 is the replay column width.
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        self.n_actions = int(space.n) if self.discrete else 0
+        self.act_dim = 1 if self.discrete else int(space.shape[0])
         self.use_privileged = use_privileged
         obs, info = env.reset(seed=seed)
         self.obs = np.asarray(obs, dtype=np.float32)
@@ -100,6 +105,9 @@ class VecCollector:
             )
         return np.asarray(info[PRIVILEGED_KEY], dtype=np.float32).reshape(self.num_envs, -1)
 
+    def close(self) -> None:
+        self.env.close()
+
     def _record_reward_terms(self, info: dict, done: np.ndarray) -> None:
         """Per-episode sums of a task's named reward terms (`final_info["reward/<term>"]`), if it reports them."""
         final_info = info.get("final_info")
@@ -114,8 +122,11 @@ class VecCollector:
 
     def step(self, actions: np.ndarray) -> StepResult:
         # Clip here, not in the policy: PPO's Gaussian samples may leave [-1, 1] and its log-prob
-        # must be of the unclipped sample (CleanRL's ClipAction), while SAC's tanh never leaves it.
-        actions = np.clip(actions, -1.0, 1.0)
+        # must be of the unclipped sample (CleanRL's ClipAction), while tanh actors never leave it.
+        if self.discrete:
+            actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
+        else:
+            actions = np.clip(actions, -1.0, 1.0)
         obs, reward, terminated, truncated, info = self.env.step(actions)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)

@@ -1,4 +1,4 @@
-"""Networks shared by PPO and SAC: MLPs, running observation normalization, actors and critics.
+"""Networks shared by the algorithms: MLPs, running observation normalization, actors and critics.
 
 Everything an exported policy needs (normalization, the MLP, the output squashing) lives in
 ``nn.Module`` parameters and buffers, so ``state_dict`` round-trips it and ``torch.onnx.export``
@@ -174,9 +174,6 @@ class SquashedGaussianActor(nn.Module):
         mean, log_std = self.distribution(obs)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
         return torch.tanh(torch.addcmul(mean, log_std.exp(), noise))
-
-    def deterministic(self) -> DeterministicPolicy:
-        return DeterministicPolicy(self.normalizer, self.net, self.act_dim, squash="tanh")
 
 
 class TwinQ(nn.Module):

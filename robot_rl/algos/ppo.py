@@ -1,18 +1,15 @@
 """Proximal Policy Optimization (Schulman et al. 2017) for continuous actions, readable top to bottom.
 
 One ``iterate()`` = collect ``num_steps`` vector steps from ``num_envs`` envs, then optimize the
-clipped surrogate for ``update_epochs`` epochs of minibatches. The tricks, each named where used:
+clipped surrogate for ``update_epochs`` epochs of minibatches. The rollout and its tricks
+(vectorized collection, observation normalization, reward scaling, time-limit bootstrapping,
+GAE, asymmetric critic) are shared with A2C and TRPO in ``onpolicy.py``; the update's tricks are
+named here where used:
 
-* vectorized rollouts (one batched forward per vector step, not per env);
-* running observation normalization (statistics frozen during a rollout and its update, merged
-  after, so old and new log-probs see identical inputs; exported inside the actor);
-* reward scaling by the running std of the discounted return;
-* time-limit bootstrapping: a truncated episode's last reward gets ``+ gamma * V(final_obs)``;
-* GAE(lambda) advantages; per-minibatch advantage normalization;
+* per-minibatch advantage normalization;
 * clipped surrogate objective; optional clipped value loss; entropy bonus;
 * global gradient-norm clipping; linear learning-rate annealing or rsl_rl's adaptive-KL learning
-  rate (``desired_kl``); KL early stopping;
-* asymmetric actor-critic: the critic may see the simulator's privileged state, the actor never.
+  rate (``desired_kl``); KL early stopping.
 
 Hyperparameter defaults follow CleanRL's ``ppo_continuous_action.py`` except the batch shape
 (many envs and few, large minibatches, which is what makes PPO fast on a 2-core CPU) and a
@@ -21,27 +18,27 @@ learning rate raised to match it.
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass
 
 import gymnasium as gym
-import numpy as np
 import torch
 
-from robot_rl.algos.collector import VecCollector
-from robot_rl.algos.modules import (
-    HALF_LOG_2PI,
-    DeterministicPolicy,
-    GaussianActorCritic,
-    gaussian_entropy,
-    gaussian_log_prob,
-)
-from robot_rl.algos.storage import RolloutStorage, compute_gae
+from robot_rl.algos.modules import gaussian_entropy, gaussian_log_prob
+from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 
 
 @dataclass
 class PPOConfig:
+    # 16 envs x 64 steps, 10 epochs, 64x64 stay the defaults. Measured against wider batches on
+    # CartpoleSwingup-v0 under default DR, to a training return of 180 (bench/train_vs_sb3.py trials,
+    # seeds 0/1/2, 1 torch thread, on a shared machine at load 10-17), median env steps / CPU seconds
+    # / wall seconds to the threshold:
+    #   16 envs, 10 epochs, 64x64:    83k / 12.5 / 102   (every seed)
+    #   32 envs, 5 epochs, 128x128:  176k / 14.9 /  68
+    #   64 envs, 5 epochs, 128x128:  250k / 17.3 /  91   (robot-rl demo's settings)
+    # The wider batches run ~2.1x the env steps per CPU-second but need 2-3x the env steps: no less
+    # CPU time. Their wall-clock lead here may be the load's doing (MuJoCo's 2 rollout threads take a
+    # larger share of a contended CPU); until an idle-machine run confirms it, no switch.
     num_envs: int = 16
     num_steps: int = 64  # vector steps per rollout; batch = num_envs * num_steps
     num_minibatches: int = 4
@@ -71,136 +68,31 @@ class PPOConfig:
     asymmetric: bool = False
 
 
-class RunningVariance:
-    """Running variance of a scalar stream in float64 (for reward scaling)."""
-
-    def __init__(self) -> None:
-        self.mean, self.var, self.count = 0.0, 1.0, 0.0
-
-    def update(self, x: np.ndarray) -> None:
-        n = x.size
-        if n == 0:
-            return
-        batch_mean, batch_var = float(x.mean()), float(x.var())
-        total = self.count + n
-        delta = batch_mean - self.mean
-        m2 = self.var * self.count + batch_var * n + delta * delta * self.count * n / total
-        self.mean, self.var, self.count = self.mean + delta * n / total, m2 / total, total
-
-
-class PPO:
+class PPO(OnPolicyAlgorithm):
     name = "ppo"
 
     def __init__(self, env: gym.vector.VectorEnv, config: PPOConfig, total_steps: int, seed: int):
-        self.cfg = config
-        self.total_steps = int(total_steps)
-        self.collector = VecCollector(env, seed=seed, use_privileged=config.asymmetric)
-        c = self.collector
-        torch.manual_seed(seed)  # network initialization only; sampling uses self.generator
-        self.model = GaussianActorCritic(
-            c.obs_dim,
-            c.act_dim,
-            config.hidden,
-            config.activation,
-            normalize=config.normalize_obs,
-            init_log_std=config.init_log_std,
-            critic_extra_dim=c.priv_dim,
-        )
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate, eps=1e-5)
-        self.storage = RolloutStorage(config.num_steps, c.num_envs, c.obs_dim, c.act_dim, c.priv_dim)
-        self.running_return = np.zeros(c.num_envs)  # per-env discounted return, for reward scaling
-        self.return_stats = RunningVariance()
-        self.generator = torch.Generator().manual_seed(seed)
-        self.global_step = 0
-        self.iteration = 0
+        super().__init__(env, config, total_steps, seed)
         self.adaptive_lr = config.learning_rate  # the current rate of the adaptive-KL schedule
-
-    @property
-    def batch_size(self) -> int:
-        return self.cfg.num_envs * self.cfg.num_steps
-
-    def _critic_input(self, obs: torch.Tensor, priv: torch.Tensor) -> torch.Tensor:
-        # Asymmetric actor-critic: privileged state is appended to the critic's input only.
-        return torch.cat([obs, priv], dim=-1) if self.collector.priv_dim else obs
-
-    # ------------------------------------------------------------------ rollout
-    @torch.inference_mode()
-    def collect(self) -> None:
-        """Fill the rollout storage with ``num_steps`` vector steps of the current stochastic policy."""
-        cfg, s, c, model = self.cfg, self.storage, self.collector, self.model
-        log_std = model.log_std
-        std = log_std.exp()
-        logp_const = -(log_std.sum() + HALF_LOG_2PI * c.act_dim)
-        empty_priv = torch.zeros(c.num_envs, 0)
-        for t in range(cfg.num_steps):
-            obs = torch.from_numpy(c.obs)
-            priv = torch.from_numpy(c.priv) if c.priv is not None else empty_priv
-            mean = model.actor_mean(obs)
-            noise = torch.randn(mean.shape, generator=self.generator)
-            action = mean + std * noise
-            s.obs[t] = obs
-            s.priv[t] = priv
-            s.actions[t] = action
-            # log N(a; mean, std) with a = mean + std * noise needs no subtraction or division.
-            s.log_probs[t] = logp_const - 0.5 * noise.square().sum(-1)
-            s.values[t] = model.value(self._critic_input(obs, priv))
-
-            step = c.step(action.numpy())
-            s.raw_rewards[t] = torch.from_numpy(step.reward)
-            done = step.terminated | step.truncated
-            s.dones[t] = torch.from_numpy(done.astype(np.float32))
-            s.bootstrap[t] = 0.0
-            # Time-limit bootstrapping: a truncated (not terminated) episode did not end in a terminal
-            # state, so its last reward gets gamma * V(final_obs) instead of an implicit V = 0.
-            trunc_only = step.truncated[step.done_idx] & ~step.terminated[step.done_idx]
-            if trunc_only.any():
-                rows = step.done_idx[trunc_only]
-                final_obs = torch.from_numpy(step.final_obs[trunc_only])
-                final_priv = torch.from_numpy(step.final_priv[trunc_only]) if step.final_priv is not None else None
-                final_cobs = self._critic_input(final_obs, final_priv) if final_priv is not None else final_obs
-                s.bootstrap[t, torch.from_numpy(rows)] = cfg.gamma * model.value(final_cobs)
-            # Discounted return per env, whose running std scales rewards (reset at episode ends).
-            self.running_return = self.running_return * cfg.gamma + step.reward
-            s.discounted_returns[t] = torch.from_numpy(self.running_return)
-            self.running_return[done] = 0.0
-        s.last_obs = torch.from_numpy(c.obs.copy())
-        s.last_priv = torch.from_numpy(c.priv.copy()) if c.priv is not None else empty_priv
-        self.global_step += self.batch_size
 
     # ------------------------------------------------------------------ update
     def update(self) -> dict[str, float]:
         """Optimize the clipped surrogate on the stored rollout; returns scalar diagnostics."""
-        cfg, s, model = self.cfg, self.storage, self.model
+        cfg, model = self.cfg, self.model
 
         # Learning rate: the adaptive-KL schedule's current rate, or linear annealing from the
         # initial rate to 0 over the whole run, or constant.
-        lr = cfg.learning_rate
         if cfg.desired_kl is not None:
             lr = self.adaptive_lr
-        elif cfg.anneal_lr:
-            lr *= max(1.0 - (self.global_step - self.batch_size) / max(self.total_steps, 1), 0.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-        # Reward scaling: divide by the running std of the discounted return (not its mean: the
-        # reward's sign and offset carry meaning, e.g. a survival bonus).
-        if cfg.normalize_rewards:
-            self.return_stats.update(s.discounted_returns.numpy())
-            rewards = s.raw_rewards / math.sqrt(self.return_stats.var + 1e-8) + s.bootstrap
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         else:
-            rewards = s.raw_rewards + s.bootstrap
+            lr = self.annealed_lr()
 
-        with torch.no_grad():
-            last_values = model.value(self._critic_input(s.last_obs, s.last_priv))
-            advantages, returns = compute_gae(rewards, s.values, s.dones, last_values, cfg.gamma, cfg.gae_lambda)
-            # Normalize the whole batch once with the statistics the rollout was collected with.
-            b_obs = model.actor_normalizer(s.obs.reshape(self.batch_size, -1))
-            b_cobs = model.critic_normalizer(self._critic_input(s.obs, s.priv).reshape(self.batch_size, -1))
-        b_actions = s.actions.reshape(self.batch_size, -1)
-        b_logp = s.log_probs.reshape(-1)
-        b_adv = advantages.reshape(-1)
-        b_returns = returns.reshape(-1)
-        b_values = s.values.reshape(-1)
+        # Reward scaling, time-limit bootstrap, GAE, the normalized batch (onpolicy.py).
+        batch = self.rollout_batch()
+        b_obs, b_cobs, b_actions = batch["obs"], batch["critic_obs"], batch["actions"]
+        b_logp, b_adv, b_returns, b_values = batch["log_probs"], batch["advantages"], batch["returns"], batch["values"]
 
         minibatch = self.batch_size // cfg.num_minibatches
         sums = torch.zeros(5)  # pg loss, v loss, entropy, approx kl, clip fraction
@@ -259,9 +151,7 @@ class PPO:
             if cfg.target_kl is not None and float(epoch_kl) / cfg.num_minibatches > cfg.target_kl:
                 break
 
-        # Observation statistics are merged only now, after the update used the rollout's own.
-        model.actor_normalizer.update(s.obs)
-        model.critic_normalizer.update(self._critic_input(s.obs, s.priv))
+        self.merge_normalizer_stats()  # only now, after the update used the rollout's own statistics
 
         pg, vl, ent, kl, cf = (sums / max(n_minibatches, 1)).tolist()
         var_ret = float(b_returns.var())
@@ -289,56 +179,9 @@ class PPO:
             group["lr"] = self.adaptive_lr
         return self.adaptive_lr
 
-    def iterate(self) -> dict[str, float]:
-        """One PPO iteration: a rollout, then its update. Returns metrics (losses and episode stats)."""
-        self.collect()
-        metrics = self.update()
-        self.iteration += 1
-        metrics.update(self.collector.stats.summary())
-        return metrics
-
-    # ------------------------------------------------------------------ policy and state
-    def deterministic_policy(self) -> DeterministicPolicy:
-        """A detached copy of the actor (with its normalizer) that outputs the mean action."""
-        return copy.deepcopy(self.model.deterministic()).eval()
-
-    @torch.inference_mode()
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Deterministic action for a batch of raw observations (evaluation during training)."""
-        mean = self.model.actor_mean(torch.as_tensor(obs, dtype=torch.float32))
-        return mean.clamp(-1.0, 1.0).numpy()
-
-    def model_meta(self) -> dict:
-        c = self.collector
-        return {
-            "obs_dim": c.obs_dim,
-            "act_dim": c.act_dim,
-            "priv_dim": c.priv_dim,
-            "hidden": list(self.cfg.hidden),
-            "activation": self.cfg.activation,
-            "normalize_obs": self.cfg.normalize_obs,
-            "squash": "clip",
-        }
-
-    def state_dict(self) -> dict:
-        """Everything needed to continue training exactly: nets, normalizers, optimizer, RNG, counters."""
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "return_stats": [self.return_stats.mean, self.return_stats.var, self.return_stats.count],
-            "global_step": self.global_step,
-            "iteration": self.iteration,
-            "adaptive_lr": self.adaptive_lr,
-        }
+    def state_dict(self, include_replay: bool = True) -> dict:
+        return {**super().state_dict(include_replay), "adaptive_lr": self.adaptive_lr}
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.return_stats.mean, self.return_stats.var, self.return_stats.count = (
-            float(v) for v in state["return_stats"]
-        )
-        self.global_step = int(state["global_step"])
-        self.iteration = int(state["iteration"])
+        super().load_state_dict(state)
         self.adaptive_lr = float(state.get("adaptive_lr", self.cfg.learning_rate))

@@ -71,7 +71,7 @@ class SACConfig:
     steps_per_iteration: int = 1000  # env steps per iterate() call (granularity of logging/checkpoints)
 
 
-def _adam(params, lr: float) -> torch.optim.Adam:
+def fused_adam(params, lr: float = 1e-3) -> torch.optim.Adam:
     """Adam with the fused CPU kernel where this torch has one (one call updates all tensors)."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
@@ -82,10 +82,13 @@ def _adam(params, lr: float) -> torch.optim.Adam:
 class SAC:
     name = "sac"
 
-    def __init__(self, env: gym.vector.VectorEnv, config: SACConfig, total_steps: int, seed: int):
+    def __init__(self, env: gym.vector.VectorEnv | VecCollector, config: SACConfig, total_steps: int, seed: int):
         self.cfg = config
         self.total_steps = int(total_steps)
-        self.collector = VecCollector(env, seed=seed, use_privileged=config.asymmetric)
+        # A ready collector may stand in for the env: Ray rollout workers (robot_rl.distributed) do.
+        self.collector = (
+            env if isinstance(env, VecCollector) else VecCollector(env, seed=seed, use_privileged=config.asymmetric)
+        )
         c = self.collector
         torch.manual_seed(seed)  # network initialization only; sampling uses self.generator
         self.actor = SquashedGaussianActor(c.obs_dim, c.act_dim, config.hidden, config.activation, config.normalize_obs)
@@ -104,7 +107,7 @@ class SAC:
         groups: dict[float, list[nn.Parameter]] = {}
         for lr, params in named:
             groups.setdefault(lr, []).extend(params)
-        self.optimizer = _adam([{"params": p, "lr": lr} for lr, p in groups.items()], config.critic_lr)
+        self.optimizer = fused_adam([{"params": p, "lr": lr} for lr, p in groups.items()], config.critic_lr)
         self.replay = ReplayBuffer(config.buffer_size, c.obs_dim, c.act_dim, c.priv_dim)
         self.generator = torch.Generator().manual_seed(seed)
         self.global_step = 0
@@ -229,14 +232,25 @@ class SAC:
         return metrics
 
     # ------------------------------------------------------------------ policy and state
-    def deterministic_policy(self) -> DeterministicPolicy:
-        """A detached copy of the actor that outputs tanh(mean): a plain MLP with act_dim outputs."""
-        return deterministic_from_actor(self.actor)
-
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> np.ndarray:
         mean, _ = self.actor.distribution(torch.as_tensor(obs, dtype=torch.float32))
         return torch.tanh(mean).numpy()
+
+    def export_actor(self) -> DeterministicPolicy:
+        """A detached copy of the actor that outputs tanh(mean): a plain MLP with act_dim outputs."""
+        return deterministic_from_actor(self.actor)
+
+    @staticmethod
+    def actor_from_state(meta: dict, state: dict) -> DeterministicPolicy:
+        actor = SquashedGaussianActor(
+            meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]), meta["activation"], meta["normalize_obs"]
+        )
+        actor.load_state_dict(state["actor"])
+        return deterministic_from_actor(actor)
+
+    def close(self) -> None:
+        self.collector.close()
 
     def model_meta(self) -> dict:
         c = self.collector
@@ -297,4 +311,4 @@ def deterministic_from_actor(actor: SquashedGaussianActor) -> DeterministicPolic
         head.weight.copy_(last.weight[: actor.act_dim])
         head.bias.copy_(last.bias[: actor.act_dim])
     net[-1] = head
-    return DeterministicPolicy(actor.normalizer, net, actor.act_dim, squash="tanh").eval()
+    return DeterministicPolicy(actor.normalizer, net, actor.act_dim, squash="tanh").eval().requires_grad_(False)

@@ -1,22 +1,33 @@
 """The whole sim-to-real loop on embedded defaults, end to end, on this machine.
 
-  1. train   PPO on CartpoleSwingup-v0 in MuJoCo under the default domain randomization
+  1. train   PPO on the robot's task in MuJoCo under its default domain randomization
   2. export  the actor to ONNX with its model card
-  3. deploy  the policy node drives a PyBullet sim robot with a reality gap (heavier pole, stiffer
-             hinge, rougher rail, weaker motor, slower command path): two processes over real DDS,
-             recording joint states and commands to rosbag2
+  3. deploy  the policy node drives a PyBullet sim robot with a reality gap: two processes over
+             real DDS, recording joint states and commands to rosbag2
   4. sysid   an identification run on the same robot (multisine through the SafetyFilter, over
-             DDS, recorded), then identify those five parameters from it (mujoco.sysid)
+             DDS, recorded), then identify the gap's parameters from it (mujoco.sysid)
   5. compare return in the training sim, on the "robot", and in the calibrated sim, plus the
              identified parameters against the sim robot's true ones
+  6. retrain (--robot iiwa) fine-tune the policy on the calibrated simulator, deploy it to the
+             robot again, and print success and final position error before and after
+
+Robots:
+  cartpole (default)  CartpoleSwingup-v0; the gap: heavier pole, stiffer hinge, rougher rail,
+                      weaker motor, slower command path (5 parameters). About 1-3 minutes
+                      (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
+  iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: links 3 and 5 heavier, a
+                      0.5 kg payload, shoulder/elbow damping x3/x2.5, 0.5-1 Nm joint friction,
+                      20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: 12 minutes
+                      here at load ~10; --quick starts from policies/iiwa_reach (and its
+                      checkpoint.pt) and fine-tunes 100k steps: 2.6 minutes.
 
 Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
-into --out. Takes about 1-3 minutes here (training: 30-60 s); --quick uses the shipped policy
-(policies/cartpole_swingup) instead of training and takes under a minute.
+into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/).
 
 Examples:
   robot-rl demo                       # what `make demo` runs
   robot-rl demo --quick
+  robot-rl demo --robot iiwa --quick --out demo_out/iiwa
   robot-rl demo --policy runs/my_policy_folder --out demo_out/mine
 """
 
@@ -26,14 +37,21 @@ import argparse
 from pathlib import Path
 
 NAME = "demo"
-HELP = "the whole loop on embedded defaults: train, export, deploy over DDS, identify, compare"
+HELP = "the whole loop on embedded defaults: train, export, deploy over DDS, identify, compare (, retrain)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from robot_rl.full_loop import DEMOS
+
+    parser.add_argument("--robot", default="cartpole", choices=sorted(DEMOS),
+                        help="which robot's loop to run (default cartpole)")
     parser.add_argument("--quick", action="store_true", help="use the shipped policy instead of training")
-    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out/)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default demo_out/, iiwa: demo_out/iiwa)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    parser.add_argument("--steps", type=int, default=600_000, help="training env steps (default 600k)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training env steps (default: cartpole 600k, iiwa 1.5M)")
+    parser.add_argument("--finetune-steps", type=int, default=None,
+                        help="fine-tuning env steps on the calibrated simulator (iiwa; default 300k, --quick 100k)")
     parser.add_argument("--episodes", type=int, default=6, help="episodes on the robot and in each sim (default 6)")
     parser.add_argument("--policy", type=Path, default=None, help="deploy this policy folder instead")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -47,9 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.full_loop import run as run_loop
 
     torch.set_num_threads(1)
-    if args.steps < 1 or args.episodes < 1:
-        raise SystemExit("robot-rl demo: --steps and --episodes must be positive")
-    cfg = DemoConfig(out=args.out, quick=args.quick, seed=args.seed, train_steps=args.steps,
-                     robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress)
+    for flag, value in (("--steps", args.steps), ("--finetune-steps", args.finetune_steps),
+                        ("--episodes", args.episodes)):
+        if value is not None and value < 1:
+            raise SystemExit(f"robot-rl demo: {flag} must be positive, got {value}")
+    out = args.out or (Path("demo_out") if args.robot == "cartpole" else Path("demo_out") / args.robot)
+    cfg = DemoConfig(out=out, quick=args.quick, seed=args.seed, train_steps=args.steps,
+                     robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress,
+                     robot=args.robot, finetune_steps=args.finetune_steps)
     run_loop(cfg, Console())
     return 0

@@ -84,6 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"forward command controller topic (default: {DEFAULT_COMMAND_TOPIC})",
     )
     parser.add_argument("--estop-topic", default="/estop")
+    parser.add_argument("--goal-topic", default="/goal_point",
+                        help="geometry_msgs/PointStamped goal, for policies whose task has one (the reach)")
     legged = parser.add_argument_group("legged robots (policies that read an IMU)")
     legged.add_argument("--imu-topic", default="/imu/data", help="sensor_msgs/Imu of the trunk (default /imu/data)")
     legged.add_argument("--cmd-vel-topic", default="/cmd_vel", help="geometry_msgs/Twist velocity command")
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         state_topic=args.state_topic,
         command_topic=args.command_topic,
         estop_topic=args.estop_topic,
+        goal_topic=args.goal_topic,
         activate=args.activate,
         follow_episodes=args.sim,
         watchdog_timeout=args.watchdog,

@@ -67,6 +67,13 @@ def _evaluated_object(args: argparse.Namespace):
     torch.set_num_threads(1)
     config = read_run_config(args.run_dir)
     actor, meta = load_policy(args.run_dir, args.checkpoint)
+    if int(meta.get("history", 1)) > 1:
+        from robot_rl.errors import RobotRLError
+
+        raise RobotRLError(
+            f"{args.run_dir}: the student reads {meta['history']} stacked observations; its summary.json holds "
+            "its evaluation (eval takes history-1 students)"
+        )
 
     @torch.inference_mode()
     def policy_fn(obs):

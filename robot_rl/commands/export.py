@@ -214,6 +214,21 @@ def export_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def exportable(meta: dict) -> str | None:
+    """Why a run's actor cannot become a policy folder (None if it can): the folder's contract is a
+    continuous action from the task's own observation."""
+    if meta.get("action_space") == "discrete":
+        return f"{meta.get('algo')} acts on Discrete actions; export writes continuous actors (ppo, sac, td3, ...)"
+    if (meta.get("config") or {}).get("privileged_obs"):
+        return (
+            "this teacher's actor reads the simulator's privileged state, which a robot does not report; "
+            "distill it first: robot-rl distill --teacher RUN --out RUN2"
+        )
+    if int(meta.get("history", 1)) > 1:
+        return f"the student reads {meta['history']} stacked observations; a policy folder takes one (--history 1)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -227,6 +242,11 @@ def run(args: argparse.Namespace) -> int:
         raise RobotRLError(f"--eval-episodes is {args.eval_episodes}; give 0 (skip) or more episodes")
     check_export_out(args.out, args.force)
     actor, meta = load_policy(args.run_dir, args.checkpoint)
+    refusal = exportable(meta)
+    if refusal is not None:
+        from robot_rl.errors import RobotRLError
+
+        raise RobotRLError(f"{args.run_dir}: {refusal}")
     meta = {**meta, "run_dir": str(args.run_dir)}
     randomize = args.randomize or meta.get("randomize") or "default"
     print(f"exporting {meta.get('task')} ({meta.get('algo')}, step {meta.get('global_step')}) to {args.out}")

@@ -78,9 +78,10 @@ def robots_table(robots: list, configs) -> object:
 
     for r in robots:
         kinds = sorted({a.type for a in r.actuators})
+        tasks = ", ".join(t.id for t in TASK_SPECS if t.robot == r.name) or "none"
+        base = "floating base" if r.floating else "fixed base"
         table.add_row(
-            f"[bold]{r.name}[/bold] ({'floating' if r.floating else 'fixed'} base)\n{r.description}\n"
-            f"tasks: {', '.join(t.id for t in TASK_SPECS if t.robot == r.name) or 'none'}",
+            f"[bold]{r.name}[/bold] ({base}; tasks: {tasks})\n{r.description}",
             str(len(r.joints)),
             f"{len(r.actuators)} ({', '.join(kinds)})",
             f"{r.control_hz:g} Hz / {r.physics_dt * 1000:g} ms",

@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "real time) instead of on the wall clock",
     )
     parser.add_argument(
+        "--continuous",
+        action="store_true",
+        help="never end an episode at the task's time limit (only when the task terminates): for an "
+        "identification run or any command source that is not the task's policy",
+    )
+    parser.add_argument(
         "--realtime-factor", type=number(0.0, min_open=True), default=1.0, help="wall-clock speed-up, > 0 (default 1)"
     )
     parser.add_argument(
@@ -78,6 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
     parser.add_argument("--state-topic", default="/joint_states")
     parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
+    parser.add_argument("--goal-topic", default="/goal_point",
+                        help="where each episode's goal is published, for tasks with one (the reach)")
     parser.add_argument("--imu-topic", default="/imu/data", help="legged robots: sensor_msgs/Imu out")
     parser.add_argument(
         "--cmd-vel-topic", default="/cmd_vel", help="legged robots: the episode's velocity command out (Twist)"
@@ -110,10 +118,12 @@ def run(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         episode_steps=args.episode_steps,
         lockstep=args.lockstep,
+        continuous=args.continuous,
         realtime_factor=args.realtime_factor,
         wait_for_controller=not args.no_wait,
         state_topic=args.state_topic,
         command_topic=args.command_topic,
+        goal_topic=args.goal_topic,
         imu_topic=args.imu_topic,
         cmd_vel_topic=args.cmd_vel_topic,
         node_name=args.node_name,

@@ -1,17 +1,26 @@
-"""Train a policy with PPO or SAC in simulation, on our tasks or any Gymnasium Box env.
+"""Train a policy with PPO, SAC, TD3, DDPG, A2C/REINFORCE, TRPO or DQN, on our tasks or any Gymnasium env.
 
 Examples:
   robot-rl train --task CartpoleSwingup-v0 --algo ppo --randomize default --steps 1000000 --out runs/swingup
   robot-rl train --env-id Pendulum-v1 --algo sac --steps 20000 --out runs/pendulum
+  robot-rl train --env-id CartPole-v1 --algo dqn --steps 50000 --out runs/cartpole-dqn
+  robot-rl train --task CartpoleSwingup-v0 --privileged-obs --out runs/teacher   (then: robot-rl distill)
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
   robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
+  robot-rl train --task CartpoleBalance-v0 --workers 2 --out runs/b2        2 Ray rollout workers
+  robot-rl train --task CartpoleSwingup-v0 --workers 8 --address 10.0.0.1:6379 --out runs/s8   on a cluster
 
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
 summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
-fields of robot_rl.algos.ppo.PPOConfig / robot_rl.algos.sac.SACConfig, set with --set KEY=VALUE;
+fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
+
+--workers K collects with K Ray actors of num_envs envs each (PPO, A2C, TRPO: synchronous, like one
+process with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
+--address an embedded local Ray sized to this machine runs them; --address reaches a cluster
+started with `ray start` (README, "More CPUs than one machine"). config.yaml records the layout.
 """
 
 from __future__ import annotations
@@ -23,8 +32,19 @@ from robot_rl.commands._args import non_negative_int, positive_int
 from robot_rl.training.presets import describe_presets
 from robot_rl.training.run_guards import PARAMS_VS_RANDOMIZATION
 
+# Names and one-line summaries, kept here so `robot-rl train --help` does not import torch.
+ALGORITHM_NAMES = {
+    "ppo": "PPO (on-policy; robot tasks)",
+    "sac": "SAC (off-policy, sample-efficient)",
+    "td3": "TD3 (off-policy, deterministic actor)",
+    "ddpg": "DDPG (TD3 without its tricks)",
+    "a2c": "A2C; REINFORCE with --set use_critic=false",
+    "trpo": "TRPO (natural gradient, KL trust region)",
+    "dqn": "DQN (Discrete actions, e.g. CartPole-v1)",
+}
+
 NAME = "train"
-HELP = "train a policy with PPO or SAC (our tasks or any Gymnasium env), with checkpoints and resume"
+HELP = "train a policy (PPO, SAC, TD3, DDPG, A2C, TRPO, DQN) on our tasks or any Gymnasium env, with resume"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)}")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
-    which.add_argument("--algo", choices=["ppo", "sac"], default=None, help="algorithm (default: ppo)")
+    which.add_argument(
+        "--algo",
+        choices=list(ALGORITHM_NAMES),
+        default=None,
+        help="algorithm (default: ppo): " + "; ".join(f"{k}: {v}" for k, v in ALGORITHM_NAMES.items()),
+    )
     which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")
     which.add_argument(
         "--randomize",
@@ -71,7 +96,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--num-envs", type=positive_int, default=None, help="parallel envs (shortcut for --set num_envs=N)"
     )
+    run.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new PPO run from this checkpoint's networks (fine-tuning: new DR, physics or learning "
+        "rate; the network settings must match)",
+    )
     run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
+    run.add_argument(
+        "--privileged-obs",
+        action="store_true",
+        help="the actor sees the privileged simulator state too: a teacher for `robot-rl distill`, not deployable",
+    )
     run.add_argument(
         "--set",
         action="append",
@@ -85,6 +123,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="named algorithm settings for a family of tasks, under any --set: " + describe_presets(),
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dist = parser.add_argument_group("more CPUs (Ray)")
+    dist.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="K",
+        help="K Ray rollout workers, each with num_envs envs and one CPU (default 0: collect in this process; "
+        "on --resume, changes a run's K)",
+    )
+    dist.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster for the workers: HEAD_IP:6379, auto, or ray://HEAD_IP:10001 (default: a local Ray)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -111,11 +163,16 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
     from robot_rl.training.run_guards import check_out_dir
 
+    if args.workers is not None and args.workers < 0:
+        raise RunConfigError(f"--workers must be >= 0 (0: collect in this process), got {args.workers}")
+    if args.address is not None and not args.workers and args.resume is None:
+        raise RunConfigError("--address is where --workers run; add --workers K (K >= 1) or drop --address")
     if args.resume is not None:
         given = (
             ("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo), ("--engine", args.engine),
             ("--randomize", args.randomize), ("--params", args.params), ("--seed", args.seed),
             ("--out", args.out), ("--preset", args.preset), ("--num-envs", args.num_envs),
+            ("--init-from", args.init_from),
         )  # fmt: skip
         conflicting = [flag for flag, value in given if value is not None]
         conflicting += [flag for flag, on in (("--set", args.set), ("--asymmetric", args.asymmetric),
@@ -127,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
                 "may change)"
             )
         config = read_run_config(args.resume)
+        if args.workers is not None:
+            config.workers = args.workers  # the learner's state does not depend on the worker count
+        if args.address is not None and not config.workers:
+            raise RunConfigError(f"--address: {args.resume} collects in one process; add --workers K to use Ray")
         if args.steps is not None:
             config.steps = args.steps
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
@@ -145,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         config = RunConfig(
             env_id=env_id,
             algo=algo,
-            steps=args.steps if args.steps is not None else (1_000_000 if algo == "ppo" else 100_000),
+            steps=args.steps if args.steps is not None else (1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000),
             seed=seed,
             engine=(args.engine or "mujoco") if ours else None,
             randomize=None if randomize == "none" else randomize,
@@ -153,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
             algo_config=_overrides(args),
             preset=args.preset,
             command=command_line(),
+            init_from=None if args.init_from is None else str(args.init_from),
+            privileged_obs=args.privileged_obs,
+            workers=args.workers or 0,
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(args, name) is not None:
@@ -162,7 +226,13 @@ def run(args: argparse.Namespace) -> int:
         check_out_dir(run_dir, args.force)
     _warn_params_overlap(config)
 
-    result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    if config.workers:
+        from robot_rl.distributed.cluster import ray_session
+
+        with ray_session(args.address):
+            result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+    else:
+        result = train(config, run_dir, resume=args.resume is not None, progress=not args.no_progress)
     if result.status == "interrupted":
         print(f"stopped at step {result.global_step}; continue with: robot-rl train --resume {run_dir}")
         return 128 + int(result.stop_signal or signal.SIGINT)

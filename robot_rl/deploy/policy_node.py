@@ -29,6 +29,9 @@ Written once against `Transport` (DDS or rclpy). All control decisions are the r
   (geometry_msgs/Twist, REP 103 base frame: linear.x forward, linear.y left, angular.z yaw rate)
   is the velocity command; silent for longer than ``cmd_vel_timeout`` it falls back to zero
   (stand), as a teleop that stopped publishing should.
+* ``/goal_point`` (geometry_msgs/PointStamped, base frame), for policies whose task has a goal
+  (the reach): the latest one is the goal every step uses. Until one arrives the policy sees a
+  zero goal, and the node logs that once.
 * ``/estop`` (std_msgs/Bool, true = pressed) latches a fault and sends the safe action at once.
 * ``~/transition`` (std_msgs/String: ``activate`` | ``deactivate`` | ``reset``) drives the
   lifecycle; ``~/state`` (std_msgs/String, latched) reports ``unconfigured`` | ``inactive`` |
@@ -79,6 +82,7 @@ from robot_rl.deploy.ros2_msgs import (
     Imu,
     JointState,
     KeyValue,
+    PointStamped,
     String,
     Twist,
     time_from_ns,
@@ -109,6 +113,7 @@ class PolicyNodeConfig:
     imu_topic: str = "/imu/data"  # legged robots: sensor_msgs/Imu
     cmd_vel_topic: str = "/cmd_vel"  # legged robots: geometry_msgs/Twist velocity command
     cmd_vel_timeout: float = 0.5  # s of wall time without a Twist before the command falls back to zero
+    goal_topic: str = "/goal_point"  # for tasks with a goal position (the reach)
     transition_topic: str = "~/transition"
     lifecycle_topic: str = "~/state"
     diagnostics_topic: str = "/diagnostics"
@@ -165,6 +170,11 @@ class PolicyNode:
         self._imus = 0
         self._cmd_vel: tuple[np.ndarray, float] | None = None  # (forward, lateral, yaw rate), arrival time
         self._zero_cmd = np.zeros(3)
+        self._goal: np.ndarray | None = None  # latest goal, for tasks with one
+        # A goal position (the reach); a legged robot's 3-vector command is its /cmd_vel instead.
+        self._needs_goal = (self.controller is not None and self.controller.runner.interface.command_size == 3
+                            and not self._needs_imu)
+        self._warned_no_goal = False
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
         # Count once here, so a transport that counts with a reader of its own creates it now, on this
@@ -177,6 +187,8 @@ class PolicyNode:
         if self._needs_imu:
             transport.subscribe(config.imu_topic, Imu, self._on_imu)
             transport.subscribe(config.cmd_vel_topic, Twist, self._on_cmd_vel)
+        if self._needs_goal:
+            transport.subscribe(config.goal_topic, PointStamped, self._on_goal)
         transport.subscribe(config.transition_topic, String, self._on_transition)
         check = min(self.period / 2, self.watchdog / 5) if math.isfinite(self.watchdog) else self.period
         transport.timer(check, self._on_timer)
@@ -274,6 +286,14 @@ class PolicyNode:
             return self._zero_cmd
         return self._cmd_vel[0]
 
+    def _on_goal(self, msg: PointStamped) -> None:
+        goal = np.array([msg.point.x, msg.point.y, msg.point.z], dtype=np.float64)
+        if not np.all(np.isfinite(goal)):
+            log.warning("%s: ignored a non-finite goal %s on %s", self.config.node_name, goal, self.config.goal_topic)
+            return
+        with self._lock:
+            self._goal = goal
+
     def _due(self, stamp_ns: int) -> bool:
         """At most one step per control period of robot time; a stamp going back is dropped."""
         last = self._last_step_stamp
@@ -316,6 +336,8 @@ class PolicyNode:
         log.info("%s: new episode %s, re-activating from the new state", self.config.node_name, self._episode)
         if ctl.reset() != "fault":  # reset also forgets the sensor check's reference: the robot was moved
             self._fault_note = None
+            # The simulator teleported the robot: the old episode's last target is no rate-limit origin.
+            ctl.safety.relocated()
         if self._want_active and ctl.state == "inactive" and self._ready(mapped) and self._publisher_note is None:
             ctl.activate(now, mapped.q)
 
@@ -326,7 +348,11 @@ class PolicyNode:
             imu, imu_stamp = self._imu if self._imu is not None else (None, None)
             out = self.controller.step(now, stamp, mapped.q, mapped.qd, self._velocity_command(), imu, imu_stamp)
         else:
-            out = self.controller.step(now, stamp, mapped.q, mapped.qd)
+            if self._needs_goal and self._goal is None and not self._warned_no_goal:
+                self._warned_no_goal = True
+                log.warning("%s: no goal on %s yet; the policy sees a zero goal", self.config.node_name,
+                            self.config.goal_topic)
+            out = self.controller.step(now, stamp, mapped.q, mapped.qd, self._goal)
         if out.state == "fault" and before != "fault":
             self._fault_note = mapped.problem
             log.error(

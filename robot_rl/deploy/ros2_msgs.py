@@ -37,6 +37,8 @@ __all__ = [
     "MultiArrayLayout",
     "NodeEntitiesInfo",
     "ParticipantEntitiesInfo",
+    "Point",
+    "PointStamped",
     "Quaternion",
     "String",
     "Time",
@@ -104,6 +106,23 @@ class MultiArrayLayout(IdlStruct, typename="std_msgs::msg::dds_::MultiArrayLayou
 class Float64MultiArray(IdlStruct, typename="std_msgs::msg::dds_::Float64MultiArray_"):
     layout: MultiArrayLayout = field(default_factory=MultiArrayLayout)
     data: t.sequence[t.float64] = field(default_factory=list)
+
+
+@final
+@dataclass
+class Point(IdlStruct, typename="geometry_msgs::msg::dds_::Point_"):
+    x: t.float64 = 0.0
+    y: t.float64 = 0.0
+    z: t.float64 = 0.0
+
+
+@final
+@dataclass
+class PointStamped(IdlStruct, typename="geometry_msgs::msg::dds_::PointStamped_"):
+    """A position goal (a reach target, in the robot's base frame: header.frame_id)."""
+
+    header: Header = field(default_factory=Header)
+    point: Point = field(default_factory=Point)
 
 
 @final
@@ -230,6 +249,8 @@ ALL_TYPES: tuple[type[IdlStruct], ...] = (
     MultiArrayDimension,
     MultiArrayLayout,
     Float64MultiArray,
+    Point,
+    PointStamped,
     JointState,
     Vector3,
     Quaternion,

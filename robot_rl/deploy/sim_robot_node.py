@@ -50,6 +50,8 @@ from robot_rl.deploy.ros2_msgs import (
     Header,
     Imu,
     JointState,
+    Point,
+    PointStamped,
     Quaternion,
     Twist,
     Vector3,
@@ -74,11 +76,15 @@ class SimRobotConfig:
     realtime_factor: float = 1.0
     command_timeout: float = 0.5  # lockstep: wall seconds to wait for the answer to a state
     wait_for_controller: bool = True  # hold the first state until a first command arrives
+    # Never end an episode at the task's time limit (only on a termination): a robot driven by a
+    # free command source, e.g. an identification run, must not jump back home every episode.
+    continuous: bool = False
     state_topic: str = "/joint_states"
     command_topic: str = DEFAULT_COMMAND_TOPIC
     clock_topic: str = "/clock"
     imu_topic: str = "/imu/data"  # legged robots
     cmd_vel_topic: str = "/cmd_vel"  # legged robots: the episode's command, as an operator would send it
+    goal_topic: str = "/goal_point"  # the episode's goal, for tasks with one (the reach)
     publish_clock: bool = True
     node_name: str = "sim_robot"
 
@@ -89,6 +95,7 @@ class EpisodeResult:
     ret: float
     success: bool
     steps: int
+    final_goal_distance: float | None = None  # m, for tasks with a goal position (the reach)
 
 
 def default_task(robot: str) -> str:
@@ -108,6 +115,11 @@ def summarize(
 
     if results:
         summary = summarize_episodes([r.ret for r in results], [r.steps for r in results], [r.success for r in results])
+        distances = [r.final_goal_distance for r in results if r.final_goal_distance is not None]
+        if distances:  # what an arm's user asks first: how far from the goal did it stop?
+            summary["final_goal_distance"] = distances
+            summary["mean_final_goal_distance"] = float(np.mean(distances))
+            summary["max_final_goal_distance"] = float(np.max(distances))
     else:  # stopped before an episode finished
         summary = {"mean_return": math.nan, "std_return": math.nan, "min_return": math.nan, "max_return": math.nan,
                    "mean_length": math.nan, "success_rate": None, "episodes": 0, "returns": []}
@@ -165,6 +177,12 @@ class SimRobot:
         self.legged = self.core.interface.needs_imu
         self._imu_pub = transport.publisher(config.imu_topic, Imu) if self.legged else None
         self._cmd_vel_pub = transport.publisher(config.cmd_vel_topic, Twist) if self.legged else None
+        # A task with a goal position (the reach) publishes each episode's goal, as an operator or
+        # a planner would send it to the policy node.
+        has_goal = self.core.interface.command_size == 3 and not self.legged
+        self._goal_pub = transport.publisher(config.goal_topic, PointStamped) if has_goal else None
+        children = {j.child for j in self.robot.urdf.joints.values()}
+        self._base_frame = next((name for name in self.robot.urdf.links if name not in children), "world")
         transport.subscribe(config.command_topic, Float64MultiArray, self._on_command)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -213,6 +231,12 @@ class SimRobot:
             if noise > 0:
                 rng = self.core.np_random
                 q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
+        if self._goal_pub is not None:
+            # With every state, before it: the node has the episode's goal when its first state
+            # arrives, and a goal lost on the way is replaced one period later.
+            x, y, z = (float(v) for v in self.core.command)
+            self._goal_pub.publish(PointStamped(header=Header(stamp=stamp, frame_id=self._base_frame),
+                                                point=Point(x=x, y=y, z=z)))
         self._state_pub.publish(
             JointState(
                 header=Header(stamp=stamp, frame_id=episode_frame_id(episode)),
@@ -272,6 +296,8 @@ class SimRobot:
                 self.sim_time_ns += int(round(self.dt * 1e9))
                 total += float(reward)
                 steps += 1
+                if truncated and self.config.continuous:
+                    truncated = False
                 self._publish(episode)
                 if self.config.episode_steps is not None and steps >= self.config.episode_steps:
                     truncated = True  # cut short on request: no success verdict (the task's needs its full length)
@@ -283,7 +309,8 @@ class SimRobot:
                 # first state and shift that whole episode by one control period.
                 self._answered.wait(self.config.command_timeout)
             if terminated or truncated:  # a finished episode (not one cut short by stop())
-                results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps))
+                results.append(EpisodeResult(episode, total, bool(info.get("success", False)), steps,
+                                             self._final_goal_distance()))
                 log.info(
                     "%s: episode %d: return %.2f, success %s, %d steps",
                     self.config.node_name,
@@ -294,6 +321,14 @@ class SimRobot:
                 )
             episode += 1
         return results
+
+    def _final_goal_distance(self) -> float | None:
+        """The end effector's distance to the goal now, for tasks that define one (else None)."""
+        goal_distance = getattr(self.core.logic, "goal_distance", None)
+        if goal_distance is None:
+            return None
+        q, _ = self.core.engine.joint_state()
+        return float(goal_distance(q[None], self.core.command[None])[0])
 
     def close(self) -> None:
         self.env.close()

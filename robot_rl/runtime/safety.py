@@ -485,6 +485,22 @@ class SafetyFilter:
         starting a new episode): the next reading is checked against the joint's range only."""
         self._trusted_t = [math.nan] * self._n_joints
 
+    def relocated(self) -> None:
+        """Not active, the robot was put somewhere new by something other than this filter's commands
+        (a simulator starting a new episode): forget the readings' reference and the last output.
+
+        Why the last output too: activation continues the rate limit from the last target sent
+        (rule 3), which on a real robot is where its driver still holds it; after a teleport that
+        target belongs to the old episode, and rate-limiting from it would drag the arm back towards
+        the old pose at full speed (seen as a sensor fault the next period). With it forgotten, the
+        next activation starts from the measured position, as on a first start. Refused while
+        active: an active filter's rate limit never restarts.
+        """
+        if self._state is SafetyState.ACTIVE:
+            raise SafetyError("relocated() while active: deactivate or reset the filter first")
+        self.forget_readings()
+        self._prev = [math.nan] * self._n_act
+
     def reset(self) -> SafetyState:
         """FAULT (or ACTIVE) -> INACTIVE, unless the e-stop is still pressed (then FAULT stays latched).
 
@@ -643,8 +659,9 @@ class SafetyFilter:
             if t_ref == t_ref:  # a jump reference exists (NaN after reset)
                 ref = trusted[j]
                 delta = v - ref
-                if jt.wraps:
+                if jt.wraps and math.isfinite(delta):
                     delta = math.remainder(delta, _TWO_PI)
+                # Two finite readings can still differ by inf (1e308 then -1e308): that is a jump.
                 dt = stamp - t_ref if stamp > t_ref else 0.0
                 allowed = jt.vmax * dt + jt.slack
                 if abs(delta) > allowed:

@@ -31,6 +31,7 @@ def evaluate(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = env_factory()
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
     returns: list[float] = []
     lengths: list[int] = []
     successes: list[bool] = []
@@ -39,8 +40,13 @@ def evaluate(
             obs, info = env.reset(seed=seed + i)
             total, steps, done = 0.0, 0, False
             while not done:
-                action = np.asarray(policy_fn(np.asarray(obs, dtype=np.float32)), dtype=np.float32)
-                obs, reward, terminated, truncated, info = env.step(action.reshape(env.action_space.shape))
+                action = np.asarray(policy_fn(np.asarray(obs, dtype=np.float32)))
+                # A Discrete env (DQN) takes the action index as an int; a Box env its float32 vector.
+                if discrete:
+                    action = int(action.reshape(()))
+                else:
+                    action = action.astype(np.float32).reshape(env.action_space.shape)
+                obs, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 steps += 1
                 done = bool(terminated or truncated) or (max_steps is not None and steps >= max_steps)

@@ -90,6 +90,24 @@ RANGES: dict[str, Range] = {
     "init_alpha": POSITIVE,
     "target_entropy": Range(optional=True),
     "steps_per_iteration": COUNT,
+    # TD3 / DDPG
+    "exploration_noise": NON_NEGATIVE,
+    "n_critics": COUNT,
+    "policy_delay": COUNT,
+    "target_noise": NON_NEGATIVE,
+    "target_noise_clip": NON_NEGATIVE,
+    # DQN
+    "target_update_interval": COUNT,
+    "exploration_fraction": Range(0.0, 1.0, min_open=True),
+    "final_epsilon": UNIT,
+    # TRPO
+    "max_kl": POSITIVE,
+    "cg_iters": COUNT,
+    "cg_damping": NON_NEGATIVE,
+    "line_search_shrink": Range(0.0, 1.0, min_open=True, max_open=True),
+    "line_search_steps": COUNT,
+    "critic_epochs": COUNT,
+    "critic_minibatch": COUNT,
 }
 ACTIVATIONS = ("tanh", "elu", "relu")  # robot_rl.algos.modules.ACTIVATIONS (kept import-free of torch here)
 
@@ -130,8 +148,8 @@ def check_combination(algo: str, cfg: Any) -> None:
                 f"ppo setting 'num_minibatches' is {cfg.num_minibatches}, more than the batch of num_envs x "
                 f"num_steps = {batch} transitions; use at most {batch} (--set num_minibatches=N)"
             )
-    elif algo == "sac" and cfg.batch_size > cfg.buffer_size:
+    elif algo in ("sac", "td3", "ddpg", "dqn") and cfg.batch_size > cfg.buffer_size:
         raise SettingRangeError(
-            f"sac setting 'batch_size' is {cfg.batch_size}, larger than buffer_size {cfg.buffer_size}; "
+            f"{algo} setting 'batch_size' is {cfg.batch_size}, larger than buffer_size {cfg.buffer_size}; "
             "lower it or raise buffer_size (--set batch_size=N)"
         )

@@ -49,7 +49,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec("CartpoleSwingup-v0", "cartpole", "cartpole_interface", "sim.tasks.cartpole:CartpoleSwingup",
              250, {"smooth": 1.0}, "pole within 12 deg of upright over the last quarter of 5 s, no rail stop"),
     TaskSpec("IiwaReach-v0", "iiwa", "iiwa_reach_interface", "sim.tasks.iiwa_reach:IiwaReach",
-             100, {"distance": -1.0, "near_goal": 0.5, "joint_velocity": -0.001},
+             100, {"distance": -1.0, "near_goal": 0.5, "precision": 1.0, "joint_velocity": -0.001},
              "end effector within 2 cm of the goal at the end of 2 s"),
     TaskSpec("A1Walk-v0", "a1", "legged_velocity_interface", "sim.tasks.legged:VelocityTracking",
              1000,
