@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _base_config(args: argparse.Namespace):
     from robot_rl.algos import ALGORITHMS
+    from robot_rl.commands.train import set_values
     from robot_rl.envs import is_our_task
     from robot_rl.train import RunConfig, RunConfigError, command_line, resolve_task
-    from sim.validation import load_yaml_text
 
     env_id = resolve_task(args.task, args.env_id)
     if args.algo not in ALGORITHMS:
@@ -73,12 +73,7 @@ def _base_config(args: argparse.Namespace):
         raise RunConfigError(f"--steps must be >= 1, got {args.steps}")
     if args.cpus_per_trial <= 0:
         raise RunConfigError(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial:g}")
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise RunConfigError(f"--set expects KEY=VALUE, got '{item}'")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = load_yaml_text(value, f"--set {item}")
+    overrides = set_values(args.set)
     randomize = (args.randomize or "default") if ours else None
     config = RunConfig(
         env_id=env_id,

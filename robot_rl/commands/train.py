@@ -139,16 +139,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def set_values(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items to {key: value}, each value read as YAML (1e-3 is a number);
+    shared by `train` and `sweep`. The values' ranges are checked where the run's settings are built."""
     from robot_rl.train import RunConfigError
     from sim.validation import load_yaml_text
 
     out = {}
-    for item in args.set:
+    for item in items:
         if "=" not in item:
             raise RunConfigError(f"--set expects KEY=VALUE, got '{item}'")
         key, value = item.split("=", 1)
         out[key.strip()] = load_yaml_text(value, f"--set {item}")
+    return out
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    out = set_values(args.set)
     if args.num_envs is not None:
         out["num_envs"] = args.num_envs
     if args.asymmetric:
