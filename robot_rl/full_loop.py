@@ -2,7 +2,8 @@
 
 One orchestration for every robot; a `DemoRobot` says what differs (task, reality gap, what to
 identify, training settings). `robot-rl demo` runs the cart-pole, `robot-rl demo --robot iiwa` the
-7-DoF arm.
+7-DoF arm; `robot-rl demo --robot a1 --quick` the legged loop of robot_rl.legged_loop (shipped
+policy, identification on a gantry).
 
 1. train   PPO on the robot's task in MuJoCo under its default domain randomization
            (--quick: skip, use the shipped policy in policies/<folder>)
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from robot_rl.errors import RobotRLError
+from robot_rl.legged_loop import A1, LeggedDemo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Watchdog of the demo's policy node and excitation (s). The sim robot is lockstep: it waits for
@@ -153,7 +155,8 @@ IIWA = DemoRobot(
     train_title="PPO, IiwaReach-v0, MuJoCo, default DR",
 )
 
-DEMOS: dict[str, DemoRobot] = {d.robot: d for d in (CARTPOLE, IIWA)}
+# A legged robot's loop differs (no training inside the demo, identification on a gantry): robot_rl.legged_loop.
+DEMOS: dict[str, DemoRobot | LeggedDemo] = {d.robot: d for d in (CARTPOLE, IIWA, A1)}
 
 # The cart-pole's names, as before the demo knew other robots (tests and scripts import them).
 TASK = CARTPOLE.task
@@ -161,7 +164,7 @@ REALITY_GAP = CARTPOLE.reality_gap
 FIT_NAMES = list(CARTPOLE.fit_names)
 
 
-def demo_robot(name: str) -> DemoRobot:
+def demo_robot(name: str) -> DemoRobot | LeggedDemo:
     if name not in DEMOS:
         raise RobotRLError(f"no demo for robot '{name}'; robots with a demo: {', '.join(DEMOS)}")
     return DEMOS[name]
@@ -260,12 +263,14 @@ def fine_tune(cfg: DemoConfig, spec: DemoRobot, init_checkpoint: Path, params_fi
 
 
 def deploy_episodes(cfg: DemoConfig, spec: DemoRobot, policy_dir: Path, engine: str, params_file: Path | None,
-                    tag: str, record: bool) -> tuple[dict, Path | None]:
+                    tag: str, record: bool, measure: bool = False) -> tuple[dict, Path | None]:
     """Policy node + sim robot in two processes over DDS for `robot_episodes` episodes.
 
     Returns the sim robot's evaluation JSON and, with `record`, the rosbag2 folder the node wrote.
     Every comparison in the demo goes through this same chain (node, SafetyFilter ramp included),
     so the returns differ only by the physics behind the robot interface (and the policy).
+    `measure` (legged robots): the sim robot also reports falls and velocity tracking error, as an
+    outside observer (robot_rl.legged_sim_robot).
     """
     from robot_rl.deploy import procs
 
@@ -281,8 +286,9 @@ def deploy_episodes(cfg: DemoConfig, spec: DemoRobot, policy_dir: Path, engine: 
                   "--episodes", str(cfg.robot_episodes), "--seed", str(cfg.eval_seed), "--lockstep", "--json"]
     if params_file is not None:
         robot_args += ["--params", str(params_file)]
+    command = [sys.executable, "-m", "robot_rl.legged_sim_robot", *robot_args[1:]] if measure else _cli(*robot_args)
     try:
-        sim = subprocess.run(_cli(*robot_args), env=env, capture_output=True, text=True, timeout=600)
+        sim = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     finally:
         procs.stop(node)
     if sim.returncode != 0:
@@ -424,6 +430,10 @@ def run(cfg: DemoConfig, console) -> dict[str, Any]:
     from sim.robot import load_robot
 
     spec = demo_robot(cfg.robot)
+    if isinstance(spec, LeggedDemo):
+        from robot_rl import legged_loop
+
+        return legged_loop.run(cfg, console, spec)
     finetune_steps = cfg.finetune_steps or (spec.quick_finetune_steps if cfg.quick else spec.finetune_steps)
     n_steps = 6 if finetune_steps else 5
     cfg.out.mkdir(parents=True, exist_ok=True)

@@ -20,14 +20,25 @@ Robots:
                       20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: 12 minutes
                       here at load ~10; --quick starts from policies/iiwa_reach (and its
                       checkpoint.pt) and fine-tunes 100k steps: 2.6 minutes.
+  a1 (--quick only)   A1Walk-v0 on the Unitree A1 with the shipped policies/a1_walk (training it
+                      takes about an hour here: pass --policy for your own). The gap: the policy
+                      card's (trunk payload +25%, floor friction 0.5x, motors -15%, kd +30%, 20 ms
+                      latency, encoder/IMU noise) plus 0.2 N*m joint friction. Deploys over DDS
+                      (JointState, Imu, /cmd_vel), reports success, falls and velocity tracking
+                      error; identifies the motors with the robot hung on a gantry
+                      (excite --suspended, then sysid of *.gain,*.kd,*.frictionloss,action_delay);
+                      compares with the training and the calibrated simulator. 65 s of CPU;
+                      11 min 40 s wall here with two trainings on both cores (load ~8, nice 15).
 
 Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
 into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/).
+The A1's summary.json adds per-episode falls and tracking error and every identified parameter.
 
 Examples:
   robot-rl demo                       # what `make demo` runs
   robot-rl demo --quick
   robot-rl demo --robot iiwa --quick --out demo_out/iiwa
+  robot-rl demo --robot a1 --quick    # -> demo_out/a1
   robot-rl demo --policy runs/my_policy_folder --out demo_out/mine
 """
 
@@ -46,13 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="cartpole", choices=sorted(DEMOS),
                         help="which robot's loop to run (default cartpole)")
     parser.add_argument("--quick", action="store_true", help="use the shipped policy instead of training")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default demo_out/, iiwa: demo_out/iiwa)")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default demo_out/; demo_out/<robot> for the others)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0; a1: the excitation's)")
     parser.add_argument("--steps", type=int, default=None,
                         help="training env steps (default: cartpole 600k, iiwa 1.5M)")
     parser.add_argument("--finetune-steps", type=int, default=None,
                         help="fine-tuning env steps on the calibrated simulator (iiwa; default 300k, --quick 100k)")
-    parser.add_argument("--episodes", type=int, default=6, help="episodes on the robot and in each sim (default 6)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes on the robot and in each sim (default 6; a1: 3, 20 s each)")
     parser.add_argument("--policy", type=Path, default=None, help="deploy this policy folder instead")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -61,14 +74,21 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from rich.console import Console
 
-    from robot_rl.full_loop import DemoConfig
+    from robot_rl.full_loop import DemoConfig, demo_robot
     from robot_rl.full_loop import run as run_loop
+    from robot_rl.legged_loop import LeggedDemo
 
     torch.set_num_threads(1)
     for flag, value in (("--steps", args.steps), ("--finetune-steps", args.finetune_steps),
                         ("--episodes", args.episodes)):
         if value is not None and value < 1:
             raise SystemExit(f"robot-rl demo: {flag} must be positive, got {value}")
+    spec = demo_robot(args.robot)
+    if isinstance(spec, LeggedDemo) and (args.steps is not None or args.finetune_steps is not None):
+        raise SystemExit(f"robot-rl demo --robot {args.robot}: --steps and --finetune-steps do not apply "
+                         "(the legged demo deploys a trained policy: --quick or --policy)")
+    if args.episodes is None:
+        args.episodes = spec.default_episodes if isinstance(spec, LeggedDemo) else 6
     out = args.out or (Path("demo_out") if args.robot == "cartpole" else Path("demo_out") / args.robot)
     cfg = DemoConfig(out=out, quick=args.quick, seed=args.seed, train_steps=args.steps,
                      robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress,

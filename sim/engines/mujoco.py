@@ -23,14 +23,21 @@ IMU_SITE = "imu"
 
 
 def _urdf_spec(robot: RobotSpec) -> mujoco.MjSpec:
-    """The URDF as an MjSpec; a floating robot gets a free joint on its root link.
+    """The URDF as an MjSpec, one body per URDF link; a floating robot gets a free joint on its root link.
 
     MuJoCo merges a URDF's root link into the world body, so the free joint comes from the URDF
-    convention for it: a `world` link and a `floating` joint to the root, added to the text. Static
-    (fixed-joint) links stay bodies, so every URDF link (imu_link, feet) keeps its name, as in PyBullet.
+    convention for it: a `world` link and a `floating` joint to the root, added to the text.
+    Static (fixed-joint) links stay bodies in every robot, fixed-base ones included
+    (`fusestatic` off; MuJoCo's URDF default fuses them): every URDF link keeps its name and its own
+    mass, as in PyBullet, so `<link>.mass` is that link's mass in both engines. Fused, the A1's
+    0.06 kg feet became part of their calves, and writing the calf's URDF mass (0.166 kg) then
+    dropped the foot while keeping the fused centre of mass: the suspended A1's calves had 27% too
+    little inertia about the knee, and a fit of its motors blamed the gains.
     """
     if robot.base is None:
-        return mujoco.MjSpec.from_file(str(robot.urdf_path))
+        spec = mujoco.MjSpec.from_file(str(robot.urdf_path))
+        spec.compiler.fusestatic = False
+        return spec
     text = robot.urdf_path.read_text()
     m = re.search(r"<link\s+name\s*=\s*[\"']" + re.escape(robot.base.link) + r"[\"']", text)
     if m is None:  # robot.yaml validation found the link, so this is a formatting we do not parse
@@ -45,7 +52,7 @@ def _urdf_spec(robot: RobotSpec) -> mujoco.MjSpec:
 
 
 def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
-    """Floor plane, no self-collision (PyBullet's default), IMU and contact sensors, joint efforts.
+    """Floor plane, IMU and contact sensors, joint efforts.
 
     The floor has priority, so its friction (`floor.friction`) is the friction of every contact.
     Sensors, in sensordata order: the IMU's accelerometer (3); a touch sensor per foot (contact
@@ -55,8 +62,6 @@ def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     """
     base = robot.base
     assert base is not None
-    for g in spec.geoms:
-        g.contype, g.conaffinity = 1, 0
     floor = spec.worldbody.add_geom()
     floor.name = FLOOR
     floor.type = mujoco.mjtGeom.mjGEOM_PLANE
@@ -112,7 +117,11 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
     spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
     if not robot.contacts:
         spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+    else:  # no self-collision (PyBullet's default): the robot's geoms only touch the floor, if any
+        for g in spec.geoms:
+            g.contype, g.conaffinity = 1, 0
     spec.option.gravity = [0.0, 0.0, -9.81]
+    _hard_joint_constraints(spec, robot.physics_dt)
     for act in robot.actuators:
         a = spec.add_actuator()
         a.name = act.name
@@ -133,6 +142,24 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
         spec.option.impratio = 100.0
         _add_floor_and_sensors(spec, robot)
     return spec
+
+
+# Joint dry friction (`<joint>.frictionloss`) and joint limits as hard constraints, as PyBullet
+# realizes them (a velocity motor with max force = frictionloss; its joint-limit constraint):
+# impedance ~1 and the fastest time constant MuJoCo's refsafe allows (2 physics steps). MuJoCo's
+# defaults (impedance 0.9-0.95, 20 ms) regularize both: a joint creeps where it should stick, and
+# a limit gives way (the hanging A1's knee went 0.1 rad past its URDF limit where PyBullet's stops
+# at it). On the suspended A1 with 0.2 N*m of friction that made the engines differ by 3-6 mrad RMS
+# on the calves, and fits of the calf motors blamed the gains and damping; with these values they
+# agree to 0.03 mrad (tests/test_sim_engines.py).
+HARD_SOLIMP = (0.9999, 0.9999, 0.001, 0.5, 2.0)
+
+
+def _hard_joint_constraints(spec: mujoco.MjSpec, physics_dt: float) -> None:
+    solref = [2.0 * physics_dt, 1.0]
+    for joint in spec.joints:
+        joint.solref_friction, joint.solimp_friction = solref, list(HARD_SOLIMP)
+        joint.solref_limit, joint.solimp_limit = solref, list(HARD_SOLIMP)
 
 
 def _set_actuator_params(gainprm: np.ndarray, biasprm: np.ndarray, robot: RobotSpec,
@@ -157,6 +184,14 @@ class ModelParamWriter:
         self.robot = robot
         self.body_ids = [model.body(link).id for link in robot.moving_links]
         self.nominal_mass = model.body_mass[self.body_ids].copy()
+        for link, mass in zip(robot.moving_links, self.nominal_mass, strict=True):
+            urdf_mass = robot.urdf.links[link].mass
+            if not np.isclose(mass, urdf_mass, rtol=1e-9, atol=1e-12):
+                # `<link>.mass` is the URDF link's mass in both engines; a body that holds more (a
+                # static child fused into it) would lose that mass when the parameter is written.
+                raise ValueError(f"{robot.urdf_path}: MuJoCo body '{link}' has mass {mass:g}, the URDF link "
+                                 f"{urdf_mass:g}; a fixed child link was fused into it (build_spec keeps "
+                                 "fusestatic off)")
         self.nominal_inertia = model.body_inertia[self.body_ids].copy()
         self.dof_ids = [model.jnt_dofadr[model.joint(j.name).id] for j in robot.joints]
         self.base_body = model.body(robot.base.link).id if robot.base is not None else -1
