@@ -118,8 +118,12 @@ class ExcitationSource:
     ``schedule(t, q, qd)`` is the command ``t`` seconds after the start (`calibration.excitation.
     Excitation.command`: a target tour plus multisine for position actuators; a multisine with a
     centring feedback on the measured state for force actuators). After ``duration`` seconds the
-    source is finished and the node deactivates the filter (its safe action goes out). A restart
-    (re-activation) plays the schedule from its beginning.
+    source is finished and the node deactivates the filter (its safe action goes out).
+
+    The schedule's clock starts when the filter first lets it command (after a soft start, if any)
+    and then runs on for the whole experiment: a re-activation (a simulator's new episode, which the
+    identification treats as a new segment anyway) continues it rather than starting it over, so a
+    run lasts ``duration`` however often the robot is reset.
     """
 
     kind = "excitation"
@@ -136,15 +140,18 @@ class ExcitationSource:
         self.duration = float(duration)
         self.description = description
         self.t0: float | None = None
+        self._commanded = False
 
     def start(self, now: float) -> None:
-        self.t0 = now
+        if not self._commanded:
+            self.t0 = now
 
     def elapsed(self, now: float) -> float:
         return 0.0 if self.t0 is None else now - self.t0
 
     def command(self, now: float, q: np.ndarray, qd: np.ndarray, task_input: np.ndarray | None,
                 imu: ImuState | None) -> np.ndarray:
+        self._commanded = True
         return np.asarray(self.schedule(self.elapsed(now), q, qd), dtype=np.float64)
 
     def finished(self, now: float) -> bool:

@@ -122,13 +122,19 @@ class Controller:
                 gravity = None  # malformed IMU: the filter reports a missing reading
         if imu is not None and imu_stamp is None:
             imu_stamp = state_stamp
+        failure = None
         if self.safety.state is SafetyState.ACTIVE:
             if self.safety.soft_starting(now):
                 self.source.start(now)
             else:
                 try:
                     command = self.source.command(now, q, qd, task_input, imu)
-                except (ValueError, IndexError, TypeError):
+                except (ValueError, IndexError, TypeError) as exc:
                     # Malformed state (wrong length, not numbers): the filter names the problem and faults.
-                    command = self._idle
-        return self.safety.step(now, state_stamp, q, qd, command, gravity=gravity, imu_stamp=imu_stamp)
+                    command, failure = self._idle, exc
+        out = self.safety.step(now, state_stamp, q, qd, command, gravity=gravity, imu_stamp=imu_stamp)
+        if failure is not None and out.state is SafetyState.ACTIVE:
+            # The state was fine, so the source itself failed: never drive on silently with idle commands.
+            self.safety.external_fault(f"the {self.source.kind} failed: {failure!r}")
+            out = self.safety.step(now, state_stamp, q, qd, self._idle, gravity=gravity, imu_stamp=imu_stamp)
+        return out
