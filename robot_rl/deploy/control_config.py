@@ -52,7 +52,7 @@ class ControlNodeConfig:
     """Everything a control node reads from parameters (ROS) or the command line, whatever its source."""
 
     robot: str = option(help="robot name (cartpole) or path to its robot.yaml")
-    node_name: str = option("policy_node", help="node name (topics ~/transition and ~/state live under it)")
+    node_name: str = option("control_node", help="node name (topics ~/transition and ~/state live under it)")
     state_topic: str = option(DEFAULT_STATE_TOPIC, help="sensor_msgs/JointState of the robot")
     command_topic: str = option(
         DEFAULT_COMMAND_TOPIC, help=f"forward command controller topic (default: {DEFAULT_COMMAND_TOPIC})"
@@ -115,6 +115,7 @@ class PolicyNodeConfig(ControlNodeConfig):
     """A control node whose command source is an exported policy."""
 
     policy: str = option(help="policy folder (policy.onnx + policy.json)")
+    node_name: str = option("policy_node", help="node name (topics ~/transition and ~/state live under it)")
     allow_wider_limits: bool = option(
         False, "drive a robot whose robot.yaml limits are wider than the policy card's (more than 1%%), with the "
         "card's limits; refused without this flag",
