@@ -305,3 +305,18 @@ def test_a_repeated_state_gets_the_last_command_again_without_a_new_step(tmp_pat
     sent = transport.commands()[:, 0]
     assert len(sent) == 4 and sent[3] == sent[2] and sent[2] > sent[1]
     assert counts == {"/joint_states": 3, COMMANDS: 3}
+
+
+def test_excite_takes_the_node_settings_it_shares_from_the_same_config() -> None:
+    from robot_rl.commands import excite
+
+    parser = argparse.ArgumentParser()
+    excite.add_arguments(parser)
+    shared = {a.dest for a in parser._actions} & {f.name for f in dataclasses.fields(ControlNodeConfig)}
+    assert {"command_topic", "watchdog_timeout"} <= shared
+    deploy_actions = {a.dest: a for a in deploy_parser()._actions}
+    for action in parser._actions:
+        if action.dest in ("command_topic", "watchdog_timeout"):
+            twin = deploy_actions[action.dest]
+            mine = (action.option_strings, action.default, action.help)
+            assert mine == (twin.option_strings, twin.default, twin.help)

@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import argparse
 
-from robot_rl.commands._args import seconds
+from robot_rl.commands._config_args import add_config_arguments
+from robot_rl.deploy.control_config import ControlNodeConfig
 
 NAME = "excite"
 HELP = "play a safe multisine excitation on a simulated or real robot and record it (rosbag2/CSV)"
@@ -87,11 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", default=None, help="rosbag2 folder to create")
     parser.add_argument("--csv", default=None, help="also write the log as CSV")
     parser.add_argument(
-        "--command-topic",
-        default="/forward_command_controller/commands",
-        help="command topic to record (and publish with --publish)",
-    )
-    parser.add_argument(
         "--publish",
         action="store_true",
         help="drive a robot over the deploy transport through the SafetyFilter instead of a simulator",
@@ -102,13 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("dds", "rclpy", "auto"),
         help="deploy transport for --publish (default dds)",
     )
-    parser.add_argument(
-        "--watchdog",
-        type=seconds(0.0, 1.0, min_open=True),
-        default=None,
-        metavar="S",
-        help="--publish: fault when no joint state arrives for S seconds, at most 1 s (default: 5 control periods)",
-    )
+    # The control node's own settings, derived from its config as `robot-rl deploy`'s are (the topic is
+    # also the simulated run's command topic).
+    add_config_arguments(parser, ControlNodeConfig, only=("command_topic", "watchdog_timeout"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -225,14 +217,13 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
 
     from calibration.excitation import Excitation
     from calibration.rosbag_io import read_robot_log
-    from robot_rl.deploy.control_config import ControlNodeConfig
     from robot_rl.deploy.control_node import open_recorder
     from robot_rl.deploy.excitation_node import excitation_node, run_over
     from robot_rl.deploy.transport import make_transport
 
     bag = Path(args.record) if args.record else Path(tempfile.mkdtemp(prefix="excite_")) / "run.bag"
     config = ControlNodeConfig(robot=robot.name, node_name="robot_rl_excite", command_topic=args.command_topic,
-                               watchdog_timeout=args.watchdog, record=str(bag))
+                               watchdog_timeout=args.watchdog_timeout, record=str(bag))
     recorder = open_recorder(config, _bag_metadata(robot, args, f"robot over {args.transport}"))
     transport = make_transport(args.transport, config.node_name)
     try:
