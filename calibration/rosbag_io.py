@@ -11,10 +11,10 @@ A log is a rosbag2 folder (sqlite3 storage, as `robot_rl.deploy.recorder` writes
   forward command controller takes it.
 
 Message definitions come from rosbags' ROS 2 Jazzy typestore and are embedded in the bag, so
-`ros2 bag info/play` and any rosbags reader open it without this project. The ROS 2 recorder
-(`robot_rl/deploy/recorder.py`) stores the same topics and types as they come off the wire;
-`BagRecorder` here writes them from Python values (simulated excitation, tests, scripts), and
-`read_robot_log` reads bags from either, or from any robot that publishes these types.
+`ros2 bag info/play` and any rosbags reader open it without this project. One writer makes
+every bag: `robot_rl/deploy/recorder.py` (the control node's `--record`, the ROS 2 recorder);
+`BagRecorder` here feeds it from Python values (simulated excitation, tests, scripts), and
+`read_robot_log` reads its bags, or those of any robot that publishes these types.
 
 Times: the recorder stamps both topics on one clock (the bag timestamp, and the JointState header
 with the same value). The reader uses bag timestamps for both topics by default, because
@@ -54,56 +54,49 @@ def _typestore():
 class BagRecorder:
     """Streams joint states and commands into a new rosbag2 folder; call `close()` (or use `with`).
 
-    Messages are written as they come (nothing is buffered in Python), so a long run on a robot
-    costs constant memory, and a crash leaves a bag that `ros2 bag reindex` can recover.
+    An adapter over the project's one bag writer, `robot_rl.deploy.recorder.BagRecorder` (the one the
+    control node records with): it only builds the two messages from arrays, so a simulated
+    excitation's bag and a robot run's bag are written by the same code, byte for byte. Messages
+    stream to disk as they come (constant memory on a long run).
     """
 
     def __init__(self, path: str | Path, joint_names: Sequence[str],
                  command_topic: str = DEFAULT_COMMAND_TOPIC,
                  joint_state_topic: str = DEFAULT_JOINT_STATE_TOPIC,
                  metadata: dict[str, str] | None = None):
-        from rosbags.rosbag2 import StoragePlugin, Writer
+        from robot_rl.deploy import ros2_msgs
+        from robot_rl.deploy.recorder import BagRecorder as Writer
+        from robot_rl.deploy.recorder import control_topics
 
         self.path = Path(path)
         if self.path.exists():
             raise LogError(str(self.path), "exists already; a bag is never overwritten",
                            "choose a new --record path or delete the old bag")
         self.joint_names = list(joint_names)
-        self._store = _typestore()
-        self._types = self._store.types
-        self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.SQLITE3)
-        for key, value in (metadata or {}).items():
-            self._writer.set_custom_data(f"robot_rl.{key}", str(value))
-        self._writer.open()
-        self._js = self._writer.add_connection(joint_state_topic, JOINT_STATE_TYPE, typestore=self._store)
-        self._cmd = self._writer.add_connection(command_topic, COMMAND_TYPE, typestore=self._store)
+        self._msgs = ros2_msgs
+        self._topics = (joint_state_topic, command_topic)
+        self._writer = Writer(self.path, control_topics(joint_state_topic, command_topic), metadata=metadata)
         self.closed = False
-
-    def _stamp(self, t_ns: int):
-        sec, nsec = divmod(int(t_ns), 1_000_000_000)
-        return self._types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec)
 
     def write_joint_state(self, t_ns: int, names: Sequence[str] | None, pos: Sequence[float],
                           vel: Sequence[float] = (), effort: Sequence[float] = (), frame_id: str = "") -> None:
         """One JointState at `t_ns` (bag time and header stamp); `names=None` means the recorder's joints."""
-        header = self._types["std_msgs/msg/Header"](stamp=self._stamp(t_ns), frame_id=frame_id)
-        msg = self._types[JOINT_STATE_TYPE](
-            header=header, name=list(self.joint_names if names is None else names),
-            position=np.asarray(pos, dtype=np.float64), velocity=np.asarray(vel, dtype=np.float64),
-            effort=np.asarray(effort, dtype=np.float64),
+        m = self._msgs
+        msg = m.JointState(
+            header=m.Header(stamp=m.time_from_ns(int(t_ns)), frame_id=frame_id),
+            name=list(self.joint_names if names is None else names),
+            position=[float(v) for v in pos], velocity=[float(v) for v in vel], effort=[float(v) for v in effort],
         )
-        self._writer.write(self._js, int(t_ns), self._store.serialize_cdr(msg, JOINT_STATE_TYPE))
+        self._writer.record(self._topics[0], msg, int(t_ns))
 
     def write_command(self, t_ns: int, values: Sequence[float]) -> None:
         """One Float64MultiArray command at bag time `t_ns`."""
-        layout = self._types["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-        msg = self._types[COMMAND_TYPE](layout=layout, data=np.asarray(values, dtype=np.float64))
-        self._writer.write(self._cmd, int(t_ns), self._store.serialize_cdr(msg, COMMAND_TYPE))
+        self._writer.record(self._topics[1], self._msgs.Float64MultiArray(data=[float(v) for v in values]), int(t_ns))
 
     def close(self) -> None:
         if not self.closed:
-            self._writer.close()
             self.closed = True
+            self._writer.close()
 
     def __enter__(self) -> BagRecorder:
         return self

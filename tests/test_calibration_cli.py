@@ -66,7 +66,8 @@ class LockstepRobot:
         self.engine = make_engine(self.robot, "mujoco", params)
         self.engine.reset(np.array([0.0, np.pi]), np.zeros(2))
         self.subscribers, self.timers, self.sent = {}, [], []
-        self.t = 0.0
+        # Sim time starts one period in, as `sim-robot`'s does: a zero stamp means "unstamped" to the node.
+        self.t = self.robot.control_dt
         self.estop_at, self.stop_states_at = estop_at, stop_states_at
 
     def publisher(self, topic, msg_type, qos=None):
@@ -81,6 +82,9 @@ class LockstepRobot:
 
     def timer(self, period_s, callback):
         self.timers.append(callback)
+
+    def count_publishers(self, topic, msg_type):
+        return 1  # the node's own command publisher, and nobody else
 
     def now_ns(self) -> int:
         return int(round(self.t * 1e9))
@@ -109,25 +113,29 @@ class LockstepRobot:
 
 
 def run_live(tmp_path, transport, duration=4.0):
-    from calibration.excitation import ExcitationConfig
-    from robot_rl.commands.excite import LiveExcitation
-    from robot_rl.deploy.recorder import BagRecorder
-    from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
+    """The excitation as the command source of the control node, recorded by the node's bag writer."""
+    from calibration.excitation import Excitation, ExcitationConfig
+    from robot_rl.deploy.control_config import ControlNodeConfig
+    from robot_rl.deploy.control_node import open_recorder
+    from robot_rl.deploy.excitation_node import excitation_node, run_over
 
-    topics = {"/joint_states": JointState, "/forward_command_controller/commands": Float64MultiArray}
-    with BagRecorder(tmp_path / "live.bag", topics) as rec:
-        live = LiveExcitation(transport, transport.robot, duration, 0, ExcitationConfig(), rec)
-        transport.spin(until=lambda: live.done, timeout_s=duration + 5)
-    return live
+    config = ControlNodeConfig(robot="cartpole", node_name="robot_rl_excite", record=str(tmp_path / "live.bag"))
+    with open_recorder(config) as rec:
+        excitation = Excitation(transport.robot, duration, 0, ExcitationConfig())
+        node = excitation_node(transport, config, transport.robot, excitation.command, duration, rec)
+        transport.spin(until=lambda: run_over(node), timeout_s=duration + 5)
+    return node
 
 
 def test_publish_drives_a_robot_through_the_safety_filter_and_records_it(tmp_path):
     from calibration.rosbag_io import read_robot_log
+    from robot_rl.commands.excite import raise_if_failed
+    from robot_rl.deploy.excitation_node import run_outcome
 
     robot = LockstepRobot({"slider.gain": 0.9})
-    live = run_live(tmp_path, robot)
-    live.raise_if_failed(tmp_path / "live.bag")
-    assert live.done and live.error is None
+    node = run_live(tmp_path, robot)
+    raise_if_failed(node, tmp_path / "live.bag")
+    assert node.finished and run_outcome(node) is None
     sent = np.array(robot.sent)
     assert np.abs(sent).max() <= robot.robot.actuators[0].effort_limit
     assert sent[-1, 0] == 0.0  # deactivated at the end: the filter's safe action (zero force)
@@ -140,9 +148,10 @@ def test_publish_drives_a_robot_through_the_safety_filter_and_records_it(tmp_pat
 @pytest.mark.parametrize("stop", ["estop", "watchdog"])
 def test_publish_stops_on_estop_and_on_stale_states(tmp_path, stop):
     from calibration.errors import CalibrationError
+    from robot_rl.commands.excite import raise_if_failed
 
     robot = LockstepRobot(estop_at=2.0) if stop == "estop" else LockstepRobot(stop_states_at=2.0)
-    live = run_live(tmp_path, robot)
+    node = run_live(tmp_path, robot)
     with pytest.raises(CalibrationError, match="e-stop pressed" if stop == "estop" else "stopped arriving"):
-        live.raise_if_failed(tmp_path / "live.bag")
+        raise_if_failed(node, tmp_path / "live.bag")
     assert robot.sent[-1] == [0.0]  # the safe action went out

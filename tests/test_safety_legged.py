@@ -119,24 +119,36 @@ def test_soft_start_walks_every_joint_to_the_default_pose_then_hands_over(a1) ->
 
 
 def test_controller_runs_no_policy_during_the_soft_start(a1, tmp_path) -> None:
-    """The Controller skips (and resets) the policy while the filter stands the robot up."""
+    """The Controller skips (and restarts) the source while the filter stands the robot up."""
     from robot_rl.runtime.controller import Controller
 
-    class CountingRunner:
+    class CountingSource:
+        """A CommandSource that counts how often it commands and how often it is (re)started."""
+
+        kind, needs_imu, task_input = "policy", True, "velocity"
+
         def __init__(self) -> None:
+            self.robot = self.limits_robot = a1
             self.steps = self.resets = 0
 
-        def step(self, q, qd, goal, imu):
+        def start(self, now):
+            self.resets += 1
+
+        def command(self, now, q, qd, task_input, imu):
             self.steps += 1
             return np.array(a1.default_pose)
 
-        def reset(self) -> None:
-            self.resets += 1
+        def finished(self, now):
+            return False
 
-    ctl = Controller.__new__(Controller)  # no policy file needed for the wiring under test
-    ctl.runner, ctl.robot = CountingRunner(), a1
-    ctl.safety = SafetyFilter(a1, SafetyConfig.from_robot(a1, ramp_time=0.0))
-    ctl._idle = np.zeros(12)
+        def limits_summary(self):
+            return "robot.yaml"
+
+        def describe(self):
+            return {}
+
+    # no policy file needed for the wiring under test
+    ctl = Controller(CountingSource(), safety_config=SafetyConfig.from_robot(a1, ramp_time=0.0))
     pose = np.array(a1.default_pose)
     start = pose.copy()
     start[2] += 0.2  # 0.2 rad away: 0.2 s of soft start
@@ -147,5 +159,5 @@ def test_controller_runs_no_policy_during_the_soft_start(a1, tmp_path) -> None:
     imu = ImuState(np.array([1.0, 0, 0, 0]), np.zeros(3), np.array([0, 0, 9.81]))
     for i in range(1, 21):
         ctl.step(i * 0.02, i * 0.02, pose, np.zeros(12), np.zeros(3), imu)
-    assert ctl.runner.steps == 11  # steps 10..20: the first 0.2 s were soft start
-    assert ctl.runner.resets >= 9
+    assert ctl.source.steps == 11  # steps 10..20: the first 0.2 s were soft start
+    assert ctl.source.resets >= 9

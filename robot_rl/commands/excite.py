@@ -23,8 +23,10 @@ to recover with `robot-rl sysid`; `--obs-noise` adds sensor noise to what is rec
 back. `--csv` writes the same log as CSV (layout: calibration/README.md).
 
 With `--publish`, the excitation drives a real (or separately simulated) robot over the deploy
-transport instead: each command passes the SafetyFilter (limits, watchdog, e-stop) before it
-is published, and the joint states it receives are recorded.
+transport instead: it is the command source of the same control node `robot-rl deploy` runs a
+policy in, so each command passes the SafetyFilter (limits, watchdog, e-stop, second-publisher
+check) before it is published, and the node's bag writer records the states stepped and the
+commands sent, with the same topics and metadata as a simulated run's bag.
 
 A legged robot is identified hung on a gantry (`--suspended`): the trunk fixed in the air, no
 floor, each leg's joints excited about their range centres. The bag records this
@@ -43,7 +45,8 @@ from __future__ import annotations
 
 import argparse
 
-from robot_rl.commands._args import seconds
+from robot_rl.commands._config_args import add_config_arguments
+from robot_rl.deploy.control_config import ControlNodeConfig
 
 NAME = "excite"
 HELP = "play a safe multisine excitation on a simulated or real robot and record it (rosbag2/CSV)"
@@ -85,11 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", default=None, help="rosbag2 folder to create")
     parser.add_argument("--csv", default=None, help="also write the log as CSV")
     parser.add_argument(
-        "--command-topic",
-        default="/forward_command_controller/commands",
-        help="command topic to record (and publish with --publish)",
-    )
-    parser.add_argument(
         "--publish",
         action="store_true",
         help="drive a robot over the deploy transport through the SafetyFilter instead of a simulator",
@@ -100,13 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("dds", "rclpy", "auto"),
         help="deploy transport for --publish (default dds)",
     )
-    parser.add_argument(
-        "--watchdog",
-        type=seconds(0.0, 1.0, min_open=True),
-        default=None,
-        metavar="S",
-        help="--publish: fault when no joint state arrives for S seconds, at most 1 s (default: 5 control periods)",
-    )
+    # The control node's own settings, derived from its config as `robot-rl deploy`'s are (the topic is
+    # also the simulated run's command topic).
+    add_config_arguments(parser, ControlNodeConfig, only=("command_topic", "watchdog_timeout"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,13 +159,8 @@ def run(args: argparse.Namespace) -> int:
         engine = make_engine(robot, args.engine, values)
         recorder = None
         if args.record is not None:
-            recorder = BagRecorder(
-                args.record,
-                robot.joint_names,
-                args.command_topic,
-                metadata={"robot": robot.name, "engine": args.engine, "seed": str(args.seed),
-                          "suspended": str(bool(args.suspended)).lower()},
-            )
+            recorder = BagRecorder(args.record, robot.joint_names, args.command_topic,
+                                   metadata=_bag_metadata(robot, args, args.engine))
         try:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task(f"exciting {robot.name} in {args.engine}", total=1.0)
@@ -214,202 +203,59 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bag_metadata(robot, args: argparse.Namespace, engine: str) -> dict[str, str]:
+    """What `robot-rl sysid` reads back from a bag's custom data, the same for both paths."""
+    return {"robot": robot.name, "engine": engine, "seed": str(args.seed),
+            "suspended": str(bool(args.suspended)).lower()}
+
+
 def _excite_robot(robot, args: argparse.Namespace, cfg, console):
-    """--publish: run `LiveExcitation` on the deploy transport, record with the deploy recorder, read it back."""
+    """--publish: the excitation as the command source of the one control node (every command through
+    its SafetyFilter), recorded by its bag writer, read back."""
     import tempfile
     from pathlib import Path
 
+    from calibration.excitation import Excitation
     from calibration.rosbag_io import read_robot_log
-    from robot_rl.deploy.recorder import BagRecorder
-    from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
+    from robot_rl.deploy.control_node import open_recorder
+    from robot_rl.deploy.excitation_node import excitation_node, run_over
     from robot_rl.deploy.transport import make_transport
 
     bag = Path(args.record) if args.record else Path(tempfile.mkdtemp(prefix="excite_")) / "run.bag"
-    recorder = BagRecorder(bag, {"/joint_states": JointState, args.command_topic: Float64MultiArray})
-    transport = make_transport(args.transport, "robot_rl_excite")
+    config = ControlNodeConfig(robot=robot.name, node_name="robot_rl_excite", command_topic=args.command_topic,
+                               watchdog_timeout=args.watchdog_timeout, record=str(bag))
+    recorder = open_recorder(config, _bag_metadata(robot, args, f"robot over {args.transport}"))
+    transport = make_transport(args.transport, config.node_name)
     try:
-        live = LiveExcitation(
-            transport,
-            robot,
-            args.duration,
-            args.seed,
-            cfg,
-            recorder,
-            command_topic=args.command_topic,
-            watchdog=args.watchdog,
-        )
+        node = excitation_node(transport, config, robot, Excitation(robot, args.duration, args.seed, cfg).command,
+                               args.duration, recorder)
         console.print(
-            f"waiting for /joint_states, then exciting {robot.name} for {args.duration:g} s "
-            "(e-stop: std_msgs/Bool true on /estop)"
+            f"waiting for {config.state_topic}, then exciting {robot.name} for {args.duration:g} s "
+            f"(e-stop: std_msgs/Bool true on {config.estop_topic})"
         )
-        transport.spin(until=lambda: live.done, timeout_s=args.duration + START_TIMEOUT_S)
+        transport.spin(until=lambda: run_over(node), timeout_s=args.duration + START_TIMEOUT_S)
     finally:
         transport.close()
         recorder.close()
-    live.raise_if_failed(bag)
+    raise_if_failed(node, bag)
     return read_robot_log(bag, robot, command_topic=args.command_topic)
 
 
 START_TIMEOUT_S = 30.0  # wait this long for a first valid joint state
 
 
-class LiveExcitation:
-    """The excitation on a robot over a deploy `Transport`, every command through the SafetyFilter.
+def raise_if_failed(node, bag) -> None:
+    """After spinning: a user error if no state came, a fault ended the run, or it stopped early."""
+    from calibration.errors import CalibrationError
+    from robot_rl.deploy.excitation_node import run_outcome
 
-    Per JointState (at most one per control period of its header stamps): map joints by name,
-    activate the filter on the first valid state (its ramp eases the start in), compute the
-    excitation from the measured state, filter, publish, record both. It stops after `duration`
-    (deactivating: the filter's safe action goes out), on a fault (stale state, NaN, limits), or
-    on the e-stop (`/estop`, std_msgs/Bool true). A timer between states fires the watchdog.
-    """
-
-    def __init__(
-        self,
-        transport,
-        robot,
-        duration: float,
-        seed: int,
-        cfg,
-        recorder=None,
-        state_topic: str = "/joint_states",
-        command_topic: str = "/forward_command_controller/commands",
-        estop_topic: str = "/estop",
-        ramp_time: float = 0.5,
-        watchdog: float | None = None,
-    ):
-        import threading
-
-        from calibration.excitation import Excitation
-        from robot_rl.deploy.joint_map import JointMap
-        from robot_rl.deploy.ros2_msgs import Bool, Float64MultiArray, JointState
-        from robot_rl.runtime.safety import SafetyConfig, SafetyFilter
-
-        self.transport = transport
-        self.robot = robot
-        self.duration = float(duration)
-        self.excitation = Excitation(robot, duration, seed, cfg)
-        self.filter = SafetyFilter(
-            robot, SafetyConfig.from_robot(robot, ramp_time=ramp_time, watchdog_timeout=watchdog)
+    if node.controller is not None and node.controller.source.t0 is None:
+        raise CalibrationError(
+            f"no valid joint state on {node.config.state_topic} within {START_TIMEOUT_S:g} s; is the "
+            "robot (or `robot-rl sim-robot`) running on this ROS_DOMAIN_ID?"
         )
-        self.joint_map = JointMap(robot.joint_names, state_topic)
-        self.recorder = recorder
-        self.state_topic, self.command_topic = state_topic, command_topic
-        self._msg_type = Float64MultiArray
-        self._pub = transport.publisher(command_topic, Float64MultiArray)
-        self._lock = threading.Lock()
-        self.t0: float | None = None
-        self.done = False
-        self.error: str | None = None
-        self.commands = 0
-        self._last = None  # (mapped state, monotonic arrival, stamp s)
-        self._last_step_ns: int | None = None
-        self._last_cmd = None
-        self._episode: str | None = None  # a simulated robot's episode (robot_rl/episode/<n>)
-        transport.subscribe(state_topic, JointState, self._on_state)
-        transport.subscribe(estop_topic, Bool, self._on_estop)
-        transport.timer(robot.control_dt / 2, self._on_timer)
-
-    def _send(self, out, stamp: float, state_msg=None) -> None:
-        """Publish, and record on robot time: a state at its stamp, the command at the stamp it answers.
-
-        One clock for both topics and no transport jitter in the log; the robot's real latency from
-        state to applied command is then what `sysid` fits as action_delay, as the engines model it.
-        """
-        cmd = self._msg_type(data=[float(v) for v in out.values])
-        self._pub.publish(cmd)
-        self._last_cmd = cmd
-        self.commands += 1
-        if self.recorder is not None:
-            stamp_ns = int(round(stamp * 1e9))
-            if state_msg is not None:
-                self.recorder.record(self.state_topic, state_msg, stamp_ns)
-            self.recorder.record(self.command_topic, cmd, stamp_ns)
-
-    def _finish(self, error: str | None) -> None:
-        self.error = self.error or error
-        self.done = True
-
-    def _on_state(self, msg) -> None:
-        import time
-
-        from robot_rl.deploy.joint_map import episode_of
-        from robot_rl.deploy.ros2_msgs import time_to_ns
-        from robot_rl.runtime.safety import SafetyState
-
-        with self._lock:
-            if self.done:
-                return
-            mapped = self.joint_map.map(msg)
-            episode = episode_of(msg)
-            if episode != self._episode and self._episode is not None:
-                self.filter.forget_readings()  # a simulator's reset moved the robot: not a sensor fault
-            self._episode = episode
-            stamp_ns = time_to_ns(msg.header.stamp)  # robot time; 0 is a simulator's first state
-            period_ns = self.robot.control_dt * 1e9
-            if self._last_step_ns is not None and stamp_ns - self._last_step_ns < 0.9 * period_ns:
-                if stamp_ns == self._last_step_ns and self._last_cmd is not None:
-                    self._pub.publish(self._last_cmd)  # the same state again: a robot still waiting for its answer
-                return
-            now = stamp_ns / 1e9
-            if self.t0 is None:
-                if mapped.problem is not None:
-                    return  # wait for a complete, finite state before starting
-                self.filter.activate(now, mapped.q)
-                self.t0 = now
-            self._last_step_ns = stamp_ns
-            self._last = (mapped, time.monotonic(), now)
-            t = now - self.t0
-            command = self.excitation.command(t, mapped.q, mapped.qd)
-            out = self.filter.step(now, now, mapped.q, mapped.qd, command)
-            if out.state is SafetyState.FAULT:
-                self._send(out, now, msg)
-                self._finish(f"{out.fault_reason}" + (f" ({mapped.problem})" if mapped.problem else ""))
-            elif t >= self.duration:
-                self.filter.deactivate()
-                self._send(self.filter.step(now, now, mapped.q, mapped.qd, command), now, msg)
-                self._finish(None)
-            else:
-                self._send(out, now, msg)
-
-    def _on_estop(self, msg) -> None:
-        with self._lock:
-            if msg.data and not self.done:
-                self.filter.estop(True)
-                if self._last is not None:
-                    mapped, _, stamp = self._last
-                    safe = self.filter.step(stamp, stamp, mapped.q, mapped.qd, [0.0] * len(self.robot.actuators))
-                    self._send(safe, stamp)
-                self._finish("e-stop pressed")
-
-    def _on_timer(self) -> None:
-        import time
-
-        from robot_rl.runtime.safety import SafetyState
-
-        with self._lock:
-            if self.done or self._last is None:
-                return
-            mapped, arrived, stamp = self._last
-            age = time.monotonic() - arrived
-            if age <= self.filter.config.watchdog_timeout:
-                return
-            out = self.filter.step(stamp + age, stamp, mapped.q, mapped.qd, [0.0] * len(self.robot.actuators))
-            self._send(out, stamp + age)
-            if out.state is SafetyState.FAULT:
-                self._finish(f"{out.fault_reason}: joint states stopped arriving on {self.state_topic}")
-
-    def raise_if_failed(self, bag) -> None:
-        """After spinning: a user error if no state came, the run stopped early, or a fault ended it."""
-        from calibration.errors import CalibrationError
-
-        if self.t0 is None:
-            raise CalibrationError(
-                f"no valid joint state on {self.state_topic} within {START_TIMEOUT_S:g} s; is the "
-                "robot (or `robot-rl sim-robot`) running on this ROS_DOMAIN_ID?"
-            )
-        if self.error is not None:
-            raise CalibrationError(f"excitation stopped: {self.error}; what was recorded is in {bag}")
-        if not self.done:
-            raise CalibrationError(
-                f"joint states stopped before the end of the excitation; what was recorded is in {bag}"
-            )
+    if node.finished:
+        return
+    if node.controller is None or node.state == "fault":
+        raise CalibrationError(f"excitation stopped: {run_outcome(node)}; what was recorded is in {bag}")
+    raise CalibrationError(f"joint states stopped before the end of the excitation; what was recorded is in {bag}")

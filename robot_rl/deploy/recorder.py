@@ -9,6 +9,11 @@ transport uses /clock).
 Writes go through one background thread: the storage (sqlite3) must be used from the thread
 that opened it, and a listener callback must not wait for a disk.
 
+It is the project's one bag writer: the control node's ``--record`` (a policy or an excitation,
+`control_topics`), `robot-rl record`, the ROS package's recorder node, and the simulated excitation
+(`calibration.rosbag_io.BagRecorder`, an adapter that builds the messages from arrays) all write
+through `BagRecorder`, so every bag the project makes has the same topics, types and hashes.
+
 Run as a process: ``python -m robot_rl.deploy.recorder --out runs/bag1`` (records /joint_states
 and the forward command controller topic by default).
 """
@@ -32,11 +37,18 @@ from robot_rl.deploy.errors import BagError
 from robot_rl.deploy.transport import Transport, make_transport
 from robot_rl.deploy.type_hash import type_hash
 
+DEFAULT_STATE_TOPIC = "/joint_states"
 DEFAULT_COMMAND_TOPIC = "/forward_command_controller/commands"
-DEFAULT_TOPICS: dict[str, type] = {
-    "/joint_states": ros2_msgs.JointState,
-    DEFAULT_COMMAND_TOPIC: ros2_msgs.Float64MultiArray,
-}
+
+
+def control_topics(
+    state_topic: str = DEFAULT_STATE_TOPIC, command_topic: str = DEFAULT_COMMAND_TOPIC
+) -> dict[str, type]:
+    """The topics of a control run's bag: the joint states stepped and the commands sent (what sysid reads)."""
+    return {state_topic: ros2_msgs.JointState, command_topic: ros2_msgs.Float64MultiArray}
+
+
+DEFAULT_TOPICS: dict[str, type] = control_topics()
 _TYPES_BY_ROS_NAME = {ros2_msgs.ros_type_name(t): t for t in ros2_msgs.ALL_TYPES}
 
 
@@ -51,17 +63,28 @@ def message_type(ros_name: str) -> type:
 
 
 class BagRecorder:
-    """A rosbag2 writer fed from any thread; `close()` flushes and writes ``metadata.yaml``."""
+    """A rosbag2 writer fed from any thread; `close()` flushes and writes ``metadata.yaml``.
+
+    ``metadata``: custom data stored in ``metadata.yaml`` as ``robot_rl.<key>`` (the robot, engine,
+    seed, whether it hung on a gantry), which `robot-rl sysid` reads back.
+    """
 
     _STOP = object()
 
-    def __init__(self, path: str | Path, topics: dict[str, type], storage: str = "sqlite3") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        topics: dict[str, type],
+        storage: str = "sqlite3",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise BagError(f"bag '{self.path}' already exists; choose a new --out folder (rosbag2 never appends)")
         if storage not in ("sqlite3", "mcap"):
             raise BagError(f"unknown bag storage '{storage}'; choose sqlite3 or mcap")
         self.topics = dict(topics)
+        self.metadata = {f"robot_rl.{k}": str(v) for k, v in (metadata or {}).items()}
         self.counts = dict.fromkeys(self.topics, 0)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._error: BaseException | None = None
@@ -77,6 +100,8 @@ class BagRecorder:
         typestore = get_typestore(Stores.ROS2_JAZZY)
         try:
             writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
+            for key, value in self.metadata.items():
+                writer.set_custom_data(key, value)
             writer.open()
             connections = {}
             for topic, msg_type in self.topics.items():

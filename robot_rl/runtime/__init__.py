@@ -8,20 +8,26 @@ needs none of them.
   turning measured joint states into physical commands.
 * :class:`SafetyFilter` — limits, rate limits, watchdog, e-stop and latched faults; the only thing
   allowed to write a command to a robot. :class:`SafetyConfig` holds its knobs.
-* :class:`Controller` — both, one ``step`` per control period (what a ROS node calls).
+* :class:`Controller` — a command source behind the filter, one ``step`` per control period (what
+  the control node calls). Sources (:mod:`robot_rl.runtime.command_source`): :class:`PolicySource`
+  (a policy folder) and :class:`ExcitationSource` (an identification schedule).
 * :class:`OnnxPolicy` / :func:`load_policy_folder` — just the checked ONNX actor, obs -> action
   in [-1, 1], for evaluation.
 """
 
+from robot_rl.runtime.command_source import CommandSource, ExcitationSource, PolicySource
 from robot_rl.runtime.controller import Controller
 from robot_rl.runtime.onnx_policy import OnnxPolicy, load_policy_folder
 from robot_rl.runtime.runner import PolicyRunner
 from robot_rl.runtime.safety import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
 
 __all__ = [
+    "CommandSource",
     "Controller",
+    "ExcitationSource",
     "OnnxPolicy",
     "PolicyRunner",
+    "PolicySource",
     "SafeCommand",
     "SafetyConfig",
     "SafetyFilter",

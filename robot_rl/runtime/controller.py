@@ -1,19 +1,21 @@
-"""Controller: a PolicyRunner behind a SafetyFilter, one call per control period.
+"""Controller: a command source behind a SafetyFilter, one call per control period.
 
-This is everything a deploy node does between "state arrived" and "command out", so the ROS node
-stays a thin shell of callbacks::
+This is everything a control node does between "state arrived" and "command out", for any
+`CommandSource` (a policy, an excitation), so the node stays a thin shell of callbacks::
 
-    ctl = Controller("policies/iiwa_reach", robot="iiwa")
+    ctl = Controller("policies/iiwa_reach", robot="iiwa")   # a policy folder -> PolicySource
+    ctl = Controller(ExcitationSource(robot, schedule, 20.0))  # or any CommandSource
     ctl.activate(now, q)                                     # operator: start (ramps in)
     out = ctl.step(now, state_stamp, q, qd, goal)           # every period -> SafeCommand
     publish(out.values); report(out.state, out.fault_reason)
     ctl.estop(True) / ctl.deactivate() / ctl.reset()         # operator inputs, passed to the filter
 
-The policy runs only while the filter is ACTIVE; otherwise the filter's safe action goes out.
-The filter enforces the tighter of the card's and the robot's limits (``ctl.limits.summary()``
-says which were used); a robot.yaml wider than the card is refused unless ``allow_wider_limits``.
-The observation's "last action" is the policy's own previous action, exactly as in training
-(where nothing sat between policy and actuators); the runner is reset at each activation.
+The source runs only while the filter is ACTIVE (and past its soft start); otherwise the filter's
+safe action goes out. The filter enforces the source's limits robot: for a policy the tighter of
+the card's and the robot's limits (``ctl.limits.summary()`` says which were used); a robot.yaml
+wider than the card is refused unless ``allow_wider_limits``. A policy's observation "last action"
+is its own previous action, exactly as in training (where nothing sat between policy and
+actuators); the source is restarted at each activation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.runtime.command_source import CommandSource, PolicySource
 from robot_rl.runtime.limits_contract import LimitsContract
 from robot_rl.runtime.runner import PolicyRunner
 from robot_rl.runtime.safety import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
@@ -33,16 +36,19 @@ __all__ = ["Controller"]
 
 
 class Controller:
-    """``runner`` (the checked policy) and ``safety`` (its filter, on the limits contract's robot).
+    """``source`` (a `CommandSource`) and ``safety`` (its filter, on the source's limits robot).
 
+    ``source``: a CommandSource, or a policy folder (then ``robot``, ``threads`` and
+    ``allow_wider_limits`` load it as a `PolicySource`; ``runner`` and ``limits`` are its runner and
+    limits contract, None for other sources).
     ``safety_config``: the filter's configuration; by default ``SafetyConfig.from_robot`` of the
-    contract's robot with ``safety_options`` (e.g. ``watchdog_timeout``, ``ramp_time``), so its
+    source's limits robot with ``safety_options`` (e.g. ``watchdog_timeout``, ``ramp_time``), so its
     defaults (margins, rate limits) derive from the limits actually driven with.
     """
 
     def __init__(
         self,
-        policy_dir: str | Path,
+        source: CommandSource | str | Path,
         robot: RobotSpec | str | Path | None = None,
         safety_config: SafetyConfig | None = None,
         threads: int = 1,
@@ -50,12 +56,15 @@ class Controller:
         allow_wider_limits: bool = False,
         safety_options: dict[str, Any] | None = None,
     ):
-        self.runner = PolicyRunner(policy_dir, robot=robot, threads=threads, allow_wider_limits=allow_wider_limits)
-        self.robot = self.runner.robot
-        self.limits: LimitsContract = self.runner.limits
+        if isinstance(source, (str, Path)):
+            source = PolicySource.load(source, robot, threads=threads, allow_wider_limits=allow_wider_limits)
+        self.source: CommandSource = source
+        self.robot: RobotSpec = source.robot
+        self.runner: PolicyRunner | None = getattr(source, "runner", None)
+        self.limits: LimitsContract | None = getattr(source, "limits", None)
         if safety_config is None:
-            safety_config = SafetyConfig.from_robot(self.limits.robot, **(safety_options or {}))
-        self.safety = SafetyFilter(self.limits.robot, safety_config)
+            safety_config = SafetyConfig.from_robot(source.limits_robot, **(safety_options or {}))
+        self.safety = SafetyFilter(source.limits_robot, safety_config)
         self._idle = np.zeros(len(self.robot.actuators))
 
     @property
@@ -66,10 +75,15 @@ class Controller:
     def fault_reason(self) -> str | None:
         return self.safety.fault_reason
 
+    @property
+    def needs_imu(self) -> bool:
+        """The source reads the IMU, or the filter does (fall detector, IMU watchdog of a legged robot)."""
+        return bool(self.source.needs_imu) or self.safety.config.max_tilt is not None
+
     def activate(self, now: float, q: np.ndarray) -> SafetyState:
-        """Start the policy from the measured positions ``q`` (the filter ramps it in)."""
+        """Start the source from the measured positions ``q`` (the filter ramps it in)."""
         if self.safety.state is SafetyState.INACTIVE:
-            self.runner.reset()
+            self.source.start(now)
         return self.safety.activate(now, q)
 
     def deactivate(self) -> SafetyState:
@@ -81,18 +95,23 @@ class Controller:
     def reset(self) -> SafetyState:
         return self.safety.reset()
 
+    def finished(self, now: float) -> bool:
+        """The source has nothing more to command (an excitation's end; a policy never finishes)."""
+        return self.source.finished(now)
+
     def step(
-        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None,
+        self, now: float, state_stamp: float, q: np.ndarray, qd: np.ndarray, task_input: np.ndarray | None = None,
         imu: ImuState | None = None, imu_stamp: float | None = None,
     ) -> SafeCommand:
-        """One control period: observation, policy, safety. Never raises on bad robot data (NaN,
-        stale or missing state latch a fault instead). ``imu``: for tasks that observe one (legged),
-        with ``imu_stamp`` its time stamp on the clock of ``now`` (default: ``state_stamp``); the
-        filter's watchdog and fall detector read it too.
+        """One control period: source, then safety. Never raises on bad robot data (NaN, stale or
+        missing state latch a fault instead). ``task_input``: the policy's goal or velocity command
+        (None for sources without one). ``imu``: for sources or filters that read one (legged), with
+        ``imu_stamp`` its time stamp on the clock of ``now`` (default: ``state_stamp``); the filter's
+        watchdog and fall detector read it too.
 
-        During the filter's soft start (legged robots, after activation) the policy does not run and
-        is reset when it ends, so its first action sees the default pose and a zero last action, as
-        at the start of a training episode.
+        During the filter's soft start (legged robots, after activation) the source does not run and
+        is restarted when it ends, so a policy's first action sees the default pose and a zero last
+        action, as at the start of a training episode.
         """
         command = self._idle
         gravity = None
@@ -103,13 +122,19 @@ class Controller:
                 gravity = None  # malformed IMU: the filter reports a missing reading
         if imu is not None and imu_stamp is None:
             imu_stamp = state_stamp
+        failure = None
         if self.safety.state is SafetyState.ACTIVE:
             if self.safety.soft_starting(now):
-                self.runner.reset()
+                self.source.start(now)
             else:
                 try:
-                    command = self.runner.step(q, qd, goal, imu)
-                except (ValueError, IndexError, TypeError):
+                    command = self.source.command(now, q, qd, task_input, imu)
+                except (ValueError, IndexError, TypeError) as exc:
                     # Malformed state (wrong length, not numbers): the filter names the problem and faults.
-                    command = self._idle
-        return self.safety.step(now, state_stamp, q, qd, command, gravity=gravity, imu_stamp=imu_stamp)
+                    command, failure = self._idle, exc
+        out = self.safety.step(now, state_stamp, q, qd, command, gravity=gravity, imu_stamp=imu_stamp)
+        if failure is not None and out.state is SafetyState.ACTIVE:
+            # The state was fine, so the source itself failed: never drive on silently with idle commands.
+            self.safety.external_fault(f"the {self.source.kind} failed: {failure!r}")
+            out = self.safety.step(now, state_stamp, q, qd, self._idle, gravity=gravity, imu_stamp=imu_stamp)
+        return out

@@ -27,17 +27,18 @@ def load_config(
 ) -> C:
     """Read `config_cls` from `node`'s parameters; fields in `fixed` are set by the caller."""
     values: dict[str, Any] = dict(fixed)
+    for name in required:  # in the caller's order: the first one missing is named
+        if name not in fixed and not node.has_parameter(name):
+            raise DeployError(
+                f"parameter '{name}' of node '{node.get_name()}' is required: set it in "
+                f"the params file or with --ros-args -p {name}:=VALUE"
+            )
     for f in dataclasses.fields(config_cls):
         if f.name in skip or f.name in fixed:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         if not node.has_parameter(f.name):
             if default is None:
-                if f.name in required:
-                    raise DeployError(
-                        f"parameter '{f.name}' of node '{node.get_name()}' is required: set it in "
-                        f"the params file or with --ros-args -p {f.name}:=VALUE"
-                    )
                 continue  # optional with no default: leave the dataclass default (None)
             node.declare_parameter(f.name, default)
         value = node.get_parameter(f.name).value

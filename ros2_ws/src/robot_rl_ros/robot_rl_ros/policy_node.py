@@ -1,9 +1,11 @@
 """``ros2 run robot_rl_ros policy_node --ros-args -p policy:=<folder> -p robot:=cartpole``
 
 A policy on a ros2_control robot: /joint_states in, the forward command controller's topic out,
-behind the SafetyFilter. All behaviour lives in `robot_rl.deploy.policy_node.PolicyNode` (shared
-with `robot-rl deploy --transport dds`); this file reads ROS parameters and adds the lifecycle
-requests as std_srvs/Trigger services next to the ~/transition topic:
+behind the SafetyFilter. All behaviour lives in the one control node,
+`robot_rl.deploy.control_node.ControlNode` (a `PolicyNode` is that node with a policy source,
+shared with `robot-rl deploy`); this file reads ROS parameters -- one per field of
+`PolicyNodeConfig`, the dataclass `robot-rl deploy` derives its flags from, ``record`` included --
+and adds the lifecycle requests as std_srvs/Trigger services next to the ~/transition topic:
 
   ros2 service call /policy_node/activate std_srvs/srv/Trigger
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import sys
 
+from robot_rl.deploy.control_node import ControlNode, open_recorder
 from robot_rl.deploy.policy_node import PolicyNode, PolicyNodeConfig
 from robot_rl.deploy.rclpy_transport import RclpyTransport
 from robot_rl_ros.params import load_config, param
 
 
-def add_trigger_services(transport: RclpyTransport, node: PolicyNode) -> None:
+def add_trigger_services(transport: RclpyTransport, node: ControlNode) -> None:
     from std_srvs.srv import Trigger
 
     for name in ("activate", "deactivate", "reset"):
@@ -39,12 +42,7 @@ def main(args: list[str] | None = None) -> int:
         use_sim_time = bool(ros_node.get_parameter("use_sim_time").value)
         param(ros_node, "follow_episodes", use_sim_time)  # a simulator's episodes, by default on sim time
         config = load_config(ros_node, PolicyNodeConfig, required=("policy", "robot"), node_name=ros_node.get_name())
-        record = param(ros_node, "record", "")
-        if record:
-            from robot_rl.deploy.recorder import BagRecorder
-            from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
-
-            recorder = BagRecorder(record, {config.state_topic: JointState, config.command_topic: Float64MultiArray})
+        recorder = open_recorder(config)
         node = PolicyNode(transport, config, recorder)
         add_trigger_services(transport, node)
         if node.config_error:
