@@ -46,10 +46,12 @@ from robot_rl.errors import RobotRLError
 from robot_rl.legged_loop import A1, LeggedDemo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Watchdog of the demo's policy node and excitation (s). The sim robot is lockstep: it waits for
-# each command, so a late state cannot leave it running unattended, and the default 5 periods
-# (0.1 s) faulted deployments whenever a loaded 2-core machine stalled a process that long.
-LOCKSTEP_WATCHDOG_S = 1.0
+# Watchdog of the demo's policy node and excitation (s), both run with --sim. The sim robot is
+# lockstep: it waits for each command, so a late state cannot leave it running unattended. The
+# default 5 periods (0.1 s) faulted deployments whenever a loaded 2-core machine stalled a process
+# that long, and 1 s (a robot's maximum) still did at load 8-10 (a latched fault for the rest of
+# the run: tests/test_demo_iiwa.py failed once that way).
+LOCKSTEP_WATCHDOG_S = 10.0
 POLICIES_DIR = REPO_ROOT / "policies"
 CHECKPOINT_FILE = "checkpoint.pt"  # a shipped policy's training checkpoint, to fine-tune from
 
@@ -322,7 +324,7 @@ def identification_run(cfg: DemoConfig, spec: DemoRobot, params_file: Path, cons
         try:
             proc = subprocess.run(_cli("excite", "--robot", spec.robot, "--publish", "--transport", "dds",
                                        "--duration", str(spec.excite_duration), "--seed", str(cfg.seed),
-                                       "--watchdog", str(LOCKSTEP_WATCHDOG_S), "--record", str(bag)),
+                                       "--sim", "--watchdog", str(LOCKSTEP_WATCHDOG_S), "--record", str(bag)),
                                   env=env, capture_output=True, text=True, timeout=300)
         finally:
             procs.stop(robot)

@@ -22,6 +22,7 @@ import pytest
 
 from robot_rl.cli import main
 from robot_rl.deploy import procs
+from robot_rl.errors import RobotRLError
 from robot_rl.training.logger import MetricsLogger
 from robot_rl.training.mujoco_log import LOG_FILE, mujoco_log_in
 from robot_rl.training.run_guards import params_randomization_overlap, remove_stale_temp_files
@@ -342,13 +343,26 @@ def test_export_over_an_existing_policy_is_refused_unless_forced(tmp_path, capsy
 # ------------------------------------------------------------------------------------------- deploy
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "5", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "45", "soon"])
 def test_deploy_watchdog_out_of_bounds_is_a_usage_error(tmp_path, capsys, value):
     policy = str(REPO / "policies" / "cartpole_swingup")
     with pytest.raises(SystemExit) as exit_:
         main(["deploy", "--policy", policy, "--robot", "cartpole", "--watchdog", value])
     assert exit_.value.code == 2
     assert "--watchdog" in one_error_line(capsys.readouterr().err, "deploy")
+
+
+def test_deploy_watchdog_past_a_robots_limit_needs_a_simulator(capsys):
+    """A robot may run at most 1 s without a state; a lockstep simulator (--sim) may stall up to 30 s."""
+    from robot_rl.deploy.control_config import PolicyNodeConfig
+
+    policy = str(REPO / "policies" / "cartpole_swingup")
+    assert main(["deploy", "--policy", policy, "--robot", "cartpole", "--watchdog", "5"]) == 1
+    line = one_error_line(capsys.readouterr().err, "deploy")
+    assert "--watchdog" in line and "--sim" in line and "1 s" in line
+    assert PolicyNodeConfig(robot="cartpole", policy=policy, watchdog_timeout=5.0, follow_episodes=True)
+    with pytest.raises(RobotRLError, match="follow_episodes"):
+        PolicyNodeConfig(robot="cartpole", policy=policy, watchdog_timeout=1.5)
 
 
 def test_deploy_watchdog_shorter_than_two_periods_is_refused(capsys):

@@ -37,7 +37,7 @@ import argparse
 
 from robot_rl.commands._args import seconds
 from robot_rl.commands._config_args import add_config_arguments, config_from_args, flag_of
-from robot_rl.deploy.control_config import MAX_WATCHDOG_S, PolicyNodeConfig
+from robot_rl.deploy.control_config import MAX_SIM_WATCHDOG_S, MAX_WATCHDOG_S, PolicyNodeConfig
 
 NAME = "deploy"
 HELP = "run a policy on a robot behind the safety filter, over ROS 2 (rclpy) or plain DDS"
@@ -115,10 +115,10 @@ def _preflight(config: PolicyNodeConfig) -> None:
 
     controller = policy_controller(config)
     if config.watchdog_timeout is not None:
-        _check_watchdog(config.watchdog_timeout, controller.robot)
+        _check_watchdog(config.watchdog_timeout, controller.robot, config.follow_episodes)
 
 
-def _check_watchdog(watchdog: float, robot) -> None:
+def _check_watchdog(watchdog: float, robot, simulator: bool) -> None:
     """A watchdog shorter than 2 control periods faults between two on-time states."""
     from robot_rl.errors import RobotRLError
 
@@ -126,5 +126,5 @@ def _check_watchdog(watchdog: float, robot) -> None:
         raise RobotRLError(
             f"{flag_of(PolicyNodeConfig, 'watchdog_timeout')} {watchdog:g} s is shorter than 2 control periods "
             f"of robot '{robot.name}' ({2 * robot.control_dt:g} s at {robot.control_hz:g} Hz): every state would "
-            f"be late; give {2 * robot.control_dt:g} to {MAX_WATCHDOG_S:g} s"
+            f"be late; give {2 * robot.control_dt:g} to {MAX_SIM_WATCHDOG_S if simulator else MAX_WATCHDOG_S:g} s"
         )

@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # The control node's own settings, derived from its config as `robot-rl deploy`'s are (the topic is
     # also the simulated run's command topic).
-    add_config_arguments(parser, ControlNodeConfig, only=("command_topic", "watchdog_timeout"))
+    add_config_arguments(parser, ControlNodeConfig, only=("command_topic", "watchdog_timeout", "follow_episodes"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,9 +223,10 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
 
     bag = Path(args.record) if args.record else Path(tempfile.mkdtemp(prefix="excite_")) / "run.bag"
     config = ControlNodeConfig(robot=robot.name, node_name="robot_rl_excite", command_topic=args.command_topic,
-                               watchdog_timeout=args.watchdog_timeout, record=str(bag))
+                               watchdog_timeout=args.watchdog_timeout, follow_episodes=args.follow_episodes,
+                               record=str(bag))
     recorder = open_recorder(config, _bag_metadata(robot, args, f"robot over {args.transport}"))
-    transport = make_transport(args.transport, config.node_name)
+    transport = make_transport(args.transport, config.node_name, use_sim_time=config.follow_episodes)
     try:
         node = excitation_node(transport, config, robot, Excitation(robot, args.duration, args.seed, cfg).command,
                                args.duration, recorder)
