@@ -256,7 +256,7 @@ def test_deploy_flags_keep_their_names_and_bounds(capsys: pytest.CaptureFixture[
                                        "--max-tilt", "45"])
     assert (args.follow_episodes, args.watchdog_timeout, args.max_tilt_deg) == (True, 0.2, 45.0)
     with pytest.raises(SystemExit):
-        deploy_parser().parse_args(["--policy", "p", "--robot", "r", "--watchdog", "5"])
+        deploy_parser().parse_args(["--policy", "p", "--robot", "r", "--watchdog", "45"])
     assert "--watchdog" in capsys.readouterr().err
 
 
