@@ -16,6 +16,7 @@ once, on arrays with a leading batch dimension, over one of two physics backends
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -31,6 +32,26 @@ from sim.tasks.logic import TaskLogic
 from sim.tasks.registry import task_spec
 
 ROLLOUT_MIN_ENVS = 4  # below this a Python loop over engines is faster than a rollout call
+
+
+def _clipped_actions(actions, n: int) -> np.ndarray:
+    """`actions` as a new float64 (n, n_act) array clipped to [-1, 1]; ValueError on NaN or inf.
+
+    A few values (a single env's action) are checked and clipped as Python floats: on a tiny array,
+    np.isfinite(...).all() and np.clip cost more in numpy's per-call overhead than the rest of the step's
+    action handling.
+    """
+    a = np.asarray(actions)
+    if a.size <= 32:
+        values = a.ravel().tolist()
+        if not all(map(math.isfinite, values)):
+            raise ValueError(f"action contains NaN/inf: {a}")
+        clipped = [min(max(v, -1.0), 1.0) for v in values]
+        return np.array([clipped], dtype=np.float64) if n == 1 else np.array(clipped, dtype=np.float64).reshape(n, -1)
+    a = np.asarray(a, dtype=np.float64).reshape(n, -1)
+    if not np.isfinite(a).all():
+        raise ValueError(f"action contains NaN/inf: {a}")
+    return np.minimum(np.maximum(a, -1.0), 1.0)
 
 
 def privileged_vector(robot: RobotSpec, params: dict[str, float]) -> np.ndarray:
@@ -60,6 +81,8 @@ class EngineLoop:
 
         self.engines = [make_engine(robot, engine, base_params) for _ in range(n)]
         self.robot = robot
+        self.joint_names = robot.joint_names  # properties that compute: read them once
+        self.substeps = robot.substeps
         self.delay = delay
 
     def set_params(self, i: int, params: dict[str, float]) -> None:
@@ -73,7 +96,7 @@ class EngineLoop:
             self.engines[i].reset(q, qd)
 
     def step(self, control: np.ndarray) -> None:
-        S = self.robot.substeps
+        S = self.substeps
         for i, engine in enumerate(self.engines):
             if control.shape[1] == 1 or not self.delay.delayed(i):  # one command for the step: one call
                 engine.run_substeps(control[i, 0], S)
@@ -84,7 +107,7 @@ class EngineLoop:
     def state(self) -> RobotState:
         if len(self.engines) == 1 and self.robot.base is None:  # the single env's hot path: no stacking
             q, qd = self.engines[0].joint_state()
-            return RobotState(self.robot.joint_names, q[None], qd[None])
+            return RobotState(self.joint_names, q[None], qd[None])
         return RobotState.stack([e.state() for e in self.engines])
 
     def kick(self, i: int, dqd: np.ndarray) -> None:
@@ -237,6 +260,7 @@ class EpisodeCore:
         self.tracker = self.logic.success_init(n)
         self.term_names = tuple(self.spec.reward)
         self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
+        self._weights = tuple(float(w) for w in self.term_weights)  # floats: cheap on a single env's float terms
         self.episode_terms = np.zeros((n, len(self.term_names)))
         self.state: RobotState | None = None
         self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
@@ -278,11 +302,8 @@ class EpisodeCore:
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
-        actions = np.asarray(actions, dtype=np.float64).reshape(n, -1)
-        if not np.isfinite(actions).all():
-            raise ValueError(f"action contains NaN/inf: {actions}")
-        actions = actions.clip(-1.0, 1.0)
-        self.sim.step(self.delay.control(self.interface.action_to_command(actions)))
+        actions = _clipped_actions(actions, n)
+        self.sim.step(self.delay.control(self.interface.scale_action(actions)))
         dr = self.randomization
         if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
                                                            or dr.push_base_velocity is not None):
@@ -293,17 +314,18 @@ class EpisodeCore:
                     self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
         self.steps += 1
         state = self.state = self.sim.state()
+        # Each term is an (n,) array, or a float where the task computed one robot with float math.
         raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
-        terms = {k: w * raw[k] for k, w in zip(self.term_names, self.term_weights, strict=True)}
-        reward = 0.0
-        for j, k in enumerate(self.term_names):
-            reward = reward + terms[k]  # in the TaskSpec's order: the sum is reproducible
-            self.episode_terms[:, j] += terms[k]
+        terms, reward = {}, 0.0
+        for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)):
+            term = terms[k] = w * raw[k]
+            reward = reward + term  # in the TaskSpec's order: the sum is reproducible
+            self.episode_terms[:, j] += term
         terminated = self.logic.terminated(state)
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
         truncated = (self.steps >= self.spec.episode_steps) & ~terminated
-        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
+        reward = reward if isinstance(reward, np.ndarray) else np.array([reward] * n, dtype=np.float64)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
 
     def success(self) -> np.ndarray:
