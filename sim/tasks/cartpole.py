@@ -12,7 +12,6 @@ env's step cheap without a second copy of the task.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
@@ -26,7 +25,6 @@ class _Scalar:
     """numpy's names for the functions the formulas below use, on Python floats."""
 
     cos, sin, exp, arctan2, abs, minimum = math.cos, math.sin, math.exp, math.atan2, abs, min
-    logical_not = operator.not_
 
 
 def _columns(state: RobotState):
@@ -41,6 +39,14 @@ def _columns(state: RobotState):
 def _batch(value) -> np.ndarray:
     """A per-robot result as an (n,) array (a float path's bool becomes a 1-element array)."""
     return value if isinstance(value, np.ndarray) else np.array([value])
+
+
+def _fail_where(ok: np.ndarray, failed) -> None:
+    """ok &= ~failed, for an (n,) bool array or one robot's bool (an element write, not a ufunc)."""
+    if isinstance(failed, np.ndarray):
+        ok &= ~failed
+    elif failed:
+        ok[0] = False
 
 
 def _smooth_reward(xp, x, theta, theta_dot, u):
@@ -81,7 +87,7 @@ class CartpoleSwingup(TaskLogic):
         if xp is _Scalar:
             step, terminated = step.item(0), terminated.item(0)
         late_and_tilted = (step > self.episode_steps * 3 // 4) & (_tilt(xp, theta) > self.success_angle)
-        ok &= xp.logical_not(terminated | late_and_tilted)
+        _fail_where(ok, terminated | late_and_tilted)
 
 
 class CartpoleBalance(CartpoleSwingup):
@@ -98,4 +104,4 @@ class CartpoleBalance(CartpoleSwingup):
         return _batch((xp.abs(x) >= RAIL_STOP) | (_tilt(xp, theta) > self.fall_angle))
 
     def success_update(self, ok, state, command, step, terminated) -> None:
-        ok &= ~terminated
+        _fail_where(ok, terminated.item(0) if len(terminated) == 1 else terminated)
