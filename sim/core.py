@@ -328,6 +328,8 @@ class EpisodeCore:
         n, a = self.num_envs, np.asarray(actions)
         if a.size <= 32:
             values = a.ravel().tolist()
+            if len(values) != n * len(self._act_scale):
+                raise ValueError(f"expected {n} x {len(self._act_scale)} actions, got an array of shape {a.shape}")
             if not all(map(math.isfinite, values)):
                 raise ValueError(f"action contains NaN/inf: {a}")
             clipped = [min(max(v, -1.0), 1.0) for v in values]
