@@ -16,6 +16,7 @@ once, on arrays with a leading batch dimension, over one of two physics backends
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -60,6 +61,8 @@ class EngineLoop:
 
         self.engines = [make_engine(robot, engine, base_params) for _ in range(n)]
         self.robot = robot
+        self.joint_names = robot.joint_names  # properties that compute: read them once
+        self.substeps = robot.substeps
         self.delay = delay
 
     def set_params(self, i: int, params: dict[str, float]) -> None:
@@ -73,7 +76,7 @@ class EngineLoop:
             self.engines[i].reset(q, qd)
 
     def step(self, control: np.ndarray) -> None:
-        S = self.robot.substeps
+        S = self.substeps
         for i, engine in enumerate(self.engines):
             if control.shape[1] == 1 or not self.delay.delayed(i):  # one command for the step: one call
                 engine.run_substeps(control[i, 0], S)
@@ -84,7 +87,7 @@ class EngineLoop:
     def state(self) -> RobotState:
         if len(self.engines) == 1 and self.robot.base is None:  # the single env's hot path: no stacking
             q, qd = self.engines[0].joint_state()
-            return RobotState(self.robot.joint_names, q[None], qd[None])
+            return RobotState(self.joint_names, q[None], qd[None])
         return RobotState.stack([e.state() for e in self.engines])
 
     def kick(self, i: int, dqd: np.ndarray) -> None:
@@ -237,6 +240,9 @@ class EpisodeCore:
         self.tracker = self.logic.success_init(n)
         self.term_names = tuple(self.spec.reward)
         self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
+        self._weights = tuple(float(w) for w in self.term_weights)  # floats: cheap on a single env's float terms
+        self._act_offset = self.interface.action_offset.tolist()
+        self._act_scale = self.interface.action_scale.tolist()
         self.episode_terms = np.zeros((n, len(self.term_names)))
         self.state: RobotState | None = None
         self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
@@ -278,11 +284,8 @@ class EpisodeCore:
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
-        actions = np.asarray(actions, dtype=np.float64).reshape(n, -1)
-        if not np.isfinite(actions).all():
-            raise ValueError(f"action contains NaN/inf: {actions}")
-        actions = actions.clip(-1.0, 1.0)
-        self.sim.step(self.delay.control(self.interface.action_to_command(actions)))
+        actions, commands = self._actions_and_commands(actions)
+        self.sim.step(self.delay.control(commands))
         dr = self.randomization
         if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
                                                            or dr.push_base_velocity is not None):
@@ -291,20 +294,55 @@ class EpisodeCore:
                     self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
                 if dr.push_base_velocity is not None:
                     self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
-        self.steps += 1
+        # Out of place: on a 1-element array an in-place ufunc with a Python scalar costs twice as much.
+        self.steps = self.steps + 1
         state = self.state = self.sim.state()
+        # Each term is an (n,) array, or a float where the task computed one robot with float math.
         raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
-        terms = {k: w * raw[k] for k, w in zip(self.term_names, self.term_weights, strict=True)}
-        reward = 0.0
-        for j, k in enumerate(self.term_names):
-            reward = reward + terms[k]  # in the TaskSpec's order: the sum is reproducible
-            self.episode_terms[:, j] += terms[k]
+        terms, reward = {}, 0.0
+        for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)):
+            term = terms[k] = w * raw[k]
+            reward = reward + term  # in the TaskSpec's order: the sum is reproducible
+            if n == 1:  # an element update: a tenth of the cost of an in-place ufunc on a 1-element column
+                self.episode_terms[0, j] += term if isinstance(term, float) else term.item()
+            else:
+                self.episode_terms[:, j] += term
         terminated = self.logic.terminated(state)
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
-        truncated = (self.steps >= self.spec.episode_steps) & ~terminated
-        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
+        if n == 1:  # Python bools: three 1-element ufuncs cost more than the rest of this bookkeeping
+            truncated = np.array([self.steps.item(0) >= self.spec.episode_steps and not terminated.item(0)])
+        else:
+            truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        reward = reward if isinstance(reward, np.ndarray) else np.array([reward] * n, dtype=np.float64)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
+
+    def _actions_and_commands(self, actions) -> tuple[np.ndarray, np.ndarray]:
+        """(actions clipped to [-1, 1], actuator commands), new float64 (n, n_act) arrays; ValueError on NaN/inf.
+
+        The commands are `TaskInterface.scale_action` of the clipped actions. A few values (a single
+        env's action) are checked, clipped and scaled as Python floats: on a 1-element array numpy's
+        per-call overhead (isfinite().all(), clip, the scaling) costs more than the rest of the step's
+        bookkeeping; the float arithmetic is the same, so are the results.
+        """
+        n, a = self.num_envs, np.asarray(actions)
+        if a.size <= 32:
+            values = a.ravel().tolist()
+            if len(values) != n * len(self._act_scale):
+                raise ValueError(f"expected {n} x {len(self._act_scale)} actions, got an array of shape {a.shape}")
+            if not all(map(math.isfinite, values)):
+                raise ValueError(f"action contains NaN/inf: {a}")
+            clipped = [min(max(v, -1.0), 1.0) for v in values]
+            commands = [o + s * v for o, s, v in zip(self._act_offset * n, self._act_scale * n, clipped, strict=True)]
+            if n == 1:
+                return np.array([clipped], dtype=np.float64), np.array([commands], dtype=np.float64)
+            return (np.array(clipped, dtype=np.float64).reshape(n, -1),
+                    np.array(commands, dtype=np.float64).reshape(n, -1))
+        a = np.asarray(a, dtype=np.float64).reshape(n, -1)
+        if not np.isfinite(a).all():
+            raise ValueError(f"action contains NaN/inf: {a}")
+        a = np.minimum(np.maximum(a, -1.0), 1.0)
+        return a, self.interface.scale_action(a)
 
     def success(self) -> np.ndarray:
         return self.logic.success_of(self.tracker)

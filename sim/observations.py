@@ -10,6 +10,7 @@ Which task uses which function is the task registry's business (sim/tasks/regist
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,10 +78,14 @@ class TaskInterface:
             raise ValueError(f"task '{self.task}' observes the IMU (projected gravity, angular velocity); "
                              "pass imu=ImuState(orientation, angular_velocity, linear_acceleration)")
         cmd = np.zeros(self.command_size) if command is None else np.asarray(command, dtype=np.float64)
-        return self._fn(state, np.asarray(last_action, np.float64), cmd).astype(np.float32)
+        return self._fn(state, np.asarray(last_action, np.float64), cmd).astype(np.float32, copy=False)
 
     def action_to_command(self, action: np.ndarray) -> np.ndarray:
-        return self.action_offset + self.action_scale * np.clip(action, -1.0, 1.0)
+        return self.scale_action(np.minimum(np.maximum(action, -1.0), 1.0))  # = np.clip, at a third of its cost
+
+    def scale_action(self, action: np.ndarray) -> np.ndarray:
+        """The actuator command of an action already in [-1, 1] (the episode core clips once)."""
+        return self.action_offset + self.action_scale * action
 
     def command_to_action(self, command: np.ndarray) -> np.ndarray:
         return (np.asarray(command) - self.action_offset) / self.action_scale
@@ -91,6 +96,10 @@ class TaskInterface:
 
 def _cartpole_obs(state: RobotState, last_action: np.ndarray, command: np.ndarray) -> np.ndarray:
     q, qd = state.q, state.qd
+    if q.size == 2:  # one robot (the single env, the runtime): float math, ~10x cheaper than 1-element ufuncs
+        (x, theta), (x_dot, theta_dot) = q.ravel().tolist(), qd.ravel().tolist()
+        row = [x, math.cos(theta), math.sin(theta), x_dot, theta_dot, last_action.item(0)]
+        return np.array([row] if q.ndim == 2 else row, np.float32)
     return np.stack([q[..., 0], np.cos(q[..., 1]), np.sin(q[..., 1]), qd[..., 0], qd[..., 1], last_action[..., 0]],
                     axis=-1)
 

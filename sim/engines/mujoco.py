@@ -116,7 +116,10 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
     # Joint damping is integrated explicitly, as PyBullet (which gets it from our torque law) does.
     spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
     if not robot.contacts:
-        spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+        # Without contacts a fixed-base robot is one kinematic tree, so its constraints (joint limits,
+        # friction loss) always form one island: island discovery is pure overhead (~12% of a cart-pole
+        # substep) and skipping it gives bit-identical trajectories.
+        spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_ISLAND
     else:  # no self-collision (PyBullet's default): the robot's geoms only touch the floor, if any
         for g in spec.geoms:
             g.contype, g.conaffinity = 1, 0
@@ -237,6 +240,9 @@ class MujocoEngine:
         self.writer = ModelParamWriter(self.model, robot)
         self.qpos_adr = np.array([self.model.jnt_qposadr[self.model.joint(j.name).id] for j in robot.joints])
         self.qvel_adr = np.array([self.model.jnt_dofadr[self.model.joint(j.name).id] for j in robot.joints])
+        # Joints laid out contiguously (fixed-base robots): read them with a slice, a third of the cost
+        # of the fancy index, on the single env's every step.
+        self._q_read, self._qd_read = _as_slice(self.qpos_adr), _as_slice(self.qvel_adr)
         self.act_joint = np.array(robot.actuator_joint_indices())
         self.sensors = SensorLayout(robot) if robot.base is not None else None
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
@@ -278,7 +284,7 @@ class MujocoEngine:
         self.data.qvel[0:3] += dv
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.data.qpos[self.qpos_adr].copy(), self.data.qvel[self.qvel_adr].copy()
+        return self.data.qpos[self._q_read].copy(), self.data.qvel[self._qd_read].copy()
 
     def state(self) -> RobotState:
         """Everything the robot reports (joints, efforts, base, IMU, foot forces) at this instant.
@@ -308,6 +314,13 @@ class MujocoEngine:
 
     def close(self) -> None:
         pass
+
+
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    """`idx` as the equal slice where it is a run of consecutive indices, else `idx` itself."""
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return slice(int(idx[0]), int(idx[0]) + len(idx))
+    return idx
 
 
 def default_base(robot: RobotSpec) -> BaseState:
