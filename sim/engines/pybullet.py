@@ -6,6 +6,12 @@ constraint, like MuJoCo's frictionloss), and torques from `sim.actuators.actuato
 explicit viscous damping at every physics substep. Link damping, which MuJoCo lacks, is off.
 PyBullet cannot express joint armature: a non-zero `<joint>.armature` is refused.
 
+A robot with `integrator: implicit` (sim.robot.INTEGRATORS) gets MuJoCo's `implicitfast` step: the
+velocity-proportional forces (joint damping, the servos' gain * kd) act on the end-of-step velocity,
+(M + dt D) qacc = tau - c. PyBullet steps M qacc = tau' - c, so we apply tau' = tau - dt D qacc, with
+M and c (gravity + Coriolis) from its own dynamics at every substep. As in MuJoCo, a servo whose force
+is at its effort limit contributes no kd to D.
+
 A floating robot (robot.yaml `base:`) loads with a free base above a plane whose lateral friction
 is `floor.friction` (the robot's links have friction 1 and PyBullet multiplies the two, so the
 product is the parameter, as MuJoCo's floor priority makes it). PyBullet cannot move a loaded
@@ -78,6 +84,16 @@ class PybulletEngine:
         if floating:
             link_of[robot.base.link] = -1
         self.joint_ids = [index_of[j.name] for j in robot.joints]
+        if robot.integrator == "implicit":
+            movable = [i for i in range(pb.getNumJoints(self.body, physicsClientId=c))
+                       if pb.getJointInfo(self.body, i, physicsClientId=c)[2] != pb.JOINT_FIXED]
+            if floating or sorted(self.joint_ids) != movable:
+                raise ConfigError(str(robot.yaml_path), "integrator", "implicit needs a fixed-base robot whose "
+                                  "every moving URDF joint is in robot.yaml (PyBullet's mass matrix order)")
+            dof = [movable.index(i) for i in self.joint_ids]  # robot joint k -> PyBullet dof
+            self._dof = None if dof == list(range(len(dof))) else np.array(dof)
+            self._zeros = [0.0] * len(movable)
+            self._diag = np.diag_indices(len(movable))
         self.link_ids = link_of
         self.nominal_inertia = {}
         for link in robot.moving_links:
@@ -145,6 +161,12 @@ class PybulletEngine:
             pb.changeDynamics(self.body, self.link_ids[link], mass=mass,
                               localInertiaDiagonal=list(inertia0 * ratio), physicsClientId=c)
         self._damping = np.array([params[f"{j.name}.damping"] for j in self.robot.joints])
+        self._kd = np.zeros(len(self.robot.joints))  # gain * kd of each joint's position servo
+        self._act_limit = np.full(len(self.robot.joints), np.inf)
+        for act, k in zip(self.robot.actuators, self.robot.actuator_joint_indices(), strict=True):
+            self._act_limit[k] = act.effort_limit
+            if act.type == "position":
+                self._kd[k] = params[f"{act.name}.gain"] * params[f"{act.name}.kd"]
         friction = [params[f"{j.name}.frictionloss"] for j in self.robot.joints]
         pb.setJointMotorControlArray(self.body, self.joint_ids, pb.VELOCITY_CONTROL,
                                      targetVelocities=[0.0] * len(friction), forces=friction, physicsClientId=c)
@@ -185,6 +207,8 @@ class PybulletEngine:
             q, qd = self._read()
             self._tau = actuator_torques(self.robot, self.params, command, q, qd)
             tau = self._tau - self._damping * qd
+            if self.robot.integrator == "implicit":
+                tau = self._implicit(q, qd, tau)
             pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=list(tau),
                                          physicsClientId=c)
             if self.plane >= 0:
@@ -194,6 +218,23 @@ class PybulletEngine:
                 v_after = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
                 self._base_acc = (v_after - v_before) / self.robot.physics_dt
         self._steps += n
+
+    def _implicit(self, q: np.ndarray, qd: np.ndarray, tau: np.ndarray) -> np.ndarray:
+        """The torque that makes PyBullet's explicit step MuJoCo's implicitfast one (module docstring)."""
+        c, h, dof = self.client, self.robot.physics_dt, self._dof
+        d = self._damping + np.where(np.abs(self._tau) < self._act_limit, self._kd, 0.0)
+        if dof is None:  # robot.yaml lists the joints in PyBullet's dof order
+            qs, qds = q.tolist(), qd.tolist()
+        else:
+            qs, qds = np.empty(len(dof)), np.empty(len(dof))
+            qs[dof], qds[dof] = q, qd
+            qs, qds = qs.tolist(), qds.tolist()
+        mass = np.array(pb.calculateMassMatrix(self.body, qs, physicsClientId=c))
+        bias = np.array(pb.calculateInverseDynamics(self.body, qs, qds, self._zeros, physicsClientId=c))
+        if dof is not None:
+            mass, bias = mass[np.ix_(dof, dof)], bias[dof]
+        mass[self._diag] += h * d
+        return tau - h * d * np.linalg.solve(mass, tau - bias)
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
         q, qd = self._read()
