@@ -7,10 +7,14 @@ explicit viscous damping at every physics substep. Link damping, which MuJoCo la
 PyBullet cannot express joint armature: a non-zero `<joint>.armature` is refused.
 
 A robot with `integrator: implicit` (sim.robot.INTEGRATORS) gets MuJoCo's `implicitfast` step: the
-velocity-proportional forces (joint damping, the servos' gain * kd) act on the end-of-step velocity,
-(M + dt D) qacc = tau - c. PyBullet steps M qacc = tau' - c, so we apply tau' = tau - dt D qacc, with
-M and c (gravity + Coriolis) from its own dynamics at every substep. As in MuJoCo, a servo whose force
-is at its effort limit contributes no kd to D.
+velocity-proportional forces (joint damping, the servos' gain * kd) act on the end-of-step velocity.
+MuJoCo solves its constraints (friction, limits) on the explicit step, then (M + dt D) qacc =
+M qacc_explicit. So do we: PyBullet takes the explicit step (our torques, its friction motors and
+limits), we read its acceleration qacc_explicit = (v' - v) / dt, and reset the joints to
+v = v + dt qacc, q = q + dt v, with M = M(q) from PyBullet at the start of the substep. As in MuJoCo, a
+servo whose force is at its effort limit contributes no kd to D. PyBullet's 100 rad/s joint velocity
+clamp is lifted for such robots (MuJoCo has none, and the explicit step may pass it before the
+implicit one brings the velocity back).
 
 A floating robot (robot.yaml `base:`) loads with a free base above a plane whose lateral friction
 is `floor.friction` (the robot's links have friction 1 and PyBullet multiplies the two, so the
@@ -92,8 +96,9 @@ class PybulletEngine:
                                   "every moving URDF joint is in robot.yaml (PyBullet's mass matrix order)")
             dof = [movable.index(i) for i in self.joint_ids]  # robot joint k -> PyBullet dof
             self._dof = None if dof == list(range(len(dof))) else np.array(dof)
-            self._zeros = [0.0] * len(movable)
             self._diag = np.diag_indices(len(movable))
+            for i in movable:
+                pb.changeDynamics(self.body, i, maxJointVelocity=1e4, physicsClientId=c)
         self.link_ids = link_of
         self.nominal_inertia = {}
         for link in robot.moving_links:
@@ -207,34 +212,33 @@ class PybulletEngine:
             q, qd = self._read()
             self._tau = actuator_torques(self.robot, self.params, command, q, qd)
             tau = self._tau - self._damping * qd
-            if self.robot.integrator == "implicit":
-                tau = self._implicit(q, qd, tau)
             pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=list(tau),
                                          physicsClientId=c)
             if self.plane >= 0:
                 v_before = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
             pb.stepSimulation(physicsClientId=c)
+            if self.robot.integrator == "implicit":
+                self._implicit_correction(q, qd)
             if self.plane >= 0:  # the accelerometer: base acceleration over the last substep
                 v_after = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
                 self._base_acc = (v_after - v_before) / self.robot.physics_dt
         self._steps += n
 
-    def _implicit(self, q: np.ndarray, qd: np.ndarray, tau: np.ndarray) -> np.ndarray:
-        """The torque that makes PyBullet's explicit step MuJoCo's implicitfast one (module docstring)."""
+    def _implicit_correction(self, q: np.ndarray, qd: np.ndarray) -> None:
+        """Turn PyBullet's explicit substep from (q, qd) into MuJoCo's implicitfast one (module docstring)."""
         c, h, dof = self.client, self.robot.physics_dt, self._dof
+        q1, v1 = self._read()
         d = self._damping + np.where(np.abs(self._tau) < self._act_limit, self._kd, 0.0)
-        if dof is None:  # robot.yaml lists the joints in PyBullet's dof order
-            qs, qds = q.tolist(), qd.tolist()
-        else:
-            qs, qds = np.empty(len(dof)), np.empty(len(dof))
-            qs[dof], qds[dof] = q, qd
-            qs, qds = qs.tolist(), qds.tolist()
+        qs = q.tolist() if dof is None else q[np.argsort(dof)].tolist()
         mass = np.array(pb.calculateMassMatrix(self.body, qs, physicsClientId=c))
-        bias = np.array(pb.calculateInverseDynamics(self.body, qs, qds, self._zeros, physicsClientId=c))
         if dof is not None:
-            mass, bias = mass[np.ix_(dof, dof)], bias[dof]
-        mass[self._diag] += h * d
-        return tau - h * d * np.linalg.solve(mass, tau - bias)
+            mass = mass[np.ix_(dof, dof)]
+        qacc_explicit = (v1 - qd) / h
+        implicit = mass.copy()
+        implicit[self._diag] += h * d
+        v = qd + h * np.linalg.solve(implicit, mass @ qacc_explicit)
+        pb.resetJointStatesMultiDof(self.body, self.joint_ids, [[x] for x in q1 + h * (v - v1)],
+                                    targetVelocities=[[x] for x in v], physicsClientId=c)
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
         q, qd = self._read()
