@@ -133,8 +133,8 @@ def policy_tables(rows: list[dict], folder: Path) -> list:
         evaluation.add_row(row["name"], *cells)
     gap = Table(title="robustness at export: worst success over the robot's robustness.yaml cases",
                 caption="each realistic model error (mass, damping, friction, gain, delay) and all together")
-    for col in ("name", "cases", "MuJoCo", "PyBullet"):
-        gap.add_column(col, no_wrap=col == "name", justify="left" if col == "name" else "right")
+    for col in ("name", "cases", "MuJoCo", "PyBullet"):  # case names have no spaces: fold, never cut
+        gap.add_column(col, no_wrap=col == "name", justify="left" if col == "name" else "right", overflow="fold")
     for row in rows:
         worst = row.get("robustness") or {}
         if worst:
