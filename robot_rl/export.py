@@ -291,7 +291,8 @@ def export_actor(
             "onnxruntime": __import__("onnxruntime").__version__,
         },
     }
-    card["reproduce"] = [c for c in (run.get("command"), export_command) if c]
+    resumes = [r.get("command") for r in ((run.get("config") or {}).get("resumes") or [])]  # a run extended
+    card["reproduce"] = [c for c in (run.get("command"), *resumes, export_command) if c]
     write_card(out, card)
     if evaluation is None and evaluate_fn is not None:
         # The folder is complete and checkable now, so evaluation runs what a robot would load.

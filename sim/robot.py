@@ -71,6 +71,9 @@ class RobotSpec:
     base: BaseSpec | None = None  # None: the URDF root is fixed to the world
     default_pose: tuple[float, ...] | None = None  # joint positions an action of 0 means (legged robots)
     gantry: BaseSpec | None = None  # set by `suspended()`: the floating base this robot has when free
+    # How both engines integrate velocity-proportional forces (joint damping, the PD servos' kd):
+    # "euler" explicitly (the default), "implicit" at the end-of-step velocity (see INTEGRATORS).
+    integrator: str = "euler"
 
     @property
     def floating(self) -> bool:
@@ -180,6 +183,15 @@ def _urdf_path(data: dict, yaml_path: Path) -> Path:
                       "{package: NAME, path: REL_PATH}")
 
 
+# robot.yaml `integrator`, realized identically by both engines (semi-implicit Euler for the rest):
+#   euler:    damping and the servos' kd act on the velocity at the start of the substep. Stable while
+#             (kd + damping) * physics_dt / I < 2 for every joint's effective inertia I.
+#   implicit: they act on the velocity at the end of the substep, (M + dt D) qacc = f with
+#             D = diag(damping + gain * kd): MuJoCo's `implicitfast`, PyBullet through the mass matrix
+#             (sim/engines/pybullet.py). Unconditionally stable for any light link or heavy damping.
+INTEGRATORS = ("euler", "implicit")
+
+
 def load_robot(name_or_path: str | Path) -> RobotSpec:
     """Load a robot by name (`cartpole`) or path to its robot.yaml / folder, validating every field."""
     yaml_path = resolve_robot_yaml(name_or_path)
@@ -268,6 +280,9 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     contacts = data.get("contacts", False)
     if not isinstance(contacts, bool):
         raise ConfigError(source, "contacts", f"got {contacts!r}; expected true or false")
+    integrator = data.get("integrator", "euler")
+    if integrator not in INTEGRATORS:
+        raise ConfigError(source, "integrator", f"got {integrator!r}; expected one of {', '.join(INTEGRATORS)}")
     ee = data.get("end_effector")
     if ee is not None and ee not in urdf.links:
         raise ConfigError(source, "end_effector", f"link '{ee}' is not in {urdf_path.name}")
@@ -277,7 +292,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         name=name, description=str(data.get("description", "")), root=yaml_path.parent, yaml_path=yaml_path,
         urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=contacts,
         joints=tuple(joints), actuators=tuple(actuators), nominal={}, end_effector=ee, urdf=urdf,
-        base=base, default_pose=default_pose,
+        base=base, default_pose=default_pose, integrator=integrator,
     )
     nominal = _nominal_from_urdf(spec)
     overrides = data.get("nominal", {}) or {}

@@ -3,7 +3,8 @@
 Why these tests: the reach policy must survive a gap class (masses +-50% with a payload, damping
 x3, joint friction 1.5 Nm, 30 ms latency) that the default DR has to cover, and the simulators
 must stay numerically stable over that class (the iiwa's distal links are light enough that
-explicit 1 ms integration of their PD + damping diverges at some corners, see robustness.yaml).
+explicit 1 ms integration of their PD + damping diverges at the light corner, so robot.yaml
+integrates them implicitly, identically in both engines).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.engines import make_engine
 from sim.kinematics import SerialChainFK
 from sim.params import load_yaml_mapping
 from sim.randomization import load_randomization
@@ -40,9 +42,12 @@ def test_default_dr_covers_friction_and_latency_of_the_gap_class(iiwa):
     assert ranges["action_delay"].high >= 0.03
     # payload: link 7 reaches 1.5 x nominal + 0.5 kg
     assert ranges["lbr_iiwa_link_7.mass"].high >= 1.5 * iiwa.nominal["lbr_iiwa_link_7.mass"] + 0.5
-    for i in range(1, 5):
+    for i in range(1, 7):
         r = ranges[f"lbr_iiwa_link_{i}.mass"]
         assert (r.low, r.high) == (0.45, 1.55) and r.distribution == "scale_uniform"
+    assert ranges["lbr_iiwa_link_7.mass"].low <= 0.5 * iiwa.nominal["lbr_iiwa_link_7.mass"]
+    for j in iiwa.joint_names:  # every joint, the light flange roll included
+        assert ranges[f"{j}.damping"].high >= 3.0, j
 
 
 def test_precision_reward_is_steepest_inside_the_success_radius(iiwa):
@@ -81,3 +86,58 @@ def test_every_robustness_case_is_numerically_stable(iiwa, engine):
             top = max(top, float(np.abs(env.engine.joint_state()[1]).max()))
         env.close()
         assert top < 95.0, (name, top)
+
+
+def _hold(engine: str, params: dict, seconds: float = 1.0) -> np.ndarray:
+    """Joint positions and velocities while the servos hold a pose 0.05 rad away, (steps, 14)."""
+    e = make_engine("iiwa", engine, params)
+    q0 = np.array([0.3, 0.5, -0.2, -1.2, 0.4, 0.8, 0.1])
+    e.reset(q0, np.zeros(7))
+    out = []
+    for _ in range(int(seconds * e.robot.control_hz)):
+        e.step(q0 + 0.05)
+        out.append(np.concatenate(e.joint_state()))
+    e.close()
+    return np.array(out)
+
+
+LIGHT_DAMPED = {**{f"lbr_iiwa_link_{k}.mass": {"scale": 0.5} for k in range(1, 8)},
+                **{f"lbr_iiwa_joint_{k}.damping": {"scale": 3.0} for k in range(1, 8)}}
+
+
+def test_light_heavily_damped_arm_is_stable_and_identical_in_both_engines(iiwa):
+    """Every link -50% with damping x3: (kd + b) dt / I = 4 at joint 7, where the explicit 1 ms step
+    diverged (MuJoCo to NaN, PyBullet to its 100 rad/s clamp). Integrated implicitly (MuJoCo's
+    implicitfast; PyBullet through its mass matrix) it settles, and without friction both engines
+    take the same steps to rounding."""
+    assert iiwa.integrator == "implicit"
+    mj, pb = _hold("mujoco", LIGHT_DAMPED), _hold("pybullet", LIGHT_DAMPED)
+    assert np.abs(mj[:, 7:]).max() < 2.0  # a 0.05 rad step response, no chatter
+    assert np.abs(mj[-10:, 7:]).max() < 0.01  # settled
+    assert np.abs(mj - pb).max() < 1e-9
+
+
+def test_implicit_step_matches_mujoco_with_saturated_servos(iiwa):
+    """Full-range random targets saturate joints 1-4 at their 300 N*m effort limit: MuJoCo then drops
+    that servo's kd from the implicit step (its actuator derivative skips clamped forces), as PyBullet's
+    emulation does; under a DR draw the two engines stay equal to rounding."""
+    dr = load_randomization(iiwa, "default")
+    rng = np.random.default_rng(3)
+    params = dr.sample_params(rng, dict(iiwa.nominal))
+    params.update({f"{j}.frictionloss": 0.0 for j in iiwa.joint_names})  # friction: each engine's own solver
+    lims = np.array([j.position_limits for j in iiwa.joints])
+    targets = rng.uniform(lims[:, 0], lims[:, 1], (25, 7))
+    runs, top_force = [], 0.0
+    for engine in ENGINES:
+        e = make_engine(iiwa, engine, params)
+        e.reset(np.zeros(7), np.zeros(7))
+        run = []
+        for target in targets:
+            e.step(target)
+            run.append(np.concatenate(e.joint_state()))
+            if engine == "mujoco":
+                top_force = max(top_force, float(np.abs(e.actuator_forces()).max()))
+        runs.append(np.array(run))
+        e.close()
+    assert top_force == pytest.approx(300.0)  # some servo saturated
+    assert np.abs(runs[0] - runs[1]).max() < 1e-8

@@ -11,7 +11,9 @@ and joint order, observation layout with units, what each action means and how i
 force or target position, limits, control rate, the training command, seed and git commit, ONNX
 opset and SHA-256, and evaluation of the ONNX policy in MuJoCo and PyBullet, with and without
 domain randomization, and as a robot runs it: behind the default SafetyFilter (MuJoCo + DR, key
-mujoco_dr_safety_filter, with the fraction of steps the filter had to change). Export fails,
+mujoco_dr_safety_filter, with the fraction of steps the filter had to change), and under each
+realistic model error of the robot's robustness.yaml in both engines (keys robustness: PyBullet,
+robustness_mujoco: MuJoCo). Export fails,
 writing nothing, if onnxruntime and the torch actor disagree by more than 1e-5 on 1000 random
 observations.
 
@@ -266,8 +268,10 @@ def run(args: argparse.Namespace) -> int:
             evaluation["results"][DEPLOYED] = evaluate_behind_safety_filter(
                 folder, meta["task"], "mujoco", randomize, n, seed
             )
-            evaluation["robustness"] = evaluate_robustness(load_policy_folder(folder), meta["task"], n, seed,
-                                                           progress=say)
+            policy = load_policy_folder(folder)
+            evaluation["robustness"] = evaluate_robustness(policy, meta["task"], n, seed, progress=say)
+            if evaluation["robustness"]:  # the same cases in the training engine: a sim2sim check of each
+                evaluation["robustness_mujoco"] = evaluate_robustness(policy, meta["task"], n, seed, "mujoco", say)
             return evaluation
 
     card = export_actor(
@@ -293,9 +297,10 @@ def run(args: argparse.Namespace) -> int:
                 + (f"  success {success:.2f}" if success is not None else "")
                 + (f"  filtered {res['filtered_step_fraction']:.0%} of steps" if condition == DEPLOYED else "")
             )
-        robustness = card["evaluation"].get("robustness") or {}
-        for case, res in robustness.get("cases", {}).items():
-            success = res.get("success_rate")
-            print(f"  {robustness['engine']}, {case:22s} return {res['mean_return']:9.2f}"
-                  + (f"  success {success:.2f}" if success is not None else ""))
+        for key in ("robustness", "robustness_mujoco"):
+            robustness = card["evaluation"].get(key) or {}
+            for case, res in robustness.get("cases", {}).items():
+                success = res.get("success_rate")
+                print(f"  {robustness['engine']}, {case:22s} return {res['mean_return']:9.2f}"
+                      + (f"  success {success:.2f}" if success is not None else ""))
     return 0

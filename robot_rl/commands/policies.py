@@ -48,8 +48,16 @@ def describe(folder: Path) -> dict:
         integrity = "ok"
     except PolicyContractError as exc:
         return {"folder": str(folder), "error": str(exc)}
-    results = (card.get("evaluation") or {}).get("results") or {}
+    evaluation = card.get("evaluation") or {}
+    results = evaluation.get("results") or {}
     training = card.get("training") or {}
+    robustness = {}  # engine -> (worst success, its case, number of cases) over robustness.yaml's cases
+    for key in ("robustness_mujoco", "robustness"):
+        recorded = (evaluation.get(key) or {}).get("cases") or {}
+        cases = {name: res["success_rate"] for name, res in recorded.items() if res.get("success_rate") is not None}
+        if cases:
+            worst = min(cases, key=cases.get)
+            robustness[evaluation[key]["engine"]] = (cases[worst], worst, len(cases))
     return {
         "folder": str(folder),
         "name": card.get("name"),
@@ -60,6 +68,7 @@ def describe(folder: Path) -> dict:
         "file": integrity,
         "eval": {c: results[c].get("mean_return") for c in CONDITIONS if c in results},
         "success": {c: results[c].get("success_rate") for c in CONDITIONS if c in results},
+        "robustness": robustness,
     }
 
 
@@ -87,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def policy_tables(rows: list[dict], folder: Path) -> list:
-    """Two rich tables: what each policy is, then its evaluation at export; then any errors in full.
+    """Rich tables: what each policy is, then its evaluation at export, then its worst robustness case
+    (policies whose card has them); then any errors in full.
 
     Why two: one table of eleven columns does not fit an 80-column terminal (rich squeezes every
     cell to an ellipsis); split, each stays readable at 80 columns, a success rate under its return.
@@ -121,4 +131,14 @@ def policy_tables(rows: list[dict], folder: Path) -> list:
             row["file"],
         )  # fmt: skip
         evaluation.add_row(row["name"], *cells)
-    return [about, *([evaluation] if evaluation.row_count else []), *errors]
+    gap = Table(title="robustness at export: worst success over the robot's robustness.yaml cases",
+                caption="each realistic model error (mass, damping, friction, gain, delay) and all together")
+    for col in ("name", "cases", "MuJoCo", "PyBullet"):  # case names have no spaces: fold, never cut
+        gap.add_column(col, no_wrap=col == "name", justify="left" if col == "name" else "right", overflow="fold")
+    for row in rows:
+        worst = row.get("robustness") or {}
+        if worst:
+            n = max(v[2] for v in worst.values())
+            gap.add_row(row["name"], str(n), *(f"{worst[e][0]:.0%}\n{worst[e][1]}" if e in worst else ""
+                                               for e in ("mujoco", "pybullet")))
+    return [about, *([evaluation] if evaluation.row_count else []), *([gap] if gap.row_count else []), *errors]

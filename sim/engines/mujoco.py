@@ -112,9 +112,14 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
     """The robot as an MjSpec: URDF + native actuators + the physics options both engines share."""
     spec = _urdf_spec(robot)
     spec.option.timestep = robot.physics_dt
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_EULER
-    # Joint damping is integrated explicitly, as PyBullet (which gets it from our torque law) does.
-    spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    if robot.integrator == "implicit":
+        # Damping and the servos' kd at the end-of-step velocity, (M + dt D) qacc = f (sim.robot.INTEGRATORS);
+        # PyBullet realizes the same step through its mass matrix.
+        spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    else:
+        spec.option.integrator = mujoco.mjtIntegrator.mjINT_EULER
+        # Joint damping is integrated explicitly, as PyBullet (which gets it from our torque law) does.
+        spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
     if not robot.contacts:
         # Without contacts a fixed-base robot is one kinematic tree, so its constraints (joint limits,
         # friction loss) always form one island: island discovery is pure overhead (~12% of a cart-pole

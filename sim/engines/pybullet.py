@@ -6,6 +6,16 @@ constraint, like MuJoCo's frictionloss), and torques from `sim.actuators.actuato
 explicit viscous damping at every physics substep. Link damping, which MuJoCo lacks, is off.
 PyBullet cannot express joint armature: a non-zero `<joint>.armature` is refused.
 
+A robot with `integrator: implicit` (sim.robot.INTEGRATORS) gets MuJoCo's `implicitfast` step: the
+velocity-proportional forces (joint damping, the servos' gain * kd) act on the end-of-step velocity.
+MuJoCo solves its constraints (friction, limits) on the explicit step, then (M + dt D) qacc =
+M qacc_explicit. So do we: PyBullet takes the explicit step (our torques, its friction motors and
+limits), we read its acceleration qacc_explicit = (v' - v) / dt, and reset the joints to
+v = v + dt qacc, q = q + dt v, with M = M(q) from PyBullet at the start of the substep. As in MuJoCo, a
+servo whose force is at its effort limit contributes no kd to D. PyBullet's 100 rad/s joint velocity
+clamp is lifted for such robots (MuJoCo has none, and the explicit step may pass it before the
+implicit one brings the velocity back).
+
 A floating robot (robot.yaml `base:`) loads with a free base above a plane whose lateral friction
 is `floor.friction` (the robot's links have friction 1 and PyBullet multiplies the two, so the
 product is the parameter, as MuJoCo's floor priority makes it). PyBullet cannot move a loaded
@@ -78,6 +88,17 @@ class PybulletEngine:
         if floating:
             link_of[robot.base.link] = -1
         self.joint_ids = [index_of[j.name] for j in robot.joints]
+        if robot.integrator == "implicit":
+            movable = [i for i in range(pb.getNumJoints(self.body, physicsClientId=c))
+                       if pb.getJointInfo(self.body, i, physicsClientId=c)[2] != pb.JOINT_FIXED]
+            if floating or sorted(self.joint_ids) != movable:
+                raise ConfigError(str(robot.yaml_path), "integrator", "implicit needs a fixed-base robot whose "
+                                  "every moving URDF joint is in robot.yaml (PyBullet's mass matrix order)")
+            dof = [movable.index(i) for i in self.joint_ids]  # robot joint k -> PyBullet dof
+            self._dof = None if dof == list(range(len(dof))) else np.array(dof)
+            self._diag = np.diag_indices(len(movable))
+            for i in movable:
+                pb.changeDynamics(self.body, i, maxJointVelocity=1e4, physicsClientId=c)
         self.link_ids = link_of
         self.nominal_inertia = {}
         for link in robot.moving_links:
@@ -145,6 +166,12 @@ class PybulletEngine:
             pb.changeDynamics(self.body, self.link_ids[link], mass=mass,
                               localInertiaDiagonal=list(inertia0 * ratio), physicsClientId=c)
         self._damping = np.array([params[f"{j.name}.damping"] for j in self.robot.joints])
+        self._kd = np.zeros(len(self.robot.joints))  # gain * kd of each joint's position servo
+        self._act_limit = np.full(len(self.robot.joints), np.inf)
+        for act, k in zip(self.robot.actuators, self.robot.actuator_joint_indices(), strict=True):
+            self._act_limit[k] = act.effort_limit
+            if act.type == "position":
+                self._kd[k] = params[f"{act.name}.gain"] * params[f"{act.name}.kd"]
         friction = [params[f"{j.name}.frictionloss"] for j in self.robot.joints]
         pb.setJointMotorControlArray(self.body, self.joint_ids, pb.VELOCITY_CONTROL,
                                      targetVelocities=[0.0] * len(friction), forces=friction, physicsClientId=c)
@@ -190,10 +217,28 @@ class PybulletEngine:
             if self.plane >= 0:
                 v_before = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
             pb.stepSimulation(physicsClientId=c)
+            if self.robot.integrator == "implicit":
+                self._implicit_correction(q, qd)
             if self.plane >= 0:  # the accelerometer: base acceleration over the last substep
                 v_after = np.array(pb.getBaseVelocity(self.body, physicsClientId=c)[0])
                 self._base_acc = (v_after - v_before) / self.robot.physics_dt
         self._steps += n
+
+    def _implicit_correction(self, q: np.ndarray, qd: np.ndarray) -> None:
+        """Turn PyBullet's explicit substep from (q, qd) into MuJoCo's implicitfast one (module docstring)."""
+        c, h, dof = self.client, self.robot.physics_dt, self._dof
+        q1, v1 = self._read()
+        d = self._damping + np.where(np.abs(self._tau) < self._act_limit, self._kd, 0.0)
+        qs = q.tolist() if dof is None else q[np.argsort(dof)].tolist()
+        mass = np.array(pb.calculateMassMatrix(self.body, qs, physicsClientId=c))
+        if dof is not None:
+            mass = mass[np.ix_(dof, dof)]
+        qacc_explicit = (v1 - qd) / h
+        implicit = mass.copy()
+        implicit[self._diag] += h * d
+        v = qd + h * np.linalg.solve(implicit, mass @ qacc_explicit)
+        pb.resetJointStatesMultiDof(self.body, self.joint_ids, [[x] for x in q1 + h * (v - v1)],
+                                    targetVelocities=[[x] for x in v], physicsClientId=c)
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
         q, qd = self._read()
