@@ -525,10 +525,15 @@ def run(cfg: DemoConfig, console) -> dict[str, Any]:
         summary["policy_calibrated"] = str(tuned_dir)
         summary["robot_before_after"] = {"before": _brief(robot_result), "after": _brief(after)}
         summary["finetune"] = {"steps": finetune_steps, "run": str(tuned_run), "init": str(init)}
+    return write_summary(cfg, summary, t_all, print_summary, console)
+
+
+def write_summary(cfg: DemoConfig, summary: dict[str, Any], t_all: float, printer, console) -> dict[str, Any]:
+    """Finish a demo: total time and timings into `summary`, summary.json written, the tables printed."""
     cfg.timings["total_s"] = time.perf_counter() - t_all
     summary["timings_s"] = {k: round(v, 1) for k, v in cfg.timings.items()}
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print_summary(summary, console)
+    printer(summary, console)
     return summary
 
 

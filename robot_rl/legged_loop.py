@@ -21,7 +21,6 @@ a lab's recorder writes); the sim robot node has no gantry mode.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -164,7 +163,7 @@ def _brief(result: dict) -> dict:
 
 def run(cfg, console, spec: LeggedDemo = A1) -> dict[str, Any]:
     """The legged loop (module docstring); returns (and writes) the summary."""
-    from robot_rl.full_loop import POLICIES_DIR, _step, plot_deployment
+    from robot_rl.full_loop import POLICIES_DIR, _step, plot_deployment, write_summary
     from sim.robot import load_robot
 
     if cfg.policy is None and not cfg.quick:
@@ -227,11 +226,7 @@ def run(cfg, console, spec: LeggedDemo = A1) -> dict[str, Any]:
     summary["motor_target_pct"] = 100.0 * spec.motor_target
     summary["next_training"] = (f"robot-rl train --task {spec.task} --preset legged --params {fit.paths['params']} "
                                 f"--randomize {fit.paths.get('randomization')} --out runs/{spec.robot}_calibrated")
-    cfg.timings["total_s"] = time.perf_counter() - t_all
-    summary["timings_s"] = {k: round(v, 1) for k, v in cfg.timings.items()}
-    (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print_summary(summary, console)
-    return summary
+    return write_summary(cfg, summary, t_all, print_summary, console)
 
 
 def _describe(result: dict) -> str:
