@@ -129,7 +129,9 @@ def _cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subproce
 def test_ctrl_c_stops_a_sweep_cleanly_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "sweep"
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
-    args = [*SWEEP[:3], "--steps", "100000", "--eval-every", "0", "--eval-episodes", "1", "--seeds", "0,1", *TINY]
+    # Far more steps than the test waits for: since the single env got faster, 100k steps could finish
+    # (~10 s per trial) before both trials had logged and the Ctrl-C arrived.
+    args = [*SWEEP[:3], "--steps", "5000000", "--eval-every", "0", "--eval-episodes", "1", "--seeds", "0,1", *TINY]
     proc = subprocess.Popen(
         [sys.executable, "-m", "robot_rl.cli", *args, "--no-progress", "--out", str(out)],
         env=env,
@@ -161,7 +163,7 @@ def test_ctrl_c_stops_a_sweep_cleanly_and_a_rerun_resumes(tmp_path):
         assert summary["status"] == "interrupted" and (Path(t["run_dir"]) / "checkpoints" / "last.pt").is_file()
         steps[t["run_dir"]] = summary["global_step"]
     # The same sweep, shorter, again: both trials continue from their checkpoints and finish.
-    rerun = [a if a != "100000" else str(max(steps.values()) + 512) for a in args]
+    rerun = [a if a != "5000000" else str(max(steps.values()) + 512) for a in args]
     done = _cli([*rerun, "--no-progress", "--out", str(out)], env)
     assert done.returncode == 0, done.stdout + done.stderr
     for t in _sweep_json(out):
