@@ -126,6 +126,17 @@ def _cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subproce
     )
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default disposition.
+
+    A test suite started as a background job of a non-interactive shell (`make test &`, nohup) runs
+    with SIGINT ignored, and an ignored disposition is inherited across exec: Python then installs
+    no KeyboardInterrupt handler and the Ctrl-C this test sends would be lost (measured: the sweep
+    ran on to the end). A user's Ctrl-C comes from a terminal, where SIGINT is not ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_a_sweep_cleanly_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "sweep"
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
@@ -139,6 +150,7 @@ def test_ctrl_c_stops_a_sweep_cleanly_and_a_rerun_resumes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     try:
         deadline = time.time() + 120
