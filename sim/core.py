@@ -244,6 +244,13 @@ class EpisodeCore:
         self._act_offset = self.interface.action_offset.tolist()
         self._act_scale = self.interface.action_scale.tolist()
         self.episode_terms = np.zeros((n, len(self.term_names)))
+        # The SafetyFilter's rate rule in the loop (TaskSpec config `rate_limited_targets`): each
+        # position target moves at most velocity_limit * control period from the previous one, so
+        # the policy learns the motion the filter will let through on the robot.
+        self.target_rate = (np.array(r.target_max_change()) if self.spec.config.get("rate_limited_targets")
+                            else None)
+        self._act_joints = r.actuator_joint_indices()
+        self.prev_target = np.zeros((n, len(r.actuators)))
         self.state: RobotState | None = None
         self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
 
@@ -265,6 +272,7 @@ class EpisodeCore:
             dq, dv = dr.sample_initial_offset(rng, len(q))
             q, qd = q + dq, qd + dv
         self.sim.reset(i, q, qd)
+        self.prev_target[i] = q[self._act_joints]  # where the filter's rate limit starts: the measured pose
         self.command[i] = command[0]
         self.last_action[i] = 0.0
         self.steps[i] = 0
@@ -285,6 +293,9 @@ class EpisodeCore:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
         actions, commands = self._actions_and_commands(actions)
+        if self.target_rate is not None:
+            prev, rate = self.prev_target, self.target_rate
+            commands = self.prev_target = prev + np.minimum(np.maximum(commands - prev, -rate), rate)
         self.sim.step(self.delay.control(commands))
         dr = self.randomization
         if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None

@@ -17,6 +17,15 @@ Config format (`sim/robots/<robot>/randomization/<name>.yaml`, or any path):
 Parameter keys may be glob patterns (`"*.kp": {scale_uniform: [0.9, 1.1]}`), expanded against the
 robot's vocabulary by sim/patterns.py; a pattern matching nothing is an error.
 
+A pattern's entry may add `shared: true` (or a probability per episode): every parameter it matches
+then takes the same draw (the same scale factor), as when a whole arm is lighter than its model:
+
+      "lbr_iiwa_link_[1-6].mass": {scale_uniform: [0.45, 1.55], shared: 0.5}
+
+Why: independent draws of six link masses almost never make the whole arm light or heavy at once
+(the corner of the gap class where a policy trained that way failed), while a shared draw makes it
+common; `shared: 0.5` keeps half of the episodes' links independent.
+
 Sampling is a pure function of a numpy Generator, so the same seed gives the same episodes.
 """
 
@@ -30,7 +39,7 @@ import numpy as np
 
 from sim.errors import ConfigError
 from sim.params import load_yaml_mapping
-from sim.patterns import expand_mapping
+from sim.patterns import expand_mapping, is_pattern
 from sim.robot import RobotSpec, is_signed_parameter
 from sim.validation import check_interval, check_number
 
@@ -44,6 +53,8 @@ class ParameterRange:
     distribution: str
     low: float
     high: float
+    group: str | None = None  # the pattern whose members share one draw (`shared:`), or None
+    share_probability: float = 0.0  # per episode, the chance the group's members share that draw
 
     def sample(self, rng: np.random.Generator, base: float) -> float:
         if self.distribution == "uniform":
@@ -51,6 +62,13 @@ class ParameterRange:
         if self.distribution == "log_uniform":
             return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
         return float(base * rng.uniform(self.low, self.high))
+
+    def at(self, u: float, base: float) -> float:
+        """The value at quantile `u` in [0, 1) of the range: a shared draw's value for this member."""
+        if self.distribution == "log_uniform":
+            return float(np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low))))
+        value = self.low + u * (self.high - self.low)
+        return float(value if self.distribution == "uniform" else base * value)
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,15 @@ class DomainRandomization:
 
     def sample_params(self, rng: np.random.Generator, base: dict[str, float]) -> dict[str, float]:
         values = dict(base)
+        shared: dict[str, float | None] = {}  # group -> this episode's quantile (None: independent draws)
         for r in self.parameters:
+            if r.group is not None:
+                if r.group not in shared:
+                    share = r.share_probability >= 1.0 or rng.random() < r.share_probability
+                    shared[r.group] = float(rng.random()) if share else None
+                if shared[r.group] is not None:
+                    values[r.name] = r.at(shared[r.group], base[r.name])
+                    continue
             values[r.name] = r.sample(rng, base[r.name])
         return values
 
@@ -101,6 +127,14 @@ def _per_joint(value: Any, n: int, source: str, field_name: str, what: str = "on
     return np.array(value, dtype=float)
 
 
+def _share_probability(value: Any, source: str, field_name: str) -> float:
+    """`shared: true|false|p`: the chance per episode that a pattern's members share one draw."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    return float(check_number(value, source, field_name, minimum=0.0, maximum=1.0,
+                              unit="true, false or a probability per episode"))
+
+
 def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRandomization | None:
     """A DR config by name (`default`, from the robot's folder), path, or mapping; None/'none' -> None."""
     if config is None or (isinstance(config, str) and config.lower() == "none"):
@@ -123,8 +157,17 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     if not isinstance(params, dict):
         raise ConfigError(source, "parameters",
                           "expected a mapping name -> {uniform|log_uniform|scale_uniform: [lo, hi]}")
-    for name, spec in expand_mapping(params, list(robot.nominal), source, robot.name, "parameters.").items():
+    keyed = {key: (str(key), spec) for key, spec in params.items()}
+    for name, (key, spec) in expand_mapping(keyed, list(robot.nominal), source, robot.name, "parameters.").items():
         field_name = f"parameters.{name}"
+        group, share = None, 0.0
+        if isinstance(spec, dict) and "shared" in spec:
+            spec = dict(spec)
+            share = _share_probability(spec.pop("shared"), source, f"parameters.{key}.shared")
+            if not is_pattern(key):
+                raise ConfigError(source, f"parameters.{key}.shared", "only a pattern's entry can share a draw "
+                                  "(e.g. \"*_link_[1-6].mass\"); an exact name has nothing to share it with")
+            group = key if share > 0 else None
         signed = is_signed_parameter(name) and dist_of(spec) == "uniform"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
             raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
@@ -134,7 +177,7 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
         positive = dist == "log_uniform" or name.endswith(".mass")
         lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=None if signed else 0.0,
                                 min_open=positive)
-        ranges.append(ParameterRange(name, dist, lo, hi))
+        ranges.append(ParameterRange(name, dist, lo, hi, group, share))
     n = len(robot.joints)
     init = data.get("initial_state") or {}
     if not isinstance(init, dict) or set(init) - {"position", "velocity"}:

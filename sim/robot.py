@@ -9,6 +9,7 @@ machine without a simulator can load it.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,14 @@ class RobotSpec:
             if j.name == name:
                 return j
         raise KeyError(f"robot '{self.name}' has no joint '{name}'; joints: {', '.join(self.joint_names)}")
+
+    def target_max_change(self) -> tuple[float, ...]:
+        """Per actuator, the most a position target may move in one control period: the joint's
+        velocity limit times the period (inf for a force actuator). The SafetyFilter's rate rule on
+        the robot and the training env's `rate_limited_targets` both read this one definition, so a
+        policy trained behind the limit meets the same limit deployed."""
+        return tuple(self.joint(a.joint).velocity_limit * self.control_dt if a.type == "position" else math.inf
+                     for a in self.actuators)
 
     def actuator_joint_indices(self) -> list[int]:
         """Index into `joints` of each actuator's joint, in actuator order."""

@@ -45,6 +45,11 @@ def test_echo_between_two_processes(domain: int, tmp_path: Path) -> None:
             node.subscribe("/t/cmd", m.Float64MultiArray, replies.append)
             time.sleep(0.2)
             stats = driver.run(rate_hz=200, n=50)
+            # The driver returns on its own reader's 50th reply; this second reader's listener may
+            # still be delivering the last one (seen once under load: 49 of 50). Wait for it, briefly.
+            deadline = time.monotonic() + 2.0
+            while len(replies) < 50 and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
         assert procs.stop(echo) is not None
     assert stats.received == 50

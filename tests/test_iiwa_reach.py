@@ -14,7 +14,7 @@ import pytest
 
 from sim.engines import make_engine
 from sim.kinematics import SerialChainFK
-from sim.params import load_yaml_mapping
+from sim.params import load_yaml_mapping, resolve_params
 from sim.randomization import load_randomization
 from sim.robot import load_robot
 from sim.state import RobotState
@@ -45,6 +45,8 @@ def test_default_dr_covers_friction_and_latency_of_the_gap_class(iiwa):
     for i in range(1, 7):
         r = ranges[f"lbr_iiwa_link_{i}.mass"]
         assert (r.low, r.high) == (0.45, 1.55) and r.distribution == "scale_uniform"
+        # One shared draw in half of the episodes: the uniformly light arm is part of training.
+        assert r.group is not None and r.share_probability == 0.5
     assert ranges["lbr_iiwa_link_7.mass"].low <= 0.5 * iiwa.nominal["lbr_iiwa_link_7.mass"]
     for j in iiwa.joint_names:  # every joint, the light flange roll included
         assert ranges[f"{j}.damping"].high >= 3.0, j
@@ -141,3 +143,56 @@ def test_implicit_step_matches_mujoco_with_saturated_servos(iiwa):
         e.close()
     assert top_force == pytest.approx(300.0)  # some servo saturated
     assert np.abs(runs[0] - runs[1]).max() < 1e-8
+
+
+def test_targets_move_at_most_the_safety_filters_rate_limit(iiwa):
+    """IiwaReach-v0 trains behind the rate rule the SafetyFilter enforces on the robot (one definition,
+    RobotSpec.target_max_change), so a policy never learns jumps the filter would cut when deployed."""
+    from robot_rl.runtime.safety import SafetyConfig
+
+    rate = np.array(iiwa.target_max_change())
+    np.testing.assert_allclose(SafetyConfig.from_robot(iiwa).max_change, rate)
+    np.testing.assert_allclose(rate, [j.velocity_limit * iiwa.control_dt for j in iiwa.joints])
+    env = RobotTaskEnv("IiwaReach-v0")
+    env.reset(seed=0)
+    core = env.core
+    previous = env.engine.joint_state()[0].copy()
+    assert np.allclose(core.prev_target[0], previous)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # bang-bang actions: each asks for a jump of up to 5 rad
+        env.step(rng.choice([-1.0, 1.0], 7))
+        step = core.prev_target[0] - previous
+        assert np.all(np.abs(step) <= rate + 1e-12)
+        assert np.any(np.abs(step) > 0.99 * rate)  # the limit binds: targets moved as far as allowed
+        previous = core.prev_target[0].copy()
+
+
+def test_pybullet_implicit_step_follows_the_masses_of_each_episode(iiwa):
+    """PyBullet's calculateMassMatrix keeps the masses of its first call; the implicit step must not.
+
+    An engine that ran an episode with a heavy flange (link 7 +0.7 kg), then gets the light arm of
+    the next episode, must take exactly the steps a fresh engine takes with the light arm, and
+    match MuJoCo. Before the twin body (sim/engines/pybullet.py MassMatrixTwin) it used the heavy
+    mass matrix and diverged to |qd| > 1000 rad/s in DR evaluations (2 of 50 episodes)."""
+    heavy = resolve_params(iiwa, {"lbr_iiwa_link_7.mass": 1.0, "lbr_iiwa_link_4.mass": {"scale": 1.5}})
+    light = resolve_params(iiwa, {f"lbr_iiwa_link_{k}.mass": {"scale": 0.5} for k in range(1, 8)})
+    q0 = np.array([0.0, 0.6, 0.0, -1.2, 0.0, 0.9, 0.0])
+
+    def light_run(engine: str, first: dict | None) -> np.ndarray:
+        e = make_engine(iiwa, engine, first or light)
+        if first is not None:
+            e.reset(q0, np.zeros(7))
+            for _ in range(10):
+                e.step(q0 - 0.3)
+            e.set_params(light)
+        e.reset(q0, np.zeros(7))
+        out = []
+        for _ in range(10):
+            e.step(q0 + 0.2)
+            out.append(e.joint_state()[1])
+        e.close()
+        return np.array(out)
+
+    after_heavy, fresh = light_run("pybullet", heavy), light_run("pybullet", None)
+    np.testing.assert_array_equal(after_heavy, fresh)
+    np.testing.assert_allclose(after_heavy, light_run("mujoco", None), atol=1e-8)

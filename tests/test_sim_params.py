@@ -75,6 +75,9 @@ def test_log_uniform_stays_in_range(cartpole):
     ({"push": {"probability": 2}}, "probability"),
     ({"initial_state": {"position": [0.1]}}, "one per joint"),
     ({"gravity": {}}, "unknown section"),
+    ({"parameters": {"pole.mass": {"scale_uniform": [0.5, 1.5], "shared": True}}}, "only a pattern's entry"),
+    ({"parameters": {"*.mass": {"scale_uniform": [0.5, 1.5], "shared": 2}}}, "shared.*<= 1"),
+    ({"parameters": {"*.mass": {"scale_uniform": [0.5, 1.5], "shared": True, "extra": 1}}}, "expected one of"),
 ])
 def test_bad_dr_configs(cartpole, config, match):
     with pytest.raises(ConfigError, match=match):
@@ -84,3 +87,25 @@ def test_bad_dr_configs(cartpole, config, match):
 def test_unknown_dr_name_lists_available(cartpole):
     with pytest.raises(ConfigError, match="available: default"):
         load_randomization(cartpole, "wild")
+
+
+def test_shared_pattern_draws_one_scale_for_all_its_members():
+    """`shared: true`: every link of the arm gets the same factor (a uniformly light or heavy arm);
+    `shared: 0.5`: about half of the episodes do, the rest draw each link on its own."""
+    iiwa = load_robot("iiwa")
+    links = [f"lbr_iiwa_link_{i}.mass" for i in range(1, 7)]
+    rng = np.random.default_rng(0)
+
+    def factors(share):
+        dr = load_randomization(iiwa, {"parameters": {
+            "lbr_iiwa_link_[1-6].mass": {"scale_uniform": [0.5, 1.5], "shared": share}}})
+        p = dr.sample_params(rng, iiwa.nominal)
+        return np.array([p[k] / iiwa.nominal[k] for k in links])
+
+    always = np.array([factors(True) for _ in range(50)])
+    assert np.ptp(always, axis=1).max() < 1e-12  # one factor per episode ...
+    assert always[:, 0].min() < 0.6 and always[:, 0].max() > 1.4  # ... spanning the range
+    never = np.array([factors(False) for _ in range(50)])
+    assert np.ptp(never, axis=1).min() > 1e-3
+    half = np.array([np.ptp(factors(0.5)) < 1e-12 for _ in range(400)])
+    assert 0.4 < half.mean() < 0.6

@@ -170,13 +170,8 @@ class SafetyConfig:
         else:
             margins = _per_item(position_margin, robot.joint_names, "position_margin", "joint")
         if max_change is None:
-            changes = []
-            for a in robot.actuators:
-                joint = robot.joint(a.joint)
-                changes.append(
-                    a.effort_limit / a.gain if a.type == "force" else joint.velocity_limit * robot.control_dt
-                )
-            changes = tuple(changes)
+            changes = tuple(a.effort_limit / a.gain if a.type == "force" else rate
+                            for a, rate in zip(robot.actuators, robot.target_max_change(), strict=True))
         else:
             changes = _per_item(max_change, robot.actuator_names, "max_change", "actuator")
         if reading_margin is None:

@@ -39,6 +39,46 @@ from sim.robot import RobotSpec
 from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_multiply, quat_rotate, quat_rotate_inverse
 
 
+class MassMatrixTwin:
+    """M(q) of a fixed-base robot at the engine's *current* link masses, from a twin body in its own client.
+
+    Why not `calculateMassMatrix` on the engine's own body: PyBullet (3.2.x) builds that call's
+    inverse-dynamics tree once per body, at the first call, and never sees a later `changeDynamics`.
+    Under domain randomization every episode after the first got the mass matrix of the first
+    episode's masses; the implicit step built on it then diverged (|qd| in the thousands) when an
+    arm with a light link 7 followed a heavier one. The twin is rebuilt (a fresh client, masses set
+    before its first call) whenever the masses change: once per episode at most.
+    """
+
+    def __init__(self, urdf: str, moving_links: tuple[str, ...]):
+        self.urdf, self.moving_links = urdf, moving_links
+        self.client: int | None = None
+        self.masses: dict[str, tuple[float, tuple[float, ...]]] | None = None
+
+    def set_masses(self, masses: dict[str, tuple[float, tuple[float, ...]]]) -> None:
+        """link -> (mass, inertia diagonal); rebuilds the twin only when they differ from its own."""
+        if masses == self.masses:
+            return
+        self.close()
+        c = self.client = pb.connect(pb.DIRECT)
+        self.body = pb.loadURDF(self.urdf, [0, 0, 0], useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE,
+                                physicsClientId=c)
+        link_of = {pb.getJointInfo(self.body, i, physicsClientId=c)[12].decode(): i
+                   for i in range(pb.getNumJoints(self.body, physicsClientId=c))}
+        for link, (mass, inertia) in masses.items():
+            pb.changeDynamics(self.body, link_of[link], mass=mass, localInertiaDiagonal=list(inertia),
+                              physicsClientId=c)
+        self.masses = dict(masses)
+
+    def mass_matrix(self, q: list[float]) -> np.ndarray:
+        return np.array(pb.calculateMassMatrix(self.body, q, physicsClientId=self.client))
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+
 def _wxyz(q_xyzw) -> np.ndarray:
     return np.array([q_xyzw[3], q_xyzw[0], q_xyzw[1], q_xyzw[2]])
 
@@ -99,6 +139,7 @@ class PybulletEngine:
             self._diag = np.diag_indices(len(movable))
             for i in movable:
                 pb.changeDynamics(self.body, i, maxJointVelocity=1e4, physicsClientId=c)
+            self._twin = MassMatrixTwin(urdf, robot.moving_links)
         self.link_ids = link_of
         self.nominal_inertia = {}
         for link in robot.moving_links:
@@ -159,12 +200,16 @@ class PybulletEngine:
             if com != self._com:
                 self._reload_with_com(com)
             pb.changeDynamics(self.plane, -1, lateralFriction=params["floor.friction"], physicsClientId=c)
+        masses = {}
         for link in self.robot.moving_links:
             mass0, inertia0 = self.nominal_inertia[link]
             mass = params[f"{link}.mass"]
             ratio = mass / mass0 if mass0 > 0 else 1.0
+            masses[link] = (mass, tuple(inertia0 * ratio))
             pb.changeDynamics(self.body, self.link_ids[link], mass=mass,
                               localInertiaDiagonal=list(inertia0 * ratio), physicsClientId=c)
+        if self.robot.integrator == "implicit":
+            self._twin.set_masses(masses)
         self._damping = np.array([params[f"{j.name}.damping"] for j in self.robot.joints])
         self._kd = np.zeros(len(self.robot.joints))  # gain * kd of each joint's position servo
         self._act_limit = np.full(len(self.robot.joints), np.inf)
@@ -230,7 +275,7 @@ class PybulletEngine:
         q1, v1 = self._read()
         d = self._damping + np.where(np.abs(self._tau) < self._act_limit, self._kd, 0.0)
         qs = q.tolist() if dof is None else q[np.argsort(dof)].tolist()
-        mass = np.array(pb.calculateMassMatrix(self.body, qs, physicsClientId=c))
+        mass = self._twin.mass_matrix(qs)
         if dof is not None:
             mass = mass[np.ix_(dof, dof)]
         qacc_explicit = (v1 - qd) / h
@@ -300,6 +345,8 @@ class PybulletEngine:
         if self.client is not None and pb.isConnected(self.client):
             pb.disconnect(self.client)
         self.client = None
+        if getattr(self, "_twin", None) is not None:
+            self._twin.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -32,7 +32,9 @@ class TaskSpec:
     episode_steps: int
     reward: dict[str, float]
     success: str  # one line: what success means, for docs and `robot-rl robots`
-    config: dict[str, Any] = field(default_factory=dict)  # task-specific settings (command ranges...)
+    # Task-specific settings (command ranges...). Read by the episode core: `rate_limited_targets`
+    # (True: position targets move at most the SafetyFilter's rate limit per control period, as deployed).
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def env_id(self) -> str:
@@ -50,7 +52,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
              250, {"smooth": 1.0}, "pole within 12 deg of upright over the last quarter of 5 s, no rail stop"),
     TaskSpec("IiwaReach-v0", "iiwa", "iiwa_reach_interface", "sim.tasks.iiwa_reach:IiwaReach",
              100, {"distance": -1.0, "near_goal": 0.5, "precision": 1.0, "joint_velocity": -0.001},
-             "end effector within 2 cm of the goal at the end of 2 s"),
+             "end effector within 2 cm of the goal at the end of 2 s", {"rate_limited_targets": True}),
     TaskSpec("A1Walk-v0", "a1", "legged_velocity_interface", "sim.tasks.legged:VelocityTracking",
              1000,
              {"tracking_lin_vel": 1.0, "tracking_ang_vel": 0.5, "lin_vel_z": -2.0, "ang_vel_xy": -0.05,
