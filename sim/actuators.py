@@ -47,6 +47,11 @@ class ActionDelay:
         """Whether robot i's commands are delayed (else every substep gets the step's own command)."""
         return bool(self._delayed[i])
 
+    @property
+    def any_delayed(self) -> bool:
+        """Whether any robot's commands are delayed: if not, `control` is the identity (no history is read)."""
+        return self._any_delayed
+
     def reset(self, i: int, initial: np.ndarray | None = None) -> None:
         """No pending commands for robot i: what it 'sent' before the episode is `initial` (default 0)."""
         self.history[i] = 0.0 if initial is None else initial

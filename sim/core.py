@@ -19,6 +19,7 @@ import copy
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,11 @@ class EngineLoop:
             self.engines[i].reset(q, qd, None)
         else:
             self.engines[i].reset(q, qd)
+
+    def step_one(self, command: list[float]) -> None:
+        """Robot 0 holds `command` for the whole control step: the single env's step without delay
+        (what `step` does with a (1, 1, nu) control, without building one)."""
+        self.engines[0].run_substeps(command, self.substeps)
 
     def step(self, control: np.ndarray) -> None:
         S = self.substeps
@@ -241,11 +247,16 @@ class EpisodeCore:
         self.term_names = tuple(self.spec.reward)
         self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
         self._weights = tuple(float(w) for w in self.term_weights)  # floats: cheap on a single env's float terms
-        self._act_offset = self.interface.action_offset.tolist()
-        self._act_scale = self.interface.action_scale.tolist()
+        self._terms = tuple((j, k, w) for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)))
+        # Action scaling as float lists over the whole batch (robot after robot), for `_action_values`.
+        self._act_offset = self.interface.action_offset.tolist() * n
+        self._act_scale = self.interface.action_scale.tolist() * n
         self.episode_terms = np.zeros((n, len(self.term_names)))
         self.state: RobotState | None = None
         self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
+        dr = self.randomization
+        self._pushes = dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
+                                                                       or dr.push_base_velocity is not None)
 
     # -- episodes ------------------------------------------------------------------------
     def reset_env(self, i: int) -> None:
@@ -284,58 +295,86 @@ class EpisodeCore:
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
+        if n == 1:
+            obs, reward, terminated, truncated, terms = self.step_one(actions)
+            return StepResult(obs[None], np.array([reward]), np.array([terminated]), np.array([truncated]), terms)
         actions, commands = self._actions_and_commands(actions)
         self.sim.step(self.delay.control(commands))
-        dr = self.randomization
-        if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
-                                                           or dr.push_base_velocity is not None):
-            for i in np.flatnonzero(self.rng.random(n) < dr.push_probability):
-                if dr.push_velocity is not None:
-                    self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
-                if dr.push_base_velocity is not None:
-                    self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
-        # Out of place: on a 1-element array an in-place ufunc with a Python scalar costs twice as much.
+        self._push()
         self.steps = self.steps + 1
         state = self.state = self.sim.state()
-        # Each term is an (n,) array, or a float where the task computed one robot with float math.
         raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
         terms, reward = {}, 0.0
         for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)):
             term = terms[k] = w * raw[k]
             reward = reward + term  # in the TaskSpec's order: the sum is reproducible
-            if n == 1:  # an element update: a tenth of the cost of an in-place ufunc on a 1-element column
-                self.episode_terms[0, j] += term if isinstance(term, float) else term.item()
-            else:
-                self.episode_terms[:, j] += term
+            self.episode_terms[:, j] += term
         terminated = self.logic.terminated(state)
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
-        if n == 1:  # Python bools: three 1-element ufuncs cost more than the rest of this bookkeeping
-            truncated = np.array([self.steps.item(0) >= self.spec.episode_steps and not terminated.item(0)])
-        else:
-            truncated = (self.steps >= self.spec.episode_steps) & ~terminated
-        reward = reward if isinstance(reward, np.ndarray) else np.array([reward] * n, dtype=np.float64)
+        truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
+
+    def step_one(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """`step` of the one robot of a core with N=1, with Python scalars out: the single env's step.
+
+        Returns (observation (obs_size,), reward, terminated, truncated, weighted reward terms).
+        Why not `step`: at N=1 numpy's per-call overhead on 1-element arrays is most of the Python
+        around the physics (a cart-pole control step at 5 ms costs ~8 us of physics), so the bookkeeping
+        here is float math and element writes, and the (1,)-arrays a StepResult holds are never built.
+        The physics, pushes, reward terms, termination and success are the same calls on the same
+        values as `step`'s, so the episode is the same bit for bit (`step` at N=1 is this, wrapped).
+        A task may compute one robot with float math: a reward term may then be a float and
+        `terminated` a bool (the task's `success_update` is handed back what `terminated` returned).
+        """
+        clipped, commands = self._action_values(action)
+        actions = np.array([clipped])
+        if self.delay.any_delayed:
+            self.sim.step(self.delay.control(np.array([commands])))
+        else:  # the step's command for every substep: no history to keep (ActionDelay.control reads none)
+            self.sim.step_one(commands)
+        if self._pushes:
+            self._push()
+        steps = self.steps
+        step = steps.item(0) + 1
+        steps[0] = step  # an element write, not a 1-element ufunc
+        state = self.state = self.sim.state()
+        raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
+        terms, reward, totals = {}, 0.0, self.episode_terms
+        for j, k, w in self._terms:
+            term = terms[k] = w * raw[k]
+            reward = reward + term  # in the TaskSpec's order, as in `step`
+            totals[0, j] += term if isinstance(term, float) else term.item()
+        terminated = self.logic.terminated(state)
+        self.logic.success_update(self.tracker, state, self.command, steps, terminated)
+        self.last_action = actions
+        done = terminated if isinstance(terminated, bool) else bool(terminated.item(0))
+        truncated = step >= self.spec.episode_steps and not done
+        reward = reward.item() if isinstance(reward, np.ndarray) else float(reward)
+        return self.observe(state)[0], reward, done, truncated, terms
+
+    def _push(self) -> None:
+        """Random impulsive pushes of this step (DR `push`): each robot with the push probability."""
+        dr = self.randomization
+        if dr is None or not self._pushes:
+            return
+        for i in np.flatnonzero(self.rng.random(self.num_envs) < dr.push_probability):
+            if dr.push_velocity is not None:
+                self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
+            if dr.push_base_velocity is not None:
+                self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
 
     def _actions_and_commands(self, actions) -> tuple[np.ndarray, np.ndarray]:
         """(actions clipped to [-1, 1], actuator commands), new float64 (n, n_act) arrays; ValueError on NaN/inf.
 
-        The commands are `TaskInterface.scale_action` of the clipped actions. A few values (a single
-        env's action) are checked, clipped and scaled as Python floats: on a 1-element array numpy's
-        per-call overhead (isfinite().all(), clip, the scaling) costs more than the rest of the step's
-        bookkeeping; the float arithmetic is the same, so are the results.
+        The commands are `TaskInterface.scale_action` of the clipped actions. A few values are
+        checked, clipped and scaled as Python floats (`_action_values`): on small arrays numpy's
+        per-call overhead costs more than the arithmetic; the float arithmetic is the same, so are the results.
         """
         n, a = self.num_envs, np.asarray(actions)
         if a.size <= 32:
-            values = a.ravel().tolist()
-            if len(values) != n * len(self._act_scale):
-                raise ValueError(f"expected {n} x {len(self._act_scale)} actions, got an array of shape {a.shape}")
-            if not all(map(math.isfinite, values)):
-                raise ValueError(f"action contains NaN/inf: {a}")
-            clipped = [min(max(v, -1.0), 1.0) for v in values]
-            commands = [o + s * v for o, s, v in zip(self._act_offset * n, self._act_scale * n, clipped, strict=True)]
-            if n == 1:
-                return np.array([clipped], dtype=np.float64), np.array([commands], dtype=np.float64)
+            clipped, commands = self._action_values(a)
             return (np.array(clipped, dtype=np.float64).reshape(n, -1),
                     np.array(commands, dtype=np.float64).reshape(n, -1))
         a = np.asarray(a, dtype=np.float64).reshape(n, -1)
@@ -343,6 +382,24 @@ class EpisodeCore:
             raise ValueError(f"action contains NaN/inf: {a}")
         a = np.minimum(np.maximum(a, -1.0), 1.0)
         return a, self.interface.scale_action(a)
+
+    def _action_values(self, actions) -> tuple[list[float], list[float]]:
+        """(clipped actions, actuator commands) as flat lists of floats, robot after robot; ValueError on NaN/inf."""
+        a = np.asarray(actions)
+        values = a.ravel().tolist()
+        if len(values) != len(self._act_scale):
+            raise ValueError(f"expected {self.num_envs} x {self.interface.action_size} actions, "
+                             f"got an array of shape {a.shape}")
+        clipped, commands = [], []
+        # One loop, no comprehensions: on the single env's one value the list machinery was most of the cost.
+        for v, offset, scale in zip(values, self._act_offset, self._act_scale, strict=True):
+            if not -1.0 <= v <= 1.0:  # = min(max(v, -1), 1) for finite v; NaN fails every comparison
+                if not math.isfinite(v):
+                    raise ValueError(f"action contains NaN/inf: {a}")
+                v = 1.0 if v > 1.0 else -1.0
+            clipped.append(v)
+            commands.append(offset + scale * v)
+        return clipped, commands
 
     def success(self) -> np.ndarray:
         return self.logic.success_of(self.tracker)

@@ -248,11 +248,22 @@ class MujocoEngine:
         # Joints laid out contiguously (fixed-base robots): read them with a slice, a third of the cost
         # of the fancy index, on the single env's every step.
         self._q_read, self._qd_read = _as_slice(self.qpos_adr), _as_slice(self.qvel_adr)
+        self._views()
         self.act_joint = np.array(robot.actuator_joint_indices())
         self.sensors = SensorLayout(robot) if robot.base is not None else None
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
         self.params: dict[str, float] = {}
         self.set_params(params)
+
+    def _views(self) -> None:
+        """Numpy views of this MjData's ctrl and joint arrays, made once: each `data.qpos`-style attribute
+        read builds a new array object (~0.1 us), several per step on the single env's hot path."""
+        d = self.data
+        self._ctrl = d.ctrl
+        if isinstance(self._q_read, slice) and isinstance(self._qd_read, slice):
+            self._q_view, self._qd_view = d.qpos[self._q_read], d.qvel[self._qd_read]
+        else:  # a fancy index copies: read through it every time
+            self._q_view = self._qd_view = None
 
     def set_params(self, params: dict[str, float]) -> None:
         self.params = dict(params)
@@ -275,9 +286,9 @@ class MujocoEngine:
             self.data.ctrl[:] = cmd
             mujoco.mj_step(self.model, self.data, nstep=n)
 
-    def run_substeps(self, command: np.ndarray, n: int) -> None:
+    def run_substeps(self, command: np.ndarray | list[float], n: int) -> None:
         """Hold an actuator command for n physics substeps (no delay line: the caller realized it)."""
-        self.data.ctrl[:] = command
+        self._ctrl[:] = command
         mujoco.mj_step(self.model, self.data, nstep=n)
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
@@ -289,6 +300,8 @@ class MujocoEngine:
         self.data.qvel[0:3] += dv
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._q_view is not None:
+            return self._q_view.copy(), self._qd_view.copy()
         return self.data.qpos[self._q_read].copy(), self.data.qvel[self._qd_read].copy()
 
     def state(self) -> RobotState:
