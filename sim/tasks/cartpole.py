@@ -63,9 +63,9 @@ class CartpoleSwingup(TaskLogic):
     success_angle = float(np.deg2rad(12.0))
 
     def initial_state(self, rng: np.random.Generator, n: int):
-        q = np.zeros((n, 2))
-        q[:, 1] = np.pi
-        q += rng.uniform(-1, 1, (n, 2)) * np.array([0.02, 0.02])
+        """Hanging down (pi) with a uniform +-0.02 (m, rad) offset: (0 + offset, offset + pi), the same floats."""
+        q = rng.uniform(-1, 1, (n, 2)) * 0.02
+        q[:, 1] += np.pi
         return q, np.zeros((n, 2)), np.zeros((n, 0))
 
     def reward_terms(self, state: RobotState, action, last_action, command):
