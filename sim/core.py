@@ -139,6 +139,11 @@ class MujocoRollout:
         self._qget, self._vget = _as_slice(self.qpos_idx), _as_slice(self.qvel_idx)  # columns of the state rows
         self.state_now = np.zeros((n, nstate))
         self.out = np.zeros((n, robot.substeps, nstate))
+        # The state mj_resetData leaves (time 0, qpos0, ...): it depends on no parameter DR writes, so a
+        # fixed-base robot's reset is this row with its joints written in, without the two MuJoCo calls.
+        mujoco.mj_resetData(base, self.scratch)
+        self._reset_state = np.zeros(nstate)
+        mujoco.mj_getState(base, self.scratch, self._reset_state, self.bits)
         self.chunk = max(1, n // nthread)
         self.floating = robot.base is not None
         if self.floating:
@@ -157,6 +162,11 @@ class MujocoRollout:
         self.writer.apply(self.models[i], params, self.views[i])
 
     def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+        if not self.floating:
+            row = self.state_now[i]
+            row[:] = self._reset_state
+            row[self._qget], row[self._vget] = q, qd
+            return
         m, d, mj = self.models[i], self.scratch, self.mujoco
         mj.mj_resetData(m, d)
         self._scratch_qpos[self._qset] = q
@@ -372,7 +382,7 @@ class EpisodeCore:
         dr = self.randomization
         if dr is None or not self._pushes:
             return
-        for i in np.flatnonzero(self.rng.random(self.num_envs) < dr.push_probability):
+        for i in (self.rng.random(self.num_envs) < dr.push_probability).nonzero()[0]:  # = np.flatnonzero, cheaper
             if dr.push_velocity is not None:
                 self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
             if dr.push_base_velocity is not None:

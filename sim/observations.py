@@ -103,8 +103,12 @@ def _cartpole_obs(state: RobotState, last_action: np.ndarray, command: np.ndarra
         (x, theta), (x_dot, theta_dot) = q.ravel().tolist(), qd.ravel().tolist()
         row = [x, math.cos(theta), math.sin(theta), x_dot, theta_dot, last_action.item(0)]
         return np.array(row, _FLOAT32, ndmin=q.ndim)
-    return np.stack([q[..., 0], np.cos(q[..., 1]), np.sin(q[..., 1]), qd[..., 0], qd[..., 1], last_action[..., 0]],
-                    axis=-1)
+    # Columns cast into the float32 result as they are computed (what stacking in float64 and casting gave),
+    # without the float64 stack: a vector env observes twice a step.
+    out = np.empty(q.shape[:-1] + (6,), _FLOAT32)
+    out[..., 0], out[..., 1], out[..., 2] = q[..., 0], np.cos(q[..., 1]), np.sin(q[..., 1])
+    out[..., 3], out[..., 4], out[..., 5] = qd[..., 0], qd[..., 1], last_action[..., 0]
+    return out
 
 
 _CARTPOLE_LAYOUT = (
