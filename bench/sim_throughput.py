@@ -12,9 +12,9 @@ min-max range, so a load change on the shared machine hits both.
   cartpole: ratio_vec64_dr_to_rollout
                                    vector env physics steps/s (N=64, DR on) / mujoco.rollout's (>= 0.5)
 
-Cart-pole figures, all on the same model (cartpole robot.yaml: 2 ms physics, 10 substeps/step):
+Cart-pole figures, all on the same model (cartpole robot.yaml: 5 ms physics, 4 substeps/step):
   raw_mj_step_per_s          plain Python loop of mujoco.mj_step (one physics step per call)
-  rollout_physics_per_s      mujoco.rollout, N=64, all cores, one control step (10 substeps) per call:
+  rollout_physics_per_s      mujoco.rollout, N=64, all cores, one control step (4 substeps) per call:
                              the ceiling our vector env is measured against
   env_single_steps_per_s     our Gymnasium env, N=1 (DR off / on)
   vec{N}_steps_per_s         our vector env (DR off / on), N=16 and 64

@@ -76,8 +76,12 @@ class MujocoProblem:
         self._dof_adr = dof_adr = [self.template.jnt_dofadr[self.template.joint(j).id] for j in robot.joint_names]
         for seg in self.segments:
             steps = int(np.floor(seg.duration / self.dt + 1e-9))
-            grid = np.arange(steps + 1) * self.dt
-            placeholder = np.zeros((steps + 1, self.template.nu))
+            # One physics step past the last sample: a rollout over n control times returns n - 1 sensor
+            # readings, and re-stamped one step earlier (see `rollout`) they must still reach the segment's
+            # last measured time. One step short, that sample was extrapolated, off by a step's worth of
+            # motion (0.05 rad/s of pole velocity at 5 ms): 2x the noise floor on a 3 s held-out stretch.
+            grid = np.arange(steps + 2) * self.dt
+            placeholder = np.zeros((len(grid), self.template.nu))
             control = sysid.TimeSeries.from_control_names(grid, placeholder, self.template)
             self._raw[id(control)] = (len(controls), seg)
             controls.append(control)

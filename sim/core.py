@@ -19,6 +19,7 @@ import copy
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,16 +42,17 @@ def privileged_vector(robot: RobotSpec, params: dict[str, float]) -> np.ndarray:
     (delay, noise, some frictions, centre-of-mass offsets) in natural small units: delay in
     control steps, others x100.
     """
-    out = []
-    for name, nominal in robot.nominal.items():
-        value = params[name]
-        if nominal > 0:
-            out.append(value / nominal)
-        elif name == "action_delay":
-            out.append(value * robot.control_hz)
-        else:
-            out.append(value * 100.0)
-    return np.asarray(out, dtype=np.float32)
+    return np.asarray(_privileged_values(_privileged_layout(robot), params), dtype=np.float32)
+
+
+def _privileged_layout(robot: RobotSpec) -> list[tuple[str, float, float | None]]:
+    """(name, nominal, factor) per parameter: the value is divided by its nominal (factor None) or times factor."""
+    return [(name, nominal, None if nominal > 0 else robot.control_hz if name == "action_delay" else 100.0)
+            for name, nominal in robot.nominal.items()]
+
+
+def _privileged_values(layout: list[tuple[str, float, float | None]], params: dict[str, float]) -> list[float]:
+    return [params[name] / nominal if factor is None else params[name] * factor for name, nominal, factor in layout]
 
 
 class EngineLoop:
@@ -74,6 +76,11 @@ class EngineLoop:
             self.engines[i].reset(q, qd, None)
         else:
             self.engines[i].reset(q, qd)
+
+    def step_one(self, command: list[float]) -> None:
+        """Robot 0 holds `command` for the whole control step: the single env's step without delay
+        (what `step` does with a (1, 1, nu) control, without building one)."""
+        self.engines[0].run_substeps(command, self.substeps)
 
     def step(self, control: np.ndarray) -> None:
         S = self.substeps
@@ -108,13 +115,14 @@ class MujocoRollout:
         import mujoco
         import mujoco.rollout
 
-        from sim.engines.mujoco import ModelParamWriter, SensorLayout, build_spec, default_base
+        from sim.engines.mujoco import ModelParamWriter, ModelViews, SensorLayout, _as_slice, build_spec, default_base
 
         self.mujoco = mujoco
         self.robot = robot
         base = build_spec(robot).compile()
         self.models = [copy.copy(base) for _ in range(n)]
         self.writer = ModelParamWriter(base, robot)
+        self.views = [ModelViews(m) for m in self.models]
         self.scratch = mujoco.MjData(base)
         self.datas = [mujoco.MjData(base) for _ in range(nthread)]
         self.runner = mujoco.rollout.Rollout(nthread=nthread)
@@ -124,8 +132,18 @@ class MujocoRollout:
         self.qadr = np.array([base.jnt_qposadr[i] for i in jid])
         self.vadr = np.array([base.jnt_dofadr[i] for i in jid])
         self.qpos_idx, self.qvel_idx = 1 + self.qadr, 1 + base.nq + self.vadr
+        # Episode resets write the joints through the scratch MjData's arrays: views made once, slices
+        # where the joints are contiguous (each attribute read and fancy index costs ~0.2 us, several per reset).
+        self._scratch_qpos, self._scratch_qvel = self.scratch.qpos, self.scratch.qvel
+        self._qset, self._vset = _as_slice(self.qadr), _as_slice(self.vadr)
+        self._qget, self._vget = _as_slice(self.qpos_idx), _as_slice(self.qvel_idx)  # columns of the state rows
         self.state_now = np.zeros((n, nstate))
         self.out = np.zeros((n, robot.substeps, nstate))
+        # The state mj_resetData leaves (time 0, qpos0, ...): it depends on no parameter DR writes, so a
+        # fixed-base robot's reset is this row with its joints written in, without the two MuJoCo calls.
+        mujoco.mj_resetData(base, self.scratch)
+        self._reset_state = np.zeros(nstate)
+        mujoco.mj_getState(base, self.scratch, self._reset_state, self.bits)
         self.chunk = max(1, n // nthread)
         self.floating = robot.base is not None
         if self.floating:
@@ -141,13 +159,18 @@ class MujocoRollout:
             self.set_params(i, base_params)
 
     def set_params(self, i: int, params: dict[str, float]) -> None:
-        self.writer.apply(self.models[i], params)
+        self.writer.apply(self.models[i], params, self.views[i])
 
     def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+        if not self.floating:
+            row = self.state_now[i]
+            row[:] = self._reset_state
+            row[self._qget], row[self._vget] = q, qd
+            return
         m, d, mj = self.models[i], self.scratch, self.mujoco
         mj.mj_resetData(m, d)
-        d.qpos[self.qadr] = q
-        d.qvel[self.vadr] = qd
+        self._scratch_qpos[self._qset] = q
+        self._scratch_qvel[self._vset] = qd
         if self.floating:
             b = self.default_base
             d.qpos[self.base_qpos_idx[:3] - 1], d.qpos[self.base_qpos_idx[3:] - 1] = b.position, b.orientation
@@ -168,7 +191,7 @@ class MujocoRollout:
 
     def state(self) -> RobotState:
         s = self.state_now
-        q, qd = s[:, self.qpos_idx], s[:, self.qvel_idx]
+        q, qd = s[:, self._qget].copy(), s[:, self._vget].copy()  # = the fancy index's copy, at half its cost
         if not self.floating:
             return RobotState(self.robot.joint_names, q, qd)
         from sim.engines.mujoco import state_from_arrays
@@ -232,17 +255,22 @@ class EpisodeCore:
         self.rng = np.random.default_rng(seed)
         self.params = [dict(self.base_params) for _ in range(n)]
         self.physics = np.zeros((n, len(r.nominal)), np.float32)
+        self._privileged_layout = _privileged_layout(r)  # privileged_vector's, laid out once: it runs at every reset
         self.obs_noise = np.zeros(n)
         self._noise_on = False
+        self._n_noisy = 0  # robots with obs_noise > 0 (counted as episodes reset, not recounted)
         self.command = np.zeros((n, self.interface.command_size))
         self.last_action = np.zeros((n, self.interface.action_size))
         self.steps = np.zeros(n, dtype=np.int64)
         self.tracker = self.logic.success_init(n)
+        self._tracker_init = self.logic.success_init(1)[0]  # one robot's fresh tracker, copied in at each reset
         self.term_names = tuple(self.spec.reward)
         self.term_weights = np.array([self.spec.reward[k] for k in self.term_names])
         self._weights = tuple(float(w) for w in self.term_weights)  # floats: cheap on a single env's float terms
-        self._act_offset = self.interface.action_offset.tolist()
-        self._act_scale = self.interface.action_scale.tolist()
+        self._terms = tuple((j, k, w) for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)))
+        # Action scaling as float lists over the whole batch (robot after robot), for `_action_values`.
+        self._act_offset = self.interface.action_offset.tolist() * n
+        self._act_scale = self.interface.action_scale.tolist() * n
         self.episode_terms = np.zeros((n, len(self.term_names)))
         # The SafetyFilter's rate rule in the loop (TaskSpec config `rate_limited_targets`): each
         # position target moves at most velocity_limit * control period from the previous one, so
@@ -253,6 +281,9 @@ class EpisodeCore:
         self.prev_target = np.zeros((n, len(r.actuators)))
         self.state: RobotState | None = None
         self._task_privileged = type(self.logic).privileged is not TaskLogic.privileged
+        dr = self.randomization
+        self._pushes = dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
+                                                                       or dr.push_base_velocity is not None)
 
     # -- episodes ------------------------------------------------------------------------
     def reset_env(self, i: int) -> None:
@@ -263,9 +294,12 @@ class EpisodeCore:
         self.sim.set_params(i, params)
         self.delay.set_delay(i, params["action_delay"])
         self.delay.reset(i)
-        self.obs_noise[i] = params["obs_noise"]
-        self._noise_on = bool(np.any(self.obs_noise > 0))
-        self.physics[i] = privileged_vector(self.robot, params)
+        noise = params["obs_noise"]
+        if (noise > 0) != (self.obs_noise.item(i) > 0):
+            self._n_noisy += 1 if noise > 0 else -1
+            self._noise_on = self._n_noisy > 0
+        self.obs_noise[i] = noise
+        self.physics[i] = _privileged_values(self._privileged_layout, params)  # = privileged_vector(robot, params)
         q, qd, command = self.logic.initial_state(rng, 1)
         q, qd = q[0], qd[0]
         if dr is not None:
@@ -276,7 +310,7 @@ class EpisodeCore:
         self.command[i] = command[0]
         self.last_action[i] = 0.0
         self.steps[i] = 0
-        self.tracker[i] = self.logic.success_init(1)[0]
+        self.tracker[i] = self._tracker_init
         self.logic.reset_envs(np.array([i]))
         self.episode_terms[i] = 0.0
 
@@ -292,61 +326,96 @@ class EpisodeCore:
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every robot one control step with actions in [-1, 1] (no autoreset here)."""
         n = self.num_envs
+        if n == 1:
+            obs, reward, terminated, truncated, terms = self.step_one(actions)
+            return StepResult(obs[None], np.array([reward]), np.array([terminated]), np.array([truncated]), terms)
         actions, commands = self._actions_and_commands(actions)
         if self.target_rate is not None:
-            prev, rate = self.prev_target, self.target_rate
-            commands = self.prev_target = prev + np.minimum(np.maximum(commands - prev, -rate), rate)
+            commands = self._rate_limited(commands)
         self.sim.step(self.delay.control(commands))
-        dr = self.randomization
-        if dr is not None and dr.push_probability > 0 and (dr.push_velocity is not None
-                                                           or dr.push_base_velocity is not None):
-            for i in np.flatnonzero(self.rng.random(n) < dr.push_probability):
-                if dr.push_velocity is not None:
-                    self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
-                if dr.push_base_velocity is not None:
-                    self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
-        # Out of place: on a 1-element array an in-place ufunc with a Python scalar costs twice as much.
+        self._push()
         self.steps = self.steps + 1
         state = self.state = self.sim.state()
-        # Each term is an (n,) array, or a float where the task computed one robot with float math.
         raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
         terms, reward = {}, 0.0
         for j, (k, w) in enumerate(zip(self.term_names, self._weights, strict=True)):
             term = terms[k] = w * raw[k]
             reward = reward + term  # in the TaskSpec's order: the sum is reproducible
-            if n == 1:  # an element update: a tenth of the cost of an in-place ufunc on a 1-element column
-                self.episode_terms[0, j] += term if isinstance(term, float) else term.item()
-            else:
-                self.episode_terms[:, j] += term
+            self.episode_terms[:, j] += term
         terminated = self.logic.terminated(state)
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
-        if n == 1:  # Python bools: three 1-element ufuncs cost more than the rest of this bookkeeping
-            truncated = np.array([self.steps.item(0) >= self.spec.episode_steps and not terminated.item(0)])
-        else:
-            truncated = (self.steps >= self.spec.episode_steps) & ~terminated
-        reward = reward if isinstance(reward, np.ndarray) else np.array([reward] * n, dtype=np.float64)
+        truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
+
+    def step_one(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """`step` of the one robot of a core with N=1, with Python scalars out: the single env's step.
+
+        Returns (observation (obs_size,), reward, terminated, truncated, weighted reward terms).
+        Why not `step`: at N=1 numpy's per-call overhead on 1-element arrays is most of the Python
+        around the physics (a cart-pole control step at 5 ms costs ~8 us of physics), so the bookkeeping
+        here is float math and element writes, and the (1,)-arrays a StepResult holds are never built.
+        The physics, pushes, reward terms, termination and success are the same calls on the same
+        values as `step`'s, so the episode is the same bit for bit (`step` at N=1 is this, wrapped).
+        A task may compute one robot with float math: a reward term may then be a float and
+        `terminated` a bool (the task's `success_update` is handed back what `terminated` returned).
+        """
+        clipped, commands = self._action_values(action)
+        actions = np.array([clipped])
+        if self.target_rate is not None:
+            commands = self._rate_limited(np.array([commands]))[0].tolist()
+        if self.delay.any_delayed:
+            self.sim.step(self.delay.control(np.array([commands])))
+        else:  # the step's command for every substep: no history to keep (ActionDelay.control reads none)
+            self.sim.step_one(commands)
+        if self._pushes:
+            self._push()
+        steps = self.steps
+        step = steps.item(0) + 1
+        steps[0] = step  # an element write, not a 1-element ufunc
+        state = self.state = self.sim.state()
+        raw = self.logic.reward_terms(state, actions, self.last_action, self.command)
+        terms, reward, totals = {}, 0.0, self.episode_terms
+        for j, k, w in self._terms:
+            term = terms[k] = w * raw[k]
+            reward = reward + term  # in the TaskSpec's order, as in `step`
+            totals[0, j] += term if isinstance(term, float) else term.item()
+        terminated = self.logic.terminated(state)
+        self.logic.success_update(self.tracker, state, self.command, steps, terminated)
+        self.last_action = actions
+        done = terminated if isinstance(terminated, bool) else bool(terminated.item(0))
+        truncated = step >= self.spec.episode_steps and not done
+        reward = reward.item() if isinstance(reward, np.ndarray) else float(reward)
+        return self.observe(state)[0], reward, done, truncated, terms
+
+    def _rate_limited(self, commands: np.ndarray) -> np.ndarray:
+        """(n, n_act) commands moved at most `target_rate` from the previous targets, which they become."""
+        prev, rate = self.prev_target, self.target_rate
+        self.prev_target = prev + np.minimum(np.maximum(commands - prev, -rate), rate)
+        return self.prev_target
+
+    def _push(self) -> None:
+        """Random impulsive pushes of this step (DR `push`): each robot with the push probability."""
+        dr = self.randomization
+        if dr is None or not self._pushes:
+            return
+        for i in (self.rng.random(self.num_envs) < dr.push_probability).nonzero()[0]:  # = np.flatnonzero, cheaper
+            if dr.push_velocity is not None:
+                self.sim.kick(i, self.rng.uniform(-1, 1, len(self.robot.joints)) * dr.push_velocity)
+            if dr.push_base_velocity is not None:
+                self.sim.kick_base(i, self.rng.uniform(-1, 1, 3) * dr.push_base_velocity)
 
     def _actions_and_commands(self, actions) -> tuple[np.ndarray, np.ndarray]:
         """(actions clipped to [-1, 1], actuator commands), new float64 (n, n_act) arrays; ValueError on NaN/inf.
 
-        The commands are `TaskInterface.scale_action` of the clipped actions. A few values (a single
-        env's action) are checked, clipped and scaled as Python floats: on a 1-element array numpy's
-        per-call overhead (isfinite().all(), clip, the scaling) costs more than the rest of the step's
-        bookkeeping; the float arithmetic is the same, so are the results.
+        The commands are `TaskInterface.scale_action` of the clipped actions. A few values are
+        checked, clipped and scaled as Python floats (`_action_values`): on small arrays numpy's
+        per-call overhead costs more than the arithmetic; the float arithmetic is the same, so are the results.
         """
         n, a = self.num_envs, np.asarray(actions)
         if a.size <= 32:
-            values = a.ravel().tolist()
-            if len(values) != n * len(self._act_scale):
-                raise ValueError(f"expected {n} x {len(self._act_scale)} actions, got an array of shape {a.shape}")
-            if not all(map(math.isfinite, values)):
-                raise ValueError(f"action contains NaN/inf: {a}")
-            clipped = [min(max(v, -1.0), 1.0) for v in values]
-            commands = [o + s * v for o, s, v in zip(self._act_offset * n, self._act_scale * n, clipped, strict=True)]
-            if n == 1:
-                return np.array([clipped], dtype=np.float64), np.array([commands], dtype=np.float64)
+            clipped, commands = self._action_values(a)
             return (np.array(clipped, dtype=np.float64).reshape(n, -1),
                     np.array(commands, dtype=np.float64).reshape(n, -1))
         a = np.asarray(a, dtype=np.float64).reshape(n, -1)
@@ -354,6 +423,24 @@ class EpisodeCore:
             raise ValueError(f"action contains NaN/inf: {a}")
         a = np.minimum(np.maximum(a, -1.0), 1.0)
         return a, self.interface.scale_action(a)
+
+    def _action_values(self, actions) -> tuple[list[float], list[float]]:
+        """(clipped actions, actuator commands) as flat lists of floats, robot after robot; ValueError on NaN/inf."""
+        a = np.asarray(actions)
+        values = a.ravel().tolist()
+        if len(values) != len(self._act_scale):
+            raise ValueError(f"expected {self.num_envs} x {self.interface.action_size} actions, "
+                             f"got an array of shape {a.shape}")
+        clipped, commands = [], []
+        # One loop, no comprehensions: on the single env's one value the list machinery was most of the cost.
+        for v, offset, scale in zip(values, self._act_offset, self._act_scale, strict=True):
+            if not -1.0 <= v <= 1.0:  # = min(max(v, -1), 1) for finite v; NaN fails every comparison
+                if not math.isfinite(v):
+                    raise ValueError(f"action contains NaN/inf: {a}")
+                v = 1.0 if v > 1.0 else -1.0
+            clipped.append(v)
+            commands.append(offset + scale * v)
+        return clipped, commands
 
     def success(self) -> np.ndarray:
         return self.logic.success_of(self.tracker)
@@ -379,10 +466,14 @@ class EpisodeCore:
         sd = self.obs_noise[:, None]
         q, qd, imu = state.q, state.qd, state.imu
         for channel, scale in self.interface.noise:
+            # `* scale` is skipped where scale is 1: x * 1.0 is x, bit for bit, and each product is a 1-2 us
+            # ufunc at N=64, done twice a step in a vector env (observations before and after autoreset).
             if channel == "q":
-                q = q + self.rng.normal(size=q.shape) * sd * scale
+                noise = self.rng.normal(size=q.shape) * sd
+                q = q + (noise if scale == 1.0 else noise * scale)
             elif channel == "qd":
-                qd = qd + self.rng.normal(size=qd.shape) * sd * scale
+                noise = self.rng.normal(size=qd.shape) * sd
+                qd = qd + (noise if scale == 1.0 else noise * scale)
             elif channel == "gyro" and imu is not None:
                 imu = ImuState(imu.orientation, imu.angular_velocity + self.rng.normal(size=(len(sd), 3)) * sd * scale,
                                imu.linear_acceleration)

@@ -57,18 +57,17 @@ class ParameterRange:
     share_probability: float = 0.0  # per episode, the chance the group's members share that draw
 
     def sample(self, rng: np.random.Generator, base: float) -> float:
-        if self.distribution == "uniform":
-            return float(rng.uniform(self.low, self.high))
-        if self.distribution == "log_uniform":
-            return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
-        return float(base * rng.uniform(self.low, self.high))
+        return self.from_unit(rng.random(), base)
 
-    def at(self, u: float, base: float) -> float:
-        """The value at quantile `u` in [0, 1) of the range: a shared draw's value for this member."""
+    def from_unit(self, u: float, base: float) -> float:
+        """The value at `u` in [0, 1): `rng.uniform(lo, hi)` is `lo + (hi - lo) * rng.random()` (numpy's
+        own formula), so a value drawn this way is the one `rng.uniform` draws from the same stream."""
+        if self.distribution == "uniform":
+            return self.low + (self.high - self.low) * u
         if self.distribution == "log_uniform":
-            return float(np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low))))
-        value = self.low + u * (self.high - self.low)
-        return float(value if self.distribution == "uniform" else base * value)
+            lo, hi = float(np.log(self.low)), float(np.log(self.high))
+            return float(np.exp(lo + (hi - lo) * u))
+        return float(base * (self.low + (self.high - self.low) * u))
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,18 @@ class DomainRandomization:
     raw: dict = field(default_factory=dict, repr=False)
 
     def sample_params(self, rng: np.random.Generator, base: dict[str, float]) -> dict[str, float]:
+        """One episode's parameters: `base` with each range's draw, in config order.
+
+        Without shared groups, one `rng.random(k)` call draws the k uniforms (the same stream, in the
+        same order, as one `rng.uniform` call per parameter; a vector env resets several robots per
+        step and each scalar draw costs ~1 us of numpy overhead). With a group (`shared:`), its
+        first member draws whether the group shares this episode, then the shared quantile.
+        """
         values = dict(base)
+        if not any(r.group is not None for r in self.parameters):
+            for r, u in zip(self.parameters, rng.random(len(self.parameters)).tolist(), strict=True):
+                values[r.name] = r.from_unit(u, base[r.name])
+            return values
         shared: dict[str, float | None] = {}  # group -> this episode's quantile (None: independent draws)
         for r in self.parameters:
             if r.group is not None:
@@ -91,14 +101,23 @@ class DomainRandomization:
                     share = r.share_probability >= 1.0 or rng.random() < r.share_probability
                     shared[r.group] = float(rng.random()) if share else None
                 if shared[r.group] is not None:
-                    values[r.name] = r.at(shared[r.group], base[r.name])
+                    values[r.name] = r.from_unit(shared[r.group], base[r.name])
                     continue
             values[r.name] = r.sample(rng, base[r.name])
         return values
 
     def sample_initial_offset(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        dq = np.zeros(n) if self.position_spread is None else rng.uniform(-1, 1, n) * self.position_spread
-        dv = np.zeros(n) if self.velocity_spread is None else rng.uniform(-1, 1, n) * self.velocity_spread
+        """Offsets of the initial joint positions and velocities, uniform in +-spread.
+
+        With both spreads, one `rng.random(2n)` call: the stream and values of two `rng.uniform(-1, 1, n)`
+        calls (numpy's uniform is lo + (hi - lo) * u), at half the per-call overhead.
+        """
+        ps, vs = self.position_spread, self.velocity_spread
+        if ps is not None and vs is not None:
+            u = 2.0 * rng.random(2 * n) - 1.0
+            return u[:n] * ps, u[n:] * vs
+        dq = np.zeros(n) if ps is None else rng.uniform(-1, 1, n) * ps
+        dv = np.zeros(n) if vs is None else rng.uniform(-1, 1, n) * vs
         return dq, dv
 
     def sample_push(self, rng: np.random.Generator, n: int) -> np.ndarray | None:

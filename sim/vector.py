@@ -54,8 +54,8 @@ class RobotVectorEnv(VectorEnv):
         obs, terminated, truncated = out.obs, out.terminated, out.truncated
         done = terminated | truncated
         info: dict[str, Any] = {}
-        if np.any(done):
-            idx = np.flatnonzero(done)
+        if done.any():  # the method, not np.any: a third of the cost, on every step
+            idx = done.nonzero()[0]
             final_obs = np.empty(self.num_envs, dtype=object)
             final_obs[:] = None
             for i in idx:

@@ -78,6 +78,30 @@ def test_bounds_scale_with_the_robot_and_never_sit_on_a_plausible_value():
     assert bounds("lbr_iiwa_link_7.mass", 0.3, iiwa) == pytest.approx((0.06, 1.5))  # 0.3 kg + 0.5 kg payload inside
 
 
+def test_exact_model_replays_a_held_out_stretch_exactly():
+    """Noise-free log, the hidden parameters themselves: the held-out replay (physics frozen, initial
+    state fitted) reproduces every sample, the last one included (it used to be extrapolated one
+    physics step: 0.05 rad/s of pole velocity at 5 ms, 2x the noise floor on its own)."""
+    from calibration.fit import fit_nuisance
+    from calibration.identification import _split_holdout
+    from calibration.log import split_at_gaps
+    from calibration.mujoco_fit import MujocoProblem
+    from sim.params import resolve_params
+
+    sim = make_engine(CARTPOLE, "mujoco", HIDDEN)
+    try:
+        clean = run_excitation(sim, CARTPOLE, 12.0, 0, obs_noise=0.0).log
+    finally:
+        sim.close()
+    _, held_out, _ = _split_holdout(clean, 0.25)
+    (segment,) = [make_segment(p) for p in split_at_gaps(held_out)[0]]
+    problem = MujocoProblem(CARTPOLE, [segment], resolve_params(CARTPOLE, HIDDEN), [],
+                            initial_joints=list(CARTPOLE.joint_names))
+    ((q, qd),) = problem.predictions(fit_nuisance(problem, 50))
+    np.testing.assert_allclose(q, segment.q, atol=1e-9)
+    np.testing.assert_allclose(qd, segment.qd, atol=1e-9)
+
+
 def test_exact_model_is_adequate(log, tmp_path):
     result = identify(CARTPOLE, log, FIVE, tmp_path)
     assert result.adequate and result.converged, result.reasons

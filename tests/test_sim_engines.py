@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.actuators import DelayLine, actuator_torques
+from sim.actuators import ActionDelay, DelayLine, actuator_torques
 from sim.engines import make_engine
 from sim.kinematics import SerialChainFK
 from sim.robot import load_robot
@@ -128,6 +128,30 @@ def test_delay_line_segments():
     long = DelayLine(1, substeps=10, physics_dt=0.002, delay=0.03)
     assert [(float(c[0]), n) for c, n in long.segments(np.array([1.0]))] == [(0.0, 10)]
     assert [(float(c[0]), n) for c, n in long.segments(np.array([2.0]))] == [(0.0, 5), (1.0, 5)]
+
+
+def test_batched_delays_follow_each_robots_reset():
+    """Per-robot delays changed at resets (as DR does): every substep gets the command issued
+    floor((s - d) / S) steps ago, and with every delay back to 0 the commands pass straight through."""
+    S, dt = 4, 0.005
+    delay = ActionDelay(3, 1, S, dt)
+    rng = np.random.default_rng(0)
+    for episode in range(4):
+        d = [int(k) for k in rng.integers(0, 9, 3)] if episode < 3 else [0, 0, 0]
+        for i in rng.permutation(3):
+            delay.set_delay(int(i), d[i] * dt)
+            delay.reset(int(i))
+        assert delay.any_delayed == any(d)
+        issued = []
+        for _ in range(5):
+            commands = rng.uniform(-1, 1, (3, 1))
+            issued.append(commands)
+            control = np.broadcast_to(delay.control(commands), (3, S, 1))
+            for i in range(3):
+                for sub in range(S):
+                    back = -((sub - d[i]) // S)
+                    expected = issued[-1 - back][i] if back < len(issued) else 0.0
+                    assert control[i, sub, 0] == expected
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -58,6 +58,26 @@ def test_default_dr_differs_per_episode_and_repeats_per_seed(cartpole):
     assert 0.0 <= first["action_delay"] <= 0.02
 
 
+def test_dr_draws_are_numpys_uniform_draws(cartpole):
+    """A seed gives the episodes it gave before sampling was batched into one rng.random call per reset:
+    each value is the one `rng.uniform` (numpy: lo + (hi - lo) * u) draws from the same stream."""
+    dr = load_randomization(cartpole, {
+        "parameters": {"pole.mass": {"scale_uniform": [0.8, 1.2]}, "hinge.damping": {"log_uniform": [0.001, 0.1]},
+                       "slider.frictionloss": {"uniform": [0.0, 0.3]}},
+        "initial_state": {"position": [0.05, 0.1], "velocity": [0.05, 0.1]}})
+    base = cartpole.nominal
+    for seed in range(50):
+        ours, ref = np.random.default_rng(seed), np.random.default_rng(seed)
+        params = dr.sample_params(ours, base)
+        assert params["pole.mass"] == float(base["pole.mass"] * ref.uniform(0.8, 1.2))
+        assert params["hinge.damping"] == float(np.exp(ref.uniform(np.log(0.001), np.log(0.1))))
+        assert params["slider.frictionloss"] == float(ref.uniform(0.0, 0.3))
+        dq, dv = dr.sample_initial_offset(ours, 2)
+        assert np.array_equal(dq, ref.uniform(-1, 1, 2) * [0.05, 0.1])
+        assert np.array_equal(dv, ref.uniform(-1, 1, 2) * [0.05, 0.1])
+        assert ours.random() == ref.random()  # and the stream continues where it would have
+
+
 def test_log_uniform_stays_in_range(cartpole):
     dr = load_randomization(cartpole, {"parameters": {"hinge.damping": {"log_uniform": [0.001, 0.1]}}})
     rng = np.random.default_rng(0)

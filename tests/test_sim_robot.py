@@ -18,7 +18,7 @@ def test_shipped_robots_are_listed_and_load():
     assert cart.joint("slider").position_limits == (-0.8, 0.8)
     assert cart.joint("hinge").position_limits is None
     assert cart.actuators[0].type == "force" and cart.actuators[0].effort_limit == 20.0
-    assert cart.substeps == 10
+    assert cart.substeps == 4  # 5 ms physics at 50 Hz
     iiwa = load_robot("iiwa")
     assert len(iiwa.joints) == 7
     # limits come from the URDF shipped in the pybullet package

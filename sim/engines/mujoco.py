@@ -170,16 +170,31 @@ def _hard_joint_constraints(spec: mujoco.MjSpec, physics_dt: float) -> None:
         joint.solref_limit, joint.solimp_limit = solref, list(HARD_SOLIMP)
 
 
-def _set_actuator_params(gainprm: np.ndarray, biasprm: np.ndarray, robot: RobotSpec,
-                         params: dict[str, float]) -> None:
-    for i, act in enumerate(robot.actuators):
-        gain = params[f"{act.name}.gain"]
-        if act.type == "force":
-            gainprm[i, 0] = gain
-        else:
-            kp, kd = params[f"{act.name}.kp"], params[f"{act.name}.kd"]
-            gainprm[i, 0] = gain * kp
-            biasprm[i, :3] = (0.0, -gain * kp, -gain * kd)
+def _write_actuator(gainprm: np.ndarray, biasprm: np.ndarray, i: int, force: bool, gain_key: str, kp_key: str,
+                    kd_key: str, params: dict[str, float]) -> None:
+    """Actuator i's gain (force) or gain * kp, kd (PD position servo) into MuJoCo's gain/bias parameters."""
+    gain = params[gain_key]
+    if force:
+        gainprm[i, 0] = gain
+    else:
+        kp, kd = params[kp_key], params[kd_key]
+        gainprm[i, 0] = gain * kp
+        biasprm[i, :3] = (0.0, -gain * kp, -gain * kd)
+
+
+class ModelViews:
+    """The arrays of one MjModel that `ModelParamWriter.apply` writes, read once.
+
+    Each attribute read of an MjModel array builds a new numpy object (~0.2 us); a vector env that
+    resets a few robots per step keeps one of these per model.
+    """
+
+    def __init__(self, model: mujoco.MjModel):
+        self.body_mass, self.body_inertia, self.body_ipos = model.body_mass, model.body_inertia, model.body_ipos
+        self.dof_damping, self.dof_frictionloss, self.dof_armature = (model.dof_damping, model.dof_frictionloss,
+                                                                      model.dof_armature)
+        self.gainprm, self.biasprm = model.actuator_gainprm, model.actuator_biasprm
+        self.geom_friction = model.geom_friction
 
 
 class ModelParamWriter:
@@ -208,26 +223,36 @@ class ModelParamWriter:
         # One scratch MjData for mj_setConst: models sharing this writer have the same sizes, and
         # allocating an MjData per episode reset would cost more than the rest of the reset.
         self._scratch = mujoco.MjData(model)
+        # What `apply` writes, laid out once: a vector env applies parameters at every episode reset, and
+        # formatting the names and reading each model array once per value cost half of it.
+        self._links = [(f"{link}.mass", b, float(m0), inertia) for link, b, m0, inertia
+                       in zip(robot.moving_links, self.body_ids, self.nominal_mass, self.nominal_inertia, strict=True)]
+        self._dofs = [(d, f"{j.name}.damping", f"{j.name}.frictionloss", f"{j.name}.armature")
+                      for j, d in zip(robot.joints, self.dof_ids, strict=True)]
+        self._actuators = [(i, a.type == "force", f"{a.name}.gain", f"{a.name}.kp", f"{a.name}.kd")
+                           for i, a in enumerate(robot.actuators)]
+        self._com_keys = [f"{robot.base.link}.com_{axis}" for axis in "xyz"] if robot.base is not None else []
 
-    def apply(self, model: mujoco.MjModel, params: dict[str, float]) -> None:
-        robot = self.robot
-        for k, link in enumerate(robot.moving_links):
-            mass = params[f"{link}.mass"]
-            b = self.body_ids[k]
-            ratio = mass / self.nominal_mass[k] if self.nominal_mass[k] > 0 else 1.0
-            model.body_mass[b] = mass
-            model.body_inertia[b] = self.nominal_inertia[k] * ratio
-        for k, j in enumerate(robot.joints):
-            d = self.dof_ids[k]
-            model.dof_damping[d] = params[f"{j.name}.damping"]
-            model.dof_frictionloss[d] = params[f"{j.name}.frictionloss"]
-            model.dof_armature[d] = params[f"{j.name}.armature"]
-        _set_actuator_params(model.actuator_gainprm, model.actuator_biasprm, robot, params)
-        if robot.base is not None:
-            link = robot.base.link
-            offset = [params[f"{link}.com_{axis}"] for axis in "xyz"]
-            model.body_ipos[self.base_body] = self.nominal_ipos + offset
-            model.geom_friction[self.floor_geom, 0] = params["floor.friction"]
+    def apply(self, model: mujoco.MjModel, params: dict[str, float], views: ModelViews | None = None) -> None:
+        """Write `params` into `model` (`views`: its arrays, read once by a caller that writes it often)."""
+        v = ModelViews(model) if views is None else views
+        body_mass, body_inertia = v.body_mass, v.body_inertia
+        for key, b, nominal_mass, nominal_inertia in self._links:
+            mass = params[key]
+            ratio = mass / nominal_mass if nominal_mass > 0 else 1.0
+            body_mass[b] = mass
+            body_inertia[b] = nominal_inertia * ratio
+        damping, frictionloss, armature = v.dof_damping, v.dof_frictionloss, v.dof_armature
+        for d, damping_key, friction_key, armature_key in self._dofs:
+            damping[d] = params[damping_key]
+            frictionloss[d] = params[friction_key]
+            armature[d] = params[armature_key]
+        for i, force, gain_key, kp_key, kd_key in self._actuators:
+            _write_actuator(v.gainprm, v.biasprm, i, force, gain_key, kp_key, kd_key, params)
+        if self._com_keys:
+            offset = [params[k] for k in self._com_keys]
+            v.body_ipos[self.base_body] = self.nominal_ipos + offset
+            v.geom_friction[self.floor_geom, 0] = params["floor.friction"]
         # Derived quantities (e.g. the constant part of the mass matrix) must follow the new values.
         mujoco.mj_setConst(model, self._scratch)
 
@@ -248,11 +273,22 @@ class MujocoEngine:
         # Joints laid out contiguously (fixed-base robots): read them with a slice, a third of the cost
         # of the fancy index, on the single env's every step.
         self._q_read, self._qd_read = _as_slice(self.qpos_adr), _as_slice(self.qvel_adr)
+        self._views()
         self.act_joint = np.array(robot.actuator_joint_indices())
         self.sensors = SensorLayout(robot) if robot.base is not None else None
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
         self.params: dict[str, float] = {}
         self.set_params(params)
+
+    def _views(self) -> None:
+        """Numpy views of this MjData's ctrl and joint arrays, made once: each `data.qpos`-style attribute
+        read builds a new array object (~0.1 us), several per step on the single env's hot path."""
+        d = self.data
+        self._ctrl = d.ctrl
+        if isinstance(self._q_read, slice) and isinstance(self._qd_read, slice):
+            self._q_view, self._qd_view = d.qpos[self._q_read], d.qvel[self._qd_read]
+        else:  # a fancy index copies: read through it every time
+            self._q_view = self._qd_view = None
 
     def set_params(self, params: dict[str, float]) -> None:
         self.params = dict(params)
@@ -275,9 +311,9 @@ class MujocoEngine:
             self.data.ctrl[:] = cmd
             mujoco.mj_step(self.model, self.data, nstep=n)
 
-    def run_substeps(self, command: np.ndarray, n: int) -> None:
+    def run_substeps(self, command: np.ndarray | list[float], n: int) -> None:
         """Hold an actuator command for n physics substeps (no delay line: the caller realized it)."""
-        self.data.ctrl[:] = command
+        self._ctrl[:] = command
         mujoco.mj_step(self.model, self.data, nstep=n)
 
     def apply_velocity_kick(self, dqd: np.ndarray) -> None:
@@ -289,6 +325,8 @@ class MujocoEngine:
         self.data.qvel[0:3] += dv
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._q_view is not None:
+            return self._q_view.copy(), self._qd_view.copy()
         return self.data.qpos[self._q_read].copy(), self.data.qvel[self._qd_read].copy()
 
     def state(self) -> RobotState:

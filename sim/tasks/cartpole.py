@@ -36,11 +36,6 @@ def _columns(state: RobotState):
     return np, q[:, 0], q[:, 1], qd[:, 1]
 
 
-def _batch(value) -> np.ndarray:
-    """A per-robot result as an (n,) array (a float path's bool becomes a 1-element array)."""
-    return value if isinstance(value, np.ndarray) else np.array([value])
-
-
 def _fail_where(ok: np.ndarray, failed) -> None:
     """ok &= ~failed, for an (n,) bool array or one robot's bool (an element write, not a ufunc)."""
     if isinstance(failed, np.ndarray):
@@ -68,9 +63,9 @@ class CartpoleSwingup(TaskLogic):
     success_angle = float(np.deg2rad(12.0))
 
     def initial_state(self, rng: np.random.Generator, n: int):
-        q = np.zeros((n, 2))
-        q[:, 1] = np.pi
-        q += rng.uniform(-1, 1, (n, 2)) * np.array([0.02, 0.02])
+        """Hanging down (pi) with a uniform +-0.02 (m, rad) offset: (0 + offset, offset + pi), the same floats."""
+        q = rng.uniform(-1, 1, (n, 2)) * 0.02
+        q[:, 1] += np.pi
         return q, np.zeros((n, 2)), np.zeros((n, 0))
 
     def reward_terms(self, state: RobotState, action, last_action, command):
@@ -78,14 +73,15 @@ class CartpoleSwingup(TaskLogic):
         u = action.item(0) if xp is _Scalar else action[:, 0]
         return {"smooth": _smooth_reward(xp, x, theta, theta_dot, u)}  # a float for one robot
 
-    def terminated(self, state: RobotState) -> np.ndarray:
+    def terminated(self, state: RobotState) -> np.ndarray | bool:
+        """(n,) bools; one robot's bool for one robot (the episode core takes either)."""
         xp, x, _, _ = _columns(state)
-        return _batch(xp.abs(x) >= RAIL_STOP)
+        return xp.abs(x) >= RAIL_STOP
 
     def success_update(self, ok, state, command, step, terminated) -> None:
         xp, _, theta, _ = _columns(state)
-        if xp is _Scalar:
-            step, terminated = step.item(0), terminated.item(0)
+        if xp is _Scalar:  # `terminated` is this class's bool for one robot
+            step = step.item(0)
         late_and_tilted = (step > self.episode_steps * 3 // 4) & (_tilt(xp, theta) > self.success_angle)
         _fail_where(ok, terminated | late_and_tilted)
 
@@ -99,9 +95,9 @@ class CartpoleBalance(CartpoleSwingup):
         q = rng.uniform(-1, 1, (n, 2)) * np.array([0.05, 0.05])
         return q, np.zeros((n, 2)), np.zeros((n, 0))
 
-    def terminated(self, state: RobotState) -> np.ndarray:
+    def terminated(self, state: RobotState) -> np.ndarray | bool:
         xp, x, theta, _ = _columns(state)
-        return _batch((xp.abs(x) >= RAIL_STOP) | (_tilt(xp, theta) > self.fall_angle))
+        return (xp.abs(x) >= RAIL_STOP) | (_tilt(xp, theta) > self.fall_angle)
 
     def success_update(self, ok, state, command, step, terminated) -> None:
-        _fail_where(ok, terminated.item(0) if len(terminated) == 1 else terminated)
+        _fail_where(ok, terminated)

@@ -49,13 +49,12 @@ class RobotTaskEnv(gym.Env):
 
     def step(self, action):
         core = self.core
-        out = core.step(action)
-        terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
+        obs, reward, terminated, truncated, _ = core.step_one(action)
         info: dict[str, Any] = {"privileged": core.privileged_row(0)}
         if terminated or truncated:
             info["success"] = bool(core.success()[0])
             info.update({k: float(v[0]) for k, v in core.episode_reward_terms().items()})
-        return out.obs[0], float(out.reward[0]), terminated, truncated, info
+        return obs, reward, terminated, truncated, info
 
     def close(self):
         self.core.close()

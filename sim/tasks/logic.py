@@ -4,6 +4,11 @@ Written for a batch of N robots at once so the single env (N=1) and the vector e
 the same code through one episode core (sim/core.py). A reward is named terms; the task's
 TaskSpec (sim/tasks/registry.py) gives their weights, so a term can be reweighted or logged
 without touching the code that computes it (MuJoCo Playground's and legged_gym's convention).
+
+A task may compute one robot (N=1) with Python floats, where ufuncs on 1-element arrays would cost
+more than the formulas (sim/tasks/cartpole.py): a reward term may then be a float and `terminated` a
+bool; the episode core takes either (`EpisodeCore.step_one`) and hands `success_update` back what
+`terminated` returned.
 """
 
 from __future__ import annotations
