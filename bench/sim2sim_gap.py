@@ -104,7 +104,9 @@ def gap(robot_name: str) -> dict:
         pos, vel = diff[:, :n], diff[:, n:]
 
         def per_joint(values: np.ndarray) -> dict:
-            return dict(zip(robot.joint_names, values.round(7).tolist(), strict=True))
+            # Three significant figures, not fixed decimals: the fixed-base engines agree to ~1e-8,
+            # which rounding to 7 decimals printed as an exact 0.
+            return dict(zip(robot.joint_names, [float(f"{v:.3g}") for v in values.tolist()], strict=True))
 
         out["scenarios"][name] = {
             "seconds": len(commands) / robot.control_hz,

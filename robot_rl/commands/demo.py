@@ -17,9 +17,9 @@ Robots:
                       (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
   iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: links 3 and 5 heavier, a
                       0.5 kg payload, shoulder/elbow damping x3/x2.5, 0.5-1 Nm joint friction,
-                      20 ms latency (9 parameters). Trains 1.5M steps, fine-tunes 300k: 12 minutes
-                      here at load ~10; --quick starts from policies/iiwa_reach (and its
-                      checkpoint.pt) and fine-tunes 100k steps: 2.6 minutes.
+                      20 ms latency (9 parameters). Trains 5M steps, fine-tunes 500k: about 13
+                      minutes here; --quick starts from policies/iiwa_reach (and its
+                      checkpoint.pt) and fine-tunes 100k steps: under a minute.
   a1 (--quick only)   A1Walk-v0 on the Unitree A1 with the shipped policies/a1_walk (training it
                       takes about an hour here: pass --policy for your own). The gap: the policy
                       card's (trunk payload +25%, floor friction 0.5x, motors -15%, kd +30%, 20 ms
@@ -61,9 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default demo_out/; demo_out/<robot> for the others)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0; a1: the excitation's)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="training env steps (default: cartpole 600k, iiwa 1.5M)")
+                        help="training env steps (default: cartpole 600k, iiwa 5M)")
     parser.add_argument("--finetune-steps", type=int, default=None,
-                        help="fine-tuning env steps on the calibrated simulator (iiwa; default 300k, --quick 100k)")
+                        help="fine-tuning env steps on the calibrated simulator (iiwa; default 500k, --quick 100k)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="episodes on the robot and in each sim (default 6; a1: 3, 20 s each)")
     parser.add_argument("--policy", type=Path, default=None, help="deploy this policy folder instead")
