@@ -55,6 +55,12 @@ def _privileged_values(layout: list[tuple[str, float, float | None]], params: di
     return [params[name] / nominal if factor is None else params[name] * factor for name, nominal, factor in layout]
 
 
+def _scaled(noise: np.ndarray, scale: float) -> np.ndarray:
+    """noise * scale, skipped where scale is 1: x * 1.0 is x, bit for bit, and each product is a 1-2 us
+    ufunc at N=64."""
+    return noise if scale == 1.0 else noise * scale
+
+
 class EngineLoop:
     """One engine per robot (any engine), stepped in a Python loop."""
 
@@ -259,6 +265,7 @@ class EpisodeCore:
         self.obs_noise = np.zeros(n)
         self._noise_on = False
         self._n_noisy = 0  # robots with obs_noise > 0 (counted as episodes reset, not recounted)
+        self._joint_noise_first = [c for c, _ in self.interface.noise[:2]] == ["q", "qd"]  # see `_noisy`
         self.command = np.zeros((n, self.interface.command_size))
         self.last_action = np.zeros((n, self.interface.action_size))
         self.steps = np.zeros(n, dtype=np.int64)
@@ -465,15 +472,18 @@ class EpisodeCore:
     def _noisy(self, state: RobotState) -> RobotState:
         sd = self.obs_noise[:, None]
         q, qd, imu = state.q, state.qd, state.imu
-        for channel, scale in self.interface.noise:
-            # `* scale` is skipped where scale is 1: x * 1.0 is x, bit for bit, and each product is a 1-2 us
-            # ufunc at N=64, done twice a step in a vector env (observations before and after autoreset).
+        channels = self.interface.noise
+        if self._joint_noise_first:
+            # q's then qd's normals in one draw (the same stream: q's block, then qd's), scaled in one product:
+            # two numpy calls fewer, twice a step in a vector env (observations before and after autoreset).
+            noise = self.rng.normal(size=(2, *q.shape)) * sd
+            (_, q_scale), (_, qd_scale), *channels = channels
+            q, qd = q + _scaled(noise[0], q_scale), qd + _scaled(noise[1], qd_scale)
+        for channel, scale in channels:
             if channel == "q":
-                noise = self.rng.normal(size=q.shape) * sd
-                q = q + (noise if scale == 1.0 else noise * scale)
+                q = q + _scaled(self.rng.normal(size=q.shape) * sd, scale)
             elif channel == "qd":
-                noise = self.rng.normal(size=qd.shape) * sd
-                qd = qd + (noise if scale == 1.0 else noise * scale)
+                qd = qd + _scaled(self.rng.normal(size=qd.shape) * sd, scale)
             elif channel == "gyro" and imu is not None:
                 imu = ImuState(imu.orientation, imu.angular_velocity + self.rng.normal(size=(len(sd), 3)) * sd * scale,
                                imu.linear_acceleration)
