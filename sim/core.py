@@ -206,7 +206,7 @@ class MujocoRollout:
                                  s[:, self.base_qvel_idx], self.sens)
 
     def kick(self, i: int, dqd: np.ndarray) -> None:
-        self.state_now[i, self.qvel_idx] += dqd
+        self.state_now[i, self._vget] += dqd  # a slice where the joints are contiguous: no fancy read-modify-write
 
     def kick_base(self, i: int, dv: np.ndarray) -> None:
         self.state_now[i, self.base_qvel_idx[:3]] += dv
