@@ -50,8 +50,8 @@ class MassMatrixTwin:
     before its first call) whenever the masses change: once per episode at most.
     """
 
-    def __init__(self, urdf: str, moving_links: tuple[str, ...]):
-        self.urdf, self.moving_links = urdf, moving_links
+    def __init__(self, urdf: str):
+        self.urdf = urdf
         self.client: int | None = None
         self.masses: dict[str, tuple[float, tuple[float, ...]]] | None = None
 
@@ -139,7 +139,7 @@ class PybulletEngine:
             self._diag = np.diag_indices(len(movable))
             for i in movable:
                 pb.changeDynamics(self.body, i, maxJointVelocity=1e4, physicsClientId=c)
-            self._twin = MassMatrixTwin(urdf, robot.moving_links)
+            self._twin = MassMatrixTwin(urdf)
         self.link_ids = link_of
         self.nominal_inertia = {}
         for link in robot.moving_links:
