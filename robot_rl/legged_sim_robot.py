@@ -19,11 +19,8 @@ prints `robot-rl sim-robot --json`'s summary plus `falls`, `mean_tracking_error`
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import signal
 import sys
-from dataclasses import fields
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium
@@ -79,41 +76,24 @@ def summarize_metrics(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def measure(robot) -> Callable[[list], dict[str, Any]]:
+    """`robot-rl sim-robot`'s instrument hook: wrap a legged robot's env in `EpisodeMetrics`; the
+    returned function gives the summary's falls, mean tracking error and per-episode metrics."""
+    if not robot.legged:
+        raise SystemExit(f"python -m robot_rl.legged_sim_robot: robot '{robot.robot.name}' is not legged; "
+                         "use `robot-rl sim-robot`")
+    settle = int(getattr(robot.core.core.logic, "success_after", round(robot.robot.control_hz)))
+    robot.env = metrics = EpisodeMetrics(robot.env, settle)
+    return lambda results: summarize_metrics(metrics.episodes[: len(results)])
+
+
 def main(argv: list[str] | None = None) -> int:
     from robot_rl.commands import sim_robot as cli
-    from robot_rl.deploy.sim_robot_node import SimRobot, SimRobotConfig, summarize
-    from robot_rl.deploy.transport import make_transport
 
     parser = argparse.ArgumentParser(prog="python -m robot_rl.legged_sim_robot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    # The sim-robot command's own flags, by name: every config field it has a flag for.
-    given = {f.name: getattr(args, f.name) for f in fields(SimRobotConfig) if hasattr(args, f.name)}
-    config = SimRobotConfig(**given, wait_for_controller=not args.no_wait)
-    transport = make_transport(args.transport, args.node_name)
-    robot, metrics = None, None
-    try:
-        robot = SimRobot(transport, config)
-        if not robot.legged:
-            raise SystemExit(f"{parser.prog}: robot '{robot.robot.name}' is not legged; use `robot-rl sim-robot`")
-        settle = int(getattr(robot.core.core.logic, "success_after", round(robot.robot.control_hz)))
-        robot.env = metrics = EpisodeMetrics(robot.env, settle)
-        signal.signal(signal.SIGTERM, lambda *_: robot.stop())
-        transport.spin_in_background()
-        results = robot.run()
-    except KeyboardInterrupt:
-        results = []
-    finally:
-        if robot is not None:
-            robot.close()
-        transport.close()
-    if args.json:
-        summary = summarize(results, config, robot.task if robot else None)
-        summary.update(summarize_metrics(metrics.episodes[: len(results)] if metrics else []))
-        print(json.dumps(summary))
-    return 0
+    return cli.run(parser.parse_args(argv), instrument=measure)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ Examples:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from robot_rl.commands._args import non_negative_int, number, positive_int
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
@@ -93,7 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-name", default="sim_robot")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], dict]] | None = None) -> int:
+    """Serve the sim robot until its episodes are done; with --json print the summary.
+
+    `instrument(sim_robot)`, called before the episodes start, may wrap the robot's env to measure
+    more than the task reports (robot_rl.legged_sim_robot: falls and velocity tracking error); it
+    returns a function of the finished episodes' results giving extra summary fields.
+    """
     import json
     import logging
     import signal
@@ -129,9 +137,11 @@ def run(args: argparse.Namespace) -> int:
         node_name=args.node_name,
     )
     transport = make_transport(args.transport, args.node_name)
-    sim_robot = None
+    sim_robot, extra = None, None
     try:
         sim_robot = SimRobot(transport, config)
+        if instrument is not None:
+            extra = instrument(sim_robot)
         signal.signal(signal.SIGTERM, lambda *_: sim_robot.stop())
         transport.spin_in_background()
         print(
@@ -149,5 +159,7 @@ def run(args: argparse.Namespace) -> int:
             sim_robot.close()
         transport.close()
     if args.json:
-        print(json.dumps(summarize(results, config, sim_robot.task if sim_robot else None)))
+        summary = summarize(results, config, sim_robot.task if sim_robot else None)
+        summary.update(extra(results) if extra is not None else {})
+        print(json.dumps(summary))
     return 0
