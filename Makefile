@@ -21,11 +21,13 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q
 
+# `make demo` reruns into demo_out/ by design: --force replaces its previous outputs (the CLI
+# itself refuses a used --out without it).
 demo: setup
-	$(VENV)/bin/robot-rl demo
+	$(VENV)/bin/robot-rl demo --force
 
 demo-quick: setup
-	$(VENV)/bin/robot-rl demo --quick
+	$(VENV)/bin/robot-rl demo --quick --force
 
 bench: setup
 	$(PY) bench/sim_throughput.py

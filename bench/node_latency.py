@@ -9,7 +9,9 @@ node's minus the echo's is our code's cost. Reported at 50 Hz and 500 Hz: round-
 and control-period jitter (|interval between replies - period|, what the robot sees).
 
 The 500 Hz run drives the 50 Hz policy with states stamped 20 ms apart (robot time), so the node
-steps every state at 500 Hz wall rate without changing the policy's contract.
+steps every state at 500 Hz wall rate without changing the policy's contract. That stream runs ten
+times faster than real time, which a node on a robot's clock faults on; the echo process runs the
+node on sim time (as ``--sim`` does), a simulator's clock.
 
 Target: node round trip at 500 Hz p99 <= 1.5 ms and <= 0.5 ms above the echo's p99.
 

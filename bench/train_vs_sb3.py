@@ -30,7 +30,13 @@ Prints one JSON object (also written to --out): per-trial results, medians, the 
 which of the issue's targets were met. SB3 is a bench-only dependency.
 
     .venv/bin/python bench/train_vs_sb3.py --quick          # < 10 minutes
-    .venv/bin/python bench/train_vs_sb3.py --seeds 0 1 2    # full
+    .venv/bin/python bench/train_vs_sb3.py                  # full: seeds 0-4
+    .venv/bin/python bench/train_vs_sb3.py --only td3_pendulum ddpg_pendulum --jsonl bench/results/train_vs_sb3.jsonl
+
+Every comparison reports the median AND the worst case over its seeds (``median_*`` / ``worst_*``,
+``seeds_reaching_threshold``): a median of 5 hides the seed a user happens to draw. ``--jsonl``
+appends one line per comparison (algorithm, task, seeds, both sides' median, worst and per-seed
+figures) to a file, so partial runs accumulate.
 """
 
 from __future__ import annotations
@@ -355,6 +361,18 @@ def _median(trials: list[dict[str, Any]], key: str) -> float | None:
     return round(statistics.median(values), 2)
 
 
+# Worst case over seeds, per key: for times and steps to the threshold the largest (None, i.e.
+# "never within the budget", when any seed missed it), for returns and speed the smallest.
+_WORST_IS_MAX = ("seconds_to_threshold", "cpu_seconds_to_threshold", "steps_to_threshold")
+
+
+def _worst(trials: list[dict[str, Any]], key: str) -> float | None:
+    values = [t.get(key) for t in trials]
+    if not values or any(v is None for v in values):
+        return None
+    return round(max(values) if key in _WORST_IS_MAX else min(values), 2)
+
+
 def _ratio(num: float | None, den: float | None) -> float | None:
     return round(num / den, 2) if num is not None and den else None
 
@@ -364,6 +382,11 @@ def _compare(ours: list[dict], sb3: list[dict]) -> dict[str, Any]:
     keys = ("seconds_to_threshold", "cpu_seconds_to_threshold", "steps_to_threshold", "steps_per_second")
     for key in (*keys, "eval_return", "final_train_return"):
         summary[f"median_{key}"] = {"ours": _median(ours, key), "sb3": _median(sb3, key)}
+        summary[f"worst_{key}"] = {"ours": _worst(ours, key), "sb3": _worst(sb3, key)}
+    summary["seeds_reaching_threshold"] = {
+        lib: f"{sum(t.get('steps_to_threshold') is not None for t in trials)}/{len(trials)}"
+        for lib, trials in (("ours", ours), ("sb3", sb3))
+    }
     summary["time_to_threshold_ratio_sb3_over_ours"] = _ratio(
         summary["median_seconds_to_threshold"]["sb3"], summary["median_seconds_to_threshold"]["ours"]
     )
@@ -379,11 +402,39 @@ def _compare(ours: list[dict], sb3: list[dict]) -> dict[str, Any]:
     return summary
 
 
+_PER_SEED = ("steps_to_threshold", "cpu_seconds_to_threshold", "eval_return", "final_train_return",
+             "steps_per_second")
+
+
+def _summary_lines(sections: dict[str, Any], report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per comparison: both sides' median, worst case and per-seed figures."""
+    lines = []
+    for name, sec in sections.items():
+        comparisons = [(name, "sb3", sec)] if "ours" in sec else []
+        comparisons += [(f"{name}/{k}", "rsl_rl", sec[k]) for k in ("rsl_rl_defaults", "rsl_rl_our_sizes") if k in sec]
+        for label, peer, comp in comparisons:
+            line: dict[str, Any] = {
+                "bench": "train_vs_sb3", "section": label, "mode": report["mode"], "seeds": report["seeds"],
+                "threshold": sec.get("threshold"), "peer_lib": peer,
+                "load_avg_at_end": report["machine"]["load_avg_at_end"],
+            }
+            for side, key in (("ours", "ours"), ("peer", "sb3")):
+                line[side] = {
+                    "seeds_reaching_threshold": comp["seeds_reaching_threshold"][key],
+                    "median": {k[7:]: v[key] for k, v in comp.items() if k.startswith("median_")},
+                    "worst": {k[6:]: v[key] for k, v in comp.items() if k.startswith("worst_")},
+                    "per_seed": [{"seed": t["seed"], **{k: t.get(k) for k in _PER_SEED}} for t in comp[key]],
+                }
+            lines.append(line)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one seed, small budgets, under 10 minutes")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
+    parser.add_argument("--jsonl", default=None, help="append one JSON line per comparison (median, worst) here")
     parser.add_argument("--only", nargs="+", default=None, help="run only these sections")
     args = parser.parse_args(argv)
     # Settings only (the trials run in their own processes): our configs and presets, as resolved.
@@ -391,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     from robot_rl.training.presets import preset_settings
 
     quick = args.quick
-    seeds = args.seeds or ([0] if quick else [0, 1, 2])
+    seeds = args.seeds or ([0] if quick else [0, 1, 2, 3, 4])
     t_start = time.perf_counter()
     sections: dict[str, Any] = {}
 
@@ -594,6 +645,10 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - t_start, 1),
     }
     text = json.dumps(report)
+    if args.jsonl:
+        with open(args.jsonl, "a", encoding="utf-8") as f:
+            for line in _summary_lines(sections, report):
+                f.write(json.dumps(line) + "\n")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text + "\n")

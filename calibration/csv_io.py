@@ -18,6 +18,7 @@ Column order is free; unknown columns are an error (a typo would otherwise drop 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,11 @@ def read_csv_log(path: str | Path, robot: RobotSpec, repair: bool = False) -> Ro
 
 
 def write_csv_log(path: str | Path, log: RobotLog) -> Path:
-    """Write a `RobotLog` as CSV; commands are sampled (ZOH) at the joint-state times."""
+    """Write a `RobotLog` as CSV; commands are sampled (ZOH) at the joint-state times.
+
+    The file is written next to `path` under a temp name and renamed over it when complete, so a
+    crash or a full disk never leaves a truncated log under the real name (nor destroys an old one).
+    """
     path = Path(path)
     header = ["t"] + [f"q.{j}" for j in log.joint_names] + [f"qd.{j}" for j in log.joint_names]
     parts = [log.t[:, None], log.q, log.qd]
@@ -93,11 +98,16 @@ def write_csv_log(path: str | Path, log: RobotLog) -> Path:
     header += [f"u.{a}" for a in log.actuator_names]
     parts.append(log.command_at(log.t))
     table = np.hstack(parts)
-    with path.open("w", newline="") as f:
-        f.write(f"# robot-rl log: {len(log.t)} samples, {log.duration:.3f} s\n")
-        w = csv.writer(f)
-        w.writerow(header)
-        for row in table:
-            w.writerow([repr(float(x)) for x in row])
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", newline="") as f:
+            f.write(f"# robot-rl log: {len(log.t)} samples, {log.duration:.3f} s\n")
+            w = csv.writer(f)
+            w.writerow(header)
+            for row in table:
+                w.writerow([repr(float(x)) for x in row])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 

@@ -32,3 +32,7 @@ class LogError(CalibrationError):
 
 class FitError(CalibrationError):
     """Identification cannot run as asked: unknown or unfittable parameter names, bad bounds, no data."""
+
+
+class OutputError(CalibrationError):
+    """An output path would overwrite earlier results (a calibration, a log) without --force, or is unusable."""

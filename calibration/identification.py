@@ -12,6 +12,11 @@ from the data, parameters on bounds, correlated or unidentifiable parameters; a 
 what to fit next), then write `result.json` and `report.html`/`report.png` into `out_dir`, and
 `params.yaml` / `randomization.yaml` only for a fit that converged and is adequate (or whose
 inadequacy the caller accepts). The `robot-rl sysid` command is a thin shell over this.
+
+Nothing saved is destroyed (`calibration.outputs`): an `out_dir` holding an earlier sysid's files is
+refused unless `force`; files are written into a temp folder and moved into place when the run
+ends; a failed fit never replaces an earlier params.yaml / randomization.yaml (its result.json and
+report go to `out_dir/failed_fit/` then).
 """
 
 from __future__ import annotations
@@ -35,7 +40,15 @@ from calibration.adequacy import (
 from calibration.errors import FitError
 from calibration.fit import FitOutcome, fit_nuisance, solve
 from calibration.log import RobotLog, split_at_gaps
-from calibration.outputs import dr_range, write_params_file, write_randomization_file
+from calibration.outputs import (
+    FAILED_FIT_DIR,
+    Staging,
+    check_sysid_out,
+    dr_range,
+    holds_calibration,
+    write_params_file,
+    write_randomization_file,
+)
 from calibration.segments import Segment, make_segment
 from sim.robot import RobotSpec, load_robot
 
@@ -245,7 +258,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
              base_randomization: str | Path | None = "default", max_iters: int = 50,
              progress: Callable[[int], None] | None = None, command_topic: str | None = None,
              repair: bool = False, holdout: float = DEFAULT_HOLDOUT, accept_inadequate: bool = True,
-             suggest: bool = True, skip: float = 0.0) -> SysidResult:
+             suggest: bool = True, skip: float = 0.0, force: bool = False) -> SysidResult:
     """Fit `fit_names` of the vocabulary to `log` and write the results into `out_dir` (module docstring).
 
     `params`: start values and the values of everything not fitted (a params file or mapping;
@@ -259,10 +272,11 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     --accept-inadequate. `suggest`: run the score test over the unfitted vocabulary when the fit is
     not adequate. `skip`: seconds of joint states at the start of the log not fitted (every command
     still replayed): a start-up transient the model need not explain, e.g. a legged robot's servos
-    catching their legs when the excitation begins.
+    catching their legs when the excitation begins. `force`: replace the files of an earlier sysid in
+    `out_dir` (without it such a folder is an OutputError); only a fit that succeeds replaces its
+    params.yaml / randomization.yaml.
     """
     from calibration.load import load_log
-    from calibration.report import overlay_png, write_report
     from sim.params import resolve_params
 
     spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
@@ -274,6 +288,7 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
     values = resolve_params(spec, params)
     start = dict(values)
     names = vocabulary.check_fit_names(spec, names, values)
+    check_sysid_out(out_dir, force)  # before minutes of fitting, not after
     data = log if isinstance(log, RobotLog) else load_log(log, spec, command_topic=command_topic, repair=repair)
     if tuple(data.joint_names) != spec.joint_names or tuple(data.actuator_names) != spec.actuator_names:
         raise FitError(f"log {data.source} is for joints {data.joint_names} / actuators {data.actuator_names}, "
@@ -293,16 +308,31 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
         val_segments = [make_segment(p) for p in val_pieces]
         if not val_segments:
             split_note = "no validation: the held-out part has no segment of >= 1 s; adequacy judged in-sample"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     base = _base_randomization(spec, base_randomization)
+    staging = Staging(out_dir)  # an unwritable --out fails now, before the fit
+    try:
+        result = _identify(spec, data, names, values, start, engine, max_iters, progress, base, suggest,
+                           accept_inadequate, segments, val_segments, [*gap_notes, split_note, skip_note], staging)
+    except BaseException:
+        staging.discard(keep_out=False)
+        raise
+    staging.discard()
+    return result
+
+
+def _identify(spec: RobotSpec, data: RobotLog, names: list[str], values: dict[str, float], start: dict[str, float],
+              engine: str, max_iters: int, progress: Callable[[int], None] | None, base: dict | None,
+              suggest: bool, accept_inadequate: bool, segments: list[Segment], val_segments: list[Segment],
+              log_notes: list[str | None], staging: Staging) -> SysidResult:
+    """The fit, its verdict and its files (written into `staging`, then published): `identify`'s body."""
+    from calibration.report import overlay_png, write_report
 
     dynamic = [n for n in names if n not in vocabulary.ESTIMATED_NOT_FITTED]
     outcome, weights = _fit(engine, spec, segments, values, dynamic, max_iters, progress)
 
     fitted = {n: float(v) for n, v in zip(outcome.names, outcome.fitted, strict=True)}
     half = {n: float(h) for n, h in zip(outcome.names, outcome.half_width, strict=True)}
-    notes = list(data.notes) + gap_notes + [split_note] + ([skip_note] if skip_note else []) + list(outcome.notes)
+    notes = list(data.notes) + [n for n in log_notes if n] + list(outcome.notes)
     if "obs_noise" in names:
         rms = np.asarray(outcome.signal_rms)
         n_samples = sum(len(s.t) for s in segments)
@@ -402,22 +432,29 @@ def identify(robot: RobotSpec | str, log: RobotLog | str | Path, fit_names: Sequ
               f"fitted: {', '.join(names)}")
     if not verdict.adequate:
         header += "\nNOT ADEQUATE (accepted by the caller): " + "; ".join(verdict.reasons)
-    for stale in ("params.yaml", "randomization.yaml"):
-        (out / stale).unlink(missing_ok=True)  # a folder reused for a failed fit must not keep an old calibration
-    if verdict.converged and (verdict.adequate or accept_inadequate):
-        result.paths["params"] = write_params_file(out / "params.yaml", values, spec.nominal, fitted,
-                                                   header + "\nabsolute values; use with: robot-rl train --params")
-        result.paths["randomization"] = write_randomization_file(
-            out / "randomization.yaml", ranges,
-            header + "\nuniform ranges centred on the fit, widths from its 95% intervals", base)
+    out, tmp = staging.out, staging.dir
+    calibrated = verdict.converged and (verdict.adequate or accept_inadequate)
+    # A failed fit never replaces an earlier calibration, nor the result.json and report describing it.
+    dest = out if calibrated or not holds_calibration(out) else out / FAILED_FIT_DIR
+    if calibrated:
+        result.paths["params"] = dest / "params.yaml"
+        result.paths["randomization"] = dest / "randomization.yaml"
+        write_params_file(tmp / "params.yaml", values, spec.nominal, fitted,
+                          header + "\nabsolute values; use with: robot-rl train --params")
+        write_randomization_file(tmp / "randomization.yaml", ranges,
+                                 header + "\nuniform ranges centred on the fit, widths from its 95% intervals", base)
     else:
         why = "did not converge" if not verdict.converged else "is not adequate"
         notes.append(f"no params.yaml / randomization.yaml written: the fit {why}; the numbers are in result.json")
-    result.paths["result"] = out / "result.json"
-    result.paths["report"] = out / "report.html"
-    result.paths["figure"] = out / "report.png"
+        if dest != out:
+            notes.append(f"the earlier calibration in {out} is kept as it was (params.yaml, randomization.yaml, "
+                         f"result.json, report); this fit's result.json and report are in {dest}")
+    result.paths["result"] = dest / "result.json"
+    result.paths["report"] = dest / "report.html"
+    result.paths["figure"] = dest / "report.png"
     png = overlay_png(spec.joint_names, segments, outcome.predictions_before, outcome.predictions_after,
                       f"{spec.name}: measured vs {outcome.engine} before/after fitting {', '.join(names)}")
-    write_report(result, segments, png, out)
-    (out / "result.json").write_text(json.dumps(result.to_json(), indent=2))
+    write_report(result, segments, png, tmp)
+    (tmp / "result.json").write_text(json.dumps(result.to_json(), indent=2))
+    staging.publish(dest)
     return result

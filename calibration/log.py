@@ -8,7 +8,11 @@ rules, whatever its format:
   which sorts and drops duplicates (keeping the last) and records that in `notes`;
 - every joint of the robot is present, every command has one value per actuator, no NaN;
 - positions and velocities have one row per timestamp; missing velocities are derived from the
-  positions by finite differences (recorded in `notes`).
+  positions by finite differences (recorded in `notes`);
+- timestamps are seconds on a robot's scale: joint states at most `MAX_SAMPLE_INTERVAL_S` apart (median)
+  and a log at most `MAX_LOG_DURATION_S` long. A log whose clock is off by a factor (nanoseconds in a
+  CSV's `t` column, a scaled or corrupted clock) would otherwise ask the simulator to replay years
+  and die allocating petabytes.
 
 Gaps (a missing stretch of joint states) and resets (a simulated robot starting a new episode,
 `breaks`) are not errors here: `split_at_gaps` cuts the log into segments that identification fits
@@ -26,6 +30,8 @@ from calibration.errors import LogError
 
 GAP_FACTOR = 5.0  # an interval longer than this many median intervals is a gap
 MIN_SEGMENT_S = 1.0  # segments shorter than this carry too little information to fit
+MAX_SAMPLE_INTERVAL_S = 1.0  # a robot's joint states come at 10 Hz or faster; sysid needs tens of Hz
+MAX_LOG_DURATION_S = 24 * 3600.0  # an excitation lasts seconds to minutes; a day is a clock in other units
 
 
 @dataclass
@@ -104,6 +110,20 @@ def _check_times(times: np.ndarray, source: str, what: str, repair: bool,
     return order[last_of_run]
 
 
+def _check_time_scale(t: np.ndarray, source: str) -> None:
+    """Joint-state timestamps in seconds at a robot's rate, or a LogError saying the unit looks wrong."""
+    interval = float(np.median(np.diff(t)))
+    span = float(t[-1] - t[0])
+    units = ("are the timestamps seconds? (a CSV's t column is in seconds: nanoseconds are 1e9 too large; "
+             "a bag's times are nanoseconds since the epoch)")
+    if interval > MAX_SAMPLE_INTERVAL_S:
+        raise LogError(source, f"joint states are {interval:.4g} s apart (median); a robot reports them at "
+                       f"least every {MAX_SAMPLE_INTERVAL_S:g} s", units)
+    if span > MAX_LOG_DURATION_S:
+        raise LogError(source, f"the log spans {span:.4g} s, more than {MAX_LOG_DURATION_S / 3600:g} h of joint "
+                       "states", f"{units}; or cut the log to the excitation (seconds to minutes)")
+
+
 def _as_2d(values: np.ndarray | list, rows: int, cols: int, source: str, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 1 and cols == 1:
@@ -147,6 +167,7 @@ def make_log(
         eff = None if eff is None else eff[order]
     if n < 3 or t.size < 3:
         raise LogError(source, f"only {t.size} joint state sample(s)", "record at least a few seconds of motion")
+    _check_time_scale(t, source)
     if qd_arr is None:
         qd_arr = derive_velocities(t, q)
         notes.append("joint velocities were not recorded; derived from positions by finite differences")

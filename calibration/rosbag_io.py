@@ -129,10 +129,11 @@ def _pick_topic(topics: dict[str, str], msgtype: str, wanted: str | None, defaul
 
 
 @contextmanager
-def _open_bag(path: Path) -> Iterator[tuple[dict[str, str], Callable]]:
-    """(topic -> type, messages(topics) -> iterator of (topic, t_ns, msg)) for a rosbag2 folder or ROS 1 bag.
+def _open_bag(path: Path) -> Iterator[tuple[dict[str, str], Callable, dict[str, str]]]:
+    """(topic -> type, messages(topics) -> iterator of (topic, t_ns, msg), custom data) for a rosbag2 folder
+    or ROS 1 bag.
 
-    A folder is rosbag2 whatever its name (`run.bag/` included); a `.bag` file is ROS 1.
+    A folder is rosbag2 whatever its name (`run.bag/` included); a `.bag` file is ROS 1 (no custom data).
     """
     from rosbags.highlevel import AnyReader
     from rosbags.rosbag2 import Reader
@@ -159,10 +160,36 @@ def _open_bag(path: Path) -> Iterator[tuple[dict[str, str], Callable]]:
         for conn, t_ns, raw in reader.messages(connections=conns):
             yield conn.topic, t_ns, decode(raw, conn.msgtype)
 
+    custom = _custom_data(path) if path.is_dir() else {}
     try:
-        yield {c.topic: c.msgtype for c in reader.connections}, messages
+        yield {c.topic: c.msgtype for c in reader.connections}, messages, custom
     finally:
         reader.close()
+
+
+def _custom_data(path: Path) -> dict[str, str]:
+    """A rosbag2 folder's metadata.yaml custom_data (what `BagRecorder(metadata=...)` stored), or {}."""
+    from sim.validation import load_yaml_text
+
+    try:
+        info = load_yaml_text((path / "metadata.yaml").read_text(), str(path / "metadata.yaml"))
+        custom = info["rosbag2_bagfile_information"].get("custom_data") or {}
+    except Exception:  # the reader has opened this file already; a field it does not need is optional
+        return {}
+    return {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
+
+
+def check_bag_robot(custom: dict[str, str], robot: RobotSpec, source: str) -> None:
+    """Refuse a bag whose metadata names another robot than the one it is read for.
+
+    Why: a bag from another robot whose joint names happen to match (or a typo in --robot) would
+    otherwise be fitted as this robot without a word, and its "calibration" trained on.
+    """
+    recorded = custom.get("robot_rl.robot")
+    if recorded and recorded != robot.name:
+        raise LogError(source, f"was recorded on robot '{recorded}' (metadata.yaml custom_data robot_rl.robot), "
+                       f"but is being read as robot '{robot.name}'",
+                       f"pass --robot {recorded}, or the log of a '{robot.name}'")
 
 
 def read_robot_log(path: str | Path, robot: RobotSpec, command_topic: str | None = None,
@@ -175,7 +202,8 @@ def read_robot_log(path: str | Path, robot: RobotSpec, command_topic: str | None
         raise LogError(source, "not found", "give the rosbag2 folder (the one holding metadata.yaml)")
     if time_source not in ("bag", "header"):
         raise LogError(source, f"time_source {time_source!r} is not 'bag' or 'header'")
-    with _open_bag(path) as (topics, messages):
+    with _open_bag(path) as (topics, messages, custom):
+        check_bag_robot(custom, robot, source)
         js_topic = _pick_topic(topics, JOINT_STATE_TYPE, joint_state_topic, DEFAULT_JOINT_STATE_TOPIC, source,
                                "joint state topic", "--joint-state-topic")
         cmd_topic = _pick_topic(topics, COMMAND_TYPE, command_topic, DEFAULT_COMMAND_TOPIC, source,

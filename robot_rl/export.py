@@ -12,6 +12,14 @@ The folder is the whole contract between training and the robot (ARCHITECTURE.md
 
 Export refuses to write a policy whose ONNX graph disagrees with the torch actor by more than
 1e-5 on 1000 random observations. Needs torch (and onnx, onnxscript); the runtime does not.
+
+ONNX opsets: `MIN_OPSET` up to the installed onnx package's newest (`opset_range`); the exporter
+writes its own opset and converts to the one asked for. A conversion that fails is an error and
+nothing is written (the exporter alone would log a traceback and quietly keep its own opset).
+
+Temp files: `.policy.onnx.tmp-<pid>` and `.policy.json.tmp-<pid>`, renamed over the real names
+when complete. The next export into the folder removes those of processes that are gone (a
+SIGKILL mid-export), so they never pile up.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import subprocess
-import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -46,7 +55,18 @@ from robot_rl.runtime.onnx_policy import OnnxPolicy
 from sim.observations import TASK_ROBOTS, task_interface
 from sim.robot import RobotSpec, load_robot
 
-__all__ = ["PARITY_SAMPLES", "PARITY_TOLERANCE", "export_actor", "git_commit", "parity_check"]
+__all__ = [
+    "MIN_OPSET",
+    "PARITY_SAMPLES",
+    "PARITY_TOLERANCE",
+    "check_opset",
+    "export_actor",
+    "git_commit",
+    "is_export_temp",
+    "opset_range",
+    "parity_check",
+    "remove_stale_export_temps",
+]
 
 PARITY_SAMPLES = 1000
 PARITY_TOLERANCE = 1e-5
@@ -64,8 +84,17 @@ TRAINING_KEYS = (
     "git_commit",
     "run_dir",
     "checkpoint",
+    "checkpoint_kind",  # best (the best periodic evaluation during training) or last (the final state)
+    "checkpoint_eval_return",  # the periodic evaluation return that made it the best (best only)
 )
 NETWORK_KEYS = ("obs_dim", "act_dim", "hidden", "activation", "normalize_obs", "squash")
+# Lowest opset the exporter converts our actors to (measured with torch 2.13 / onnxscript 0.7: at 14
+# and below the conversion fails and the exporter keeps its own opset 18).
+MIN_OPSET = 15
+_TEMP_PID = re.compile(r"^\.policy\.(onnx|json)\.tmp-(\d+)$")
+# Before temp names carried a pid, mkstemp's: ".policy.<random>.onnx", ".policy.json.<random>".
+_TEMP_LEGACY = re.compile(r"^\.policy\.([A-Za-z0-9_]+\.onnx|json\.[A-Za-z0-9_]+)$")
+LEGACY_TEMP_AGE_S = 3600.0  # an export writes its temp files for seconds; one an hour old is abandoned
 
 
 def git_commit(repo: Path = REPO_ROOT) -> str | None:
@@ -148,16 +177,20 @@ def _export_onnx(actor: Any, obs_size: int, path: Path, opset: int | None) -> No
         kwargs["opset_version"] = opset
     # The dynamo exporter logs optional-dependency notes (torchvision) and deprecation warnings from
     # torch internals that say nothing about this export; keep the user's console for real problems.
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # onnxscript logs a failed opset conversion as a warning with a traceback and goes on with its own
+    # opset; the caller checks the file's opset and says so in one line.
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR + 1)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(actor, (example,), str(path), **kwargs)
     finally:
-        logger.setLevel(level)
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _jsonable(value: Any) -> Any:
@@ -179,11 +212,77 @@ def _publish(tmp: str | Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _temp_path(path: Path) -> Path:
+    """The temp name a write of `path` uses: hidden, with our pid, so a later export knows if it is stale."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    _publish(tmp, path)
+    tmp = _temp_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        _publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def is_export_temp(name: str) -> bool:
+    """Whether a file name is one of export's temp files (live or abandoned)."""
+    return bool(_TEMP_PID.match(name) or _TEMP_LEGACY.match(name))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # ours: in use by this very export
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_export_temps(folder: str | Path) -> list[Path]:
+    """Delete the temp files of exports that died in `folder` (named after a process that is gone, or of
+    the old unnamed kind and over an hour old); returns them. A live export's temp files are kept."""
+    removed: list[Path] = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for path in folder.iterdir():
+        match = _TEMP_PID.match(path.name)
+        if match is not None:
+            stale = not _pid_alive(int(match.group(2)))
+        elif _TEMP_LEGACY.match(path.name):
+            stale = now - path.stat().st_mtime > LEGACY_TEMP_AGE_S
+        else:
+            continue
+        if stale and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def opset_range() -> tuple[int, int]:
+    """(lowest, highest) ONNX opset export writes: MIN_OPSET to the installed onnx package's newest."""
+    import onnx
+
+    return MIN_OPSET, int(onnx.defs.onnx_opset_version())
+
+
+def check_opset(opset: int | None) -> None:
+    """Refuse an opset outside `opset_range` before anything is loaded or written (None: the exporter's)."""
+    if opset is None:
+        return
+    low, high = opset_range()
+    if not low <= opset <= high:
+        raise PolicyContractError(
+            f"--opset {opset} is not supported: choose {low}-{high} (or leave it out for the exporter's own); "
+            f"{high} is the newest the installed onnx package knows"
+        )
 
 
 def export_actor(
@@ -227,14 +326,20 @@ def export_actor(
             f"task '{task}' on robot '{robot_spec.name}' needs (1, {interface.action_size})"
         )
 
+    check_opset(opset)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_export_temps(out)
     onnx_path = out / ONNX_FILE
-    fd, tmp_name = tempfile.mkstemp(dir=out, prefix=".policy.", suffix=".onnx")
-    os.close(fd)
-    tmp_onnx = Path(tmp_name)
+    tmp_onnx = _temp_path(onnx_path)
     try:
         _export_onnx(actor, interface.obs_size, tmp_onnx, opset)
+        written = onnx_opsets(tmp_onnx.read_bytes()).get("")
+        if opset is not None and written != opset:
+            raise PolicyContractError(
+                f"the exporter could not write ONNX opset {opset} for this actor (it wrote {written}); nothing was "
+                f"written to {out}; leave --opset out, or choose {written} or another in {MIN_OPSET}-{opset_range()[1]}"
+            )
         policy = OnnxPolicy(tmp_onnx)
         parity = parity_check(actor, policy, interface.obs_size, samples=parity_samples)
         if not parity["passed"]:

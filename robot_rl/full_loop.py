@@ -212,9 +212,9 @@ def _step(console, title: str):
 
 
 def export_policy(run_dir: Path, policy_dir: Path, checkpoint: str, eval_episodes: int) -> Path:
-    """`robot-rl export` of one checkpoint of a run into `policy_dir`."""
+    """`robot-rl export` of one checkpoint of a run into `policy_dir` (the demo's own: replaced on a rerun)."""
     proc = subprocess.run(_cli("export", str(run_dir), "--out", str(policy_dir), "--checkpoint", checkpoint,
-                               "--eval-episodes", str(eval_episodes)), capture_output=True, text=True)
+                               "--eval-episodes", str(eval_episodes), "--force"), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RobotRLError(f"export of {run_dir} failed:\n{proc.stderr[-2000:]}")
     return policy_dir
@@ -225,6 +225,8 @@ def train_policy(cfg: DemoConfig, spec: DemoRobot, console) -> tuple[Path, Path]
     from robot_rl.train import RunConfig, command_line, train
 
     run_dir = cfg.out / "train"
+    if run_dir.exists():  # an earlier demo's run (`robot-rl demo` refused a used --out unless --force)
+        shutil.rmtree(run_dir)
     config = RunConfig(
         env_id=f"robot_rl/{spec.task}", algo="ppo", steps=cfg.train_steps or spec.train_steps, seed=cfg.seed,
         engine="mujoco", randomize="default", eval_every=spec.eval_every, eval_episodes=10,
@@ -349,7 +351,8 @@ def identify_gap(spec: DemoRobot, bag: Path, out_dir: Path):
     from calibration import identify
     from sim.robot import load_robot
 
-    return identify(load_robot(spec.robot), bag, list(spec.fit_names), out_dir, engine="mujoco")
+    # force: `robot-rl demo` has already refused a used --out unless --force (its calib/ is the demo's own)
+    return identify(load_robot(spec.robot), bag, list(spec.fit_names), out_dir, engine="mujoco", force=True)
 
 
 def plot_training(run_dir: Path, path: Path, title: str) -> Path | None:

@@ -128,8 +128,9 @@ def identify_suspended(spec: LeggedDemo, bag: Path, out_dir: Path):
     from calibration import identify
     from sim.robot import load_robot, suspended
 
+    # force: `robot-rl demo` has already refused a used --out unless --force (its calib/ is the demo's own)
     return identify(suspended(load_robot(spec.robot)), bag, list(spec.fit_names), out_dir, engine="mujoco",
-                    skip=spec.skip)
+                    skip=spec.skip, force=True)
 
 
 def group_of(name: str) -> str:

@@ -11,7 +11,9 @@ A run directory describes itself::
       metrics.csv            one row per iteration (losses, episode stats, fps, eval results)
       tb/                    the same metrics as TensorBoard events
       checkpoints/last.pt    the resume point (full training state; off-policy: with the replay buffer)
-      checkpoints/best.pt    the state with the best evaluation return so far
+      checkpoints/best.pt    the state with the best periodic evaluation so far (the last iteration is
+                             evaluated too); `robot-rl eval`/`export` use it by default, as SB3's
+                             EvalCallback keeps its best model: a run that collapses late keeps its peak
       checkpoints/step_*.pt  periodic snapshots (without replay buffer)
       summary.json           final evaluation and timing, written when the run ends
 
@@ -50,7 +52,7 @@ from robot_rl.errors import CheckpointError, RobotRLError
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
 from robot_rl.training.cpu import cpu_training_settings
 from robot_rl.training.evaluation import evaluate
-from robot_rl.training.logger import MetricsLogger
+from robot_rl.training.logger import METRICS_FILE, MetricsLogger, read_metrics
 from robot_rl.training.mujoco_log import mujoco_log_in
 from robot_rl.training.presets import preset_settings
 from robot_rl.training.run_guards import check_run_numbers, remove_stale_temp_files
@@ -92,6 +94,7 @@ class RunConfig:
     # teacher (robot-rl distill), not a deployable policy.
     privileged_obs: bool = False
     workers: int = 0  # Ray rollout workers of num_envs envs each (robot_rl.distributed); 0: this process
+    video_every: int = 0  # film a short clip at every N-th periodic evaluation (robot_rl.video); 0: never
 
     def task_kwargs(self) -> dict[str, Any]:
         return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
@@ -278,6 +281,7 @@ class Trainer:
             self.algo = build_algo(config, env_seed=config.seed + start)
             _load_into(self.algo, payload, path)
             self.runner_state.update(payload.get("runner", {}))
+            read_metrics(self.run_dir / METRICS_FILE, start)  # a damaged metrics.csv: refused before any write
             self.last_good: Path | None = path
         else:
             if (self.ckpt_dir / LAST).exists():
@@ -386,9 +390,19 @@ class Trainer:
                     metrics["time/fps"] = (algo.global_step - step_before) / max(now - t0, 1e-9)
                     metrics["time/elapsed_s"] = elapsed_before + now - start_time
                     self.runner_state["elapsed_s"] = metrics["time/elapsed_s"]
-                    if cfg.eval_every > 0 and algo.global_step >= next_eval:
+                    # Once a run has a best.pt, its last iteration is evaluated too, so the final state competes
+                    # for it (80k steps with eval_every 50k: at 50k and at 80k); a run too short for any
+                    # periodic evaluation keeps only last.pt and its final evaluation.
+                    last_iteration = algo.global_step >= cfg.steps and self.runner_state["best_return"] is not None
+                    if cfg.eval_every > 0 and (algo.global_step >= next_eval or last_iteration):
                         next_eval = _next_multiple(algo.global_step, cfg.eval_every)
                         metrics.update(self._periodic_eval())
+                        self._evals_done = getattr(self, "_evals_done", 0) + 1
+                        if cfg.video_every > 0 and self._evals_done % cfg.video_every == 0:
+                            from robot_rl.video import log_training_video
+
+                            log_training_video(self.run_dir, algo.global_step, lambda obs: algo.act(obs[None])[0],
+                                               cfg.env_id, cfg.task_kwargs(), logger.tb, cfg.privileged_obs)
                     logger.log(algo.global_step, metrics)
                     self._update_bar(bar, algo.global_step - step_before, metrics)
                     if cfg.checkpoint_every > 0 and algo.global_step >= next_ckpt:
@@ -418,7 +432,9 @@ class Trainer:
         # Eval episodes use seeds disjoint from training's env seeds.
         res = self.evaluate(self.config.eval_episodes, seed=self.config.seed + 10_000)
         best = self.runner_state["best_return"]
-        if best is None or res["mean_return"] > best:
+        # A tie goes to the later state, which has more training behind it: a DQN run that holds the
+        # time limit (500) from 24k to 80k steps keeps its 80k state, not the first one to touch 500.
+        if best is None or res["mean_return"] >= best:
             self.runner_state["best_return"] = res["mean_return"]
             self.save(BEST, include_replay=False)
         return {f"eval/{k}": v for k, v in _scalars(res).items()}
@@ -511,7 +527,36 @@ def command_line() -> str:
     return shlex.join([prog, *sys.argv[1:]])
 
 
-def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.Module, dict[str, Any]]:
+CHECKPOINT_CHOICES = ("best", "last")
+
+
+def resolve_checkpoint(run_dir: str | Path, choice: str | None = None) -> tuple[Path, str]:
+    """Which checkpoint file of a run ``eval``/``export`` use, and its kind ("best", "last" or "file").
+
+    ``choice``: None picks ``best.pt`` when the run has one (it was evaluated periodically), else
+    ``last.pt``: a run that collapsed late (DQN on CartPole: 500 at 64k steps, 206 at 80k on one seed
+    of ten) should not hand over its collapsed final state by default, as SB3's
+    EvalCallback keeps its ``best_model``. "best"/"last" ask for one explicitly; any other value is a
+    file name in ``checkpoints/`` (``step_000100000.pt``, ``best.pt``) or a path.
+    """
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    if choice is None:
+        return (ckpt_dir / BEST, "best") if (ckpt_dir / BEST).is_file() else (ckpt_dir / LAST, "last")
+    if choice in CHECKPOINT_CHOICES:
+        path = ckpt_dir / (BEST if choice == "best" else LAST)
+        if choice == "best" and not path.is_file() and (ckpt_dir / LAST).is_file():
+            raise CheckpointError(
+                f"{path}: this run has no best checkpoint (it was never evaluated during training: --eval-every 0, "
+                "or it stopped before its first evaluation); use --checkpoint last"
+            )
+        return path, choice
+    in_run = ckpt_dir / choice
+    path = in_run if in_run.is_file() or not Path(choice).is_file() else Path(choice)
+    kind = {BEST: "best", LAST: "last"}.get(path.name, "file") if path.parent == ckpt_dir else "file"
+    return path, kind
+
+
+def load_policy(run_dir: str | Path, checkpoint: str | None = LAST) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a run's deterministic policy for export or evaluation.
 
     Returns ``(actor, meta)``. ``actor(obs_raw: Tensor[B, obs_dim]) -> Tensor[B, act_dim]`` is the
@@ -527,12 +572,14 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
     ``git_commit`` (at training time, or None), ``run_dir``, ``checkpoint`` (path) and ``config``
     (the whole config.yaml).
 
-    ``checkpoint`` is a file name in ``run_dir/checkpoints/`` ("last.pt", "best.pt",
-    "step_000100000.pt") or a path. Raises CheckpointError if the file is missing or corrupt.
+    ``checkpoint`` is "best", "last", a file name in ``run_dir/checkpoints/`` ("last.pt", "best.pt",
+    "step_000100000.pt") or a path; None picks best.pt when the run has one, else last.pt
+    (``resolve_checkpoint``). ``meta`` then also holds ``checkpoint_kind`` ("best", "last" or "file")
+    and ``checkpoint_eval_return`` (the periodic evaluation's mean return that made a best checkpoint
+    the best, else None). Raises CheckpointError if the file is missing or corrupt.
     """
     run_dir = Path(run_dir)
-    in_run = run_dir / "checkpoints" / checkpoint
-    path = in_run if in_run.is_file() or not Path(checkpoint).is_file() else Path(checkpoint)
+    path, kind = resolve_checkpoint(run_dir, checkpoint)
     payload = load_checkpoint(path)
     model_meta = payload["model_meta"]
     actor = _actor_from_state(payload["algo"], model_meta, payload["state"], path)
@@ -553,6 +600,9 @@ def load_policy(run_dir: str | Path, checkpoint: str = LAST) -> tuple[torch.nn.M
         "git_commit": config.get("git_commit"),
         "run_dir": str(run_dir),
         "checkpoint": str(path),
+        "checkpoint_kind": kind,
+        # best.pt is written right after the evaluation that set the runner's best_return
+        "checkpoint_eval_return": (payload.get("runner") or {}).get("best_return") if kind == "best" else None,
         "config": config,
     }
     return actor, meta

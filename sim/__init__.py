@@ -8,9 +8,34 @@ on first use, so the deploy runtime can import `sim.robot` and `sim.observations
 
 from __future__ import annotations
 
+import os
+import sys
+
 from sim.tasks.registry import TASK_SPECS, TASKS
 
 __all__ = ["TASKS", "TASK_SPECS"]
+
+
+def _default_gl() -> None:
+    """MUJOCO_GL=egl where no display is and libEGL exists: MuJoCo reads MUJOCO_GL once, at its import,
+    and its default (glfw) cannot render offscreen without a display. A user's own choice is kept;
+    without EGL nothing is set (an unusable choice would break `import mujoco` itself), and rendering
+    says what to install (sim/render.py)."""
+    if "MUJOCO_GL" in os.environ or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if "mujoco" in sys.modules:  # too late: MuJoCo has chosen its backend
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("mujoco") is None:  # a deploy machine without MuJoCo: nothing to choose
+        return
+    import ctypes.util
+
+    if ctypes.util.find_library("EGL"):
+        os.environ["MUJOCO_GL"] = "egl"
+
+
+_default_gl()
 
 
 def _register() -> None:

@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from typing import TypeVar
 
 from sim.errors import ConfigError, UnknownParameterError
+from sim.validation import did_you_mean
 
 V = TypeVar("V")
 GLOB_CHARS = frozenset("*?[")
@@ -53,8 +54,8 @@ def expand_mapping(mapping: Mapping[str, V], names: Sequence[str], source: str, 
             for n in hits:
                 out[n] = value
         elif key not in known:
-            raise UnknownParameterError(source, field_prefix + key, f"unknown parameter for robot '{robot}'; "
-                                        f"valid names: {', '.join(names)}")
+            raise UnknownParameterError(source, field_prefix + key, f"unknown parameter for robot '{robot}'"
+                                        f"{did_you_mean(key, names)}; valid names: {', '.join(names)}")
         else:
             exact[key] = value
     out.update(exact)
@@ -69,7 +70,9 @@ def expand_names(keys: Iterable[str], names: Sequence[str], source: str, robot: 
         hits = match(key, names)
         if not hits:
             what = "pattern matches no parameter" if is_pattern(key) else "unknown parameter"
-            raise UnknownParameterError(source, key, f"{what} of robot '{robot}'; valid names: {', '.join(names)}")
+            near = "" if is_pattern(key) else did_you_mean(key, names)
+            raise UnknownParameterError(source, key, f"{what} of robot '{robot}'{near}; valid names: "
+                                        f"{', '.join(names)}")
         out.extend(h for h in hits if h not in out)
     if not out:
         raise ConfigError(source, "", f"no parameters named; valid names: {', '.join(names)}")

@@ -27,6 +27,10 @@ Why: independent draws of six link masses almost never make the whole arm light 
 common; `shared: 0.5` keeps half of the episodes' links independent.
 
 Sampling is a pure function of a numpy Generator, so the same seed gives the same episodes.
+
+Every key is checked (an unknown section, key or distribution names the nearest valid one) and
+every bound against its parameter's physical range (`sim.robot.parameter_range`; `scale_uniform`
+factors at most `MAX_SCALE`), so `action_delay: {uniform: [0, 1e6]}` is refused at load.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ import numpy as np
 from sim.errors import ConfigError
 from sim.params import load_yaml_mapping
 from sim.patterns import expand_mapping, is_pattern
-from sim.robot import RobotSpec, is_signed_parameter
-from sim.validation import check_interval, check_number
+from sim.robot import MAX_SCALE, RobotSpec, is_signed_parameter, parameter_range
+from sim.validation import check_interval, check_keys, check_number, did_you_mean
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "scale_uniform")
 RandomizationLike = str | Path | dict | None
@@ -168,9 +172,7 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
                 raise ConfigError(str(config), "", f"no randomization config '{config}' for robot '{robot.name}'; "
                                   f"available: {', '.join(available_configs(robot)) or 'none'} (or give a path)")
         source, data = str(path), load_yaml_mapping(path, "randomization")
-    unknown = set(data) - {"parameters", "initial_state", "push"}
-    if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown section; expected parameters, initial_state, push")
+    check_keys(data, ("parameters", "initial_state", "push"), source, what="section")
     ranges = []
     params = data.get("parameters") or {}
     if not isinstance(params, dict):
@@ -180,6 +182,11 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
     for name, (key, spec) in expand_mapping(keyed, list(robot.nominal), source, robot.name, "parameters.").items():
         field_name = f"parameters.{name}"
         group, share = None, 0.0
+        for entry in spec if isinstance(spec, dict) else ():
+            if entry not in (*DISTRIBUTIONS, "shared"):
+                raise ConfigError(source, f"parameters.{key}.{entry}", "unknown key"
+                                  f"{did_you_mean(entry, (*DISTRIBUTIONS, 'shared'))}; expected one of "
+                                  + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS) + " (and optionally shared)")
         if isinstance(spec, dict) and "shared" in spec:
             spec = dict(spec)
             share = _share_probability(spec.pop("shared"), source, f"parameters.{key}.shared")
@@ -189,21 +196,30 @@ def load_randomization(robot: RobotSpec, config: RandomizationLike) -> DomainRan
             group = key if share > 0 else None
         signed = is_signed_parameter(name) and dist_of(spec) == "uniform"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
-            raise ConfigError(source, field_name, f"got {spec!r}; expected one of "
+            near = did_you_mean(next(iter(spec)), DISTRIBUTIONS) if isinstance(spec, dict) and spec else ""
+            raise ConfigError(source, field_name, f"got {spec!r}{near}; expected one of "
                               + ", ".join(f"{{{d}: [lo, hi]}}" for d in DISTRIBUTIONS))
         dist, bounds = next(iter(spec.items()))
         # Finite, ordered, physical (>= 0, except signed offsets); log-uniform and mass ranges strictly above 0.
         positive = dist == "log_uniform" or name.endswith(".mass")
-        lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=None if signed else 0.0,
-                                min_open=positive)
+        if dist == "scale_uniform":  # a factor of the base value
+            lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=0.0, min_open=positive,
+                                    maximum=MAX_SCALE, unit="factors of the base value")
+        else:  # absolute values, inside the parameter's physical range
+            low, high, low_open, unit = parameter_range(name)
+            lo, hi = check_interval(bounds, source, f"{field_name}.{dist}", minimum=low if signed else 0.0,
+                                    min_open=positive or low_open, maximum=None if np.isinf(high) else high,
+                                    unit=unit)
         ranges.append(ParameterRange(name, dist, lo, hi, group, share))
     n = len(robot.joints)
     init = data.get("initial_state") or {}
-    if not isinstance(init, dict) or set(init) - {"position", "velocity"}:
+    if not isinstance(init, dict):
         raise ConfigError(source, "initial_state", "expected a mapping with 'position' and/or 'velocity'")
+    check_keys(init, ("position", "velocity"), source, "initial_state.")
     push = data.get("push") or {}
-    if not isinstance(push, dict) or set(push) - {"probability", "velocity", "base_velocity"}:
+    if not isinstance(push, dict):
         raise ConfigError(source, "push", "expected a mapping with 'probability', 'velocity' and/or 'base_velocity'")
+    check_keys(push, ("probability", "velocity", "base_velocity"), source, "push.")
     if "base_velocity" in push and not robot.floating:
         raise ConfigError(source, "push.base_velocity", f"robot '{robot.name}' has no floating base; "
                           "use push.velocity (joint velocity kicks)")

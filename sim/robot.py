@@ -16,13 +16,25 @@ from typing import Any
 
 from sim.errors import ConfigError
 from sim.urdf import Urdf, read_urdf
-from sim.validation import check_interval, check_number, load_yaml_file
+from sim.validation import base60_hint, check_interval, check_keys, check_number, did_you_mean, load_yaml_file
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
 JOINT_TYPES = ("prismatic", "revolute", "continuous")
 # Units of (position, velocity, effort) by joint type, for the messages of out-of-range values.
 _UNITS = {"prismatic": ("m", "m/s", "N"), "revolute": ("rad", "rad/s", "N*m"), "continuous": ("rad", "rad/s", "N*m")}
 ACTUATOR_TYPES = ("force", "position")
+# The keys each mapping of robot.yaml may hold: any other is refused, naming the nearest of these
+# (a typo such as `velocity_limt:` must not leave the URDF's limit in force unseen).
+TOP_KEYS = ("name", "description", "urdf", "control_hz", "physics_dt", "integrator", "contacts", "end_effector",
+            "joints", "actuators", "nominal", "base", "imu", "feet", "floor", "default_pose")
+JOINT_KEYS = ("name", "type", "position_limits", "velocity_limit", "effort_limit")
+ACTUATOR_KEYS = ("name", "joint", "type", "gain", "kp", "kd", "effort_limit")
+# Rates a simulator and a control loop can run at: a control step of more than MAX_SUBSTEPS physics
+# steps (or a physics_dt under MIN_PHYSICS_DT) is a unit slip, and would allocate per-substep buffers
+# of that size for every env.
+MAX_CONTROL_HZ = 10_000.0
+MIN_PHYSICS_DT, MAX_PHYSICS_DT = 1e-5, 0.1
+MAX_SUBSTEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,7 @@ def _require(data: dict, key: str, kind: type | tuple, source: str, expected: st
     if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else ()):
         raise ConfigError(source, prefix + key, f"got {value!r}; expected {expected}")
     if not isinstance(value, kind):
-        raise ConfigError(source, prefix + key, f"got {value!r}; expected {expected}")
+        raise ConfigError(source, prefix + key, f"got {value!r}; expected {expected}{base60_hint(value)}")
     return value
 
 
@@ -182,6 +194,7 @@ def _urdf_path(data: dict, yaml_path: Path) -> Path:
     if isinstance(ref, str):
         return (yaml_path.parent / ref).resolve()
     if isinstance(ref, dict):
+        check_keys(ref, ("package", "path"), source, "urdf.")
         package = _require(ref, "package", str, source, "an installed python package name", "urdf.")
         rel = _require(ref, "path", str, source, "a path inside that package", "urdf.")
         spec = importlib.util.find_spec(package)
@@ -208,17 +221,23 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     data = load_yaml_file(yaml_path, "robot description")
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a mapping of fields (name, urdf, joints, actuators, ...)")
+    check_keys(data, TOP_KEYS, source)
     name = _require(data, "name", str, source, "the robot's name, a string")
     urdf_path = _urdf_path(data, yaml_path)
     urdf = read_urdf(urdf_path)
-    control_hz = _positive(_require(data, "control_hz", (int, float), source, "a rate in Hz, e.g. 50"),
-                           source, "control_hz")
-    physics_dt = _positive(_require(data, "physics_dt", (int, float), source, "a timestep in seconds, e.g. 0.002"),
-                           source, "physics_dt")
+    control_hz = check_number(_require(data, "control_hz", (int, float), source, "a rate in Hz, e.g. 50"),
+                              source, "control_hz", minimum=0.0, min_open=True, maximum=MAX_CONTROL_HZ, unit="Hz")
+    physics_dt = check_number(
+        _require(data, "physics_dt", (int, float), source, "a timestep in seconds, e.g. 0.002"), source, "physics_dt",
+        minimum=MIN_PHYSICS_DT, maximum=MAX_PHYSICS_DT, unit="s",
+    )
     ratio = 1.0 / (control_hz * physics_dt)
     if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
         raise ConfigError(source, "physics_dt", f"1/control_hz = {1 / control_hz:g} s is not a whole number "
                           f"of physics steps of {physics_dt:g} s; choose physics_dt dividing the control period")
+    if round(ratio) > MAX_SUBSTEPS:
+        raise ConfigError(source, "physics_dt", f"{round(ratio)} physics steps of {physics_dt:g} s per control "
+                          f"period of {1 / control_hz:g} s; at most {MAX_SUBSTEPS} (raise physics_dt or control_hz)")
 
     joints_data = _require(data, "joints", list, source, "a list of {name, type, ...} in command order")
     if not joints_data:
@@ -228,6 +247,7 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         prefix = f"joints[{i}]."
         if not isinstance(jd, dict):
             raise ConfigError(source, f"joints[{i}]", f"got {jd!r}; expected a mapping with name and type")
+        check_keys(jd, JOINT_KEYS, source, prefix)
         jname = _require(jd, "name", str, source, "a joint name from the URDF", prefix)
         if jname not in urdf.joints:
             raise ConfigError(source, prefix + "name", f"joint '{jname}' is not in {urdf_path.name}; its joints: "
@@ -263,11 +283,16 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         prefix = f"actuators[{i}]."
         if not isinstance(ad, dict):
             raise ConfigError(source, f"actuators[{i}]", f"got {ad!r}; expected a mapping")
+        check_keys(ad, ACTUATOR_KEYS, source, prefix)
         aname = _require(ad, "name", str, source, "an actuator name", prefix)
         ajoint = _require(ad, "joint", str, source, f"one of the joints: {', '.join(names)}", prefix)
         if ajoint not in names:
             raise ConfigError(source, prefix + "joint", f"'{ajoint}' is not a listed joint; expected one of "
                               f"{', '.join(names)}")
+        driver = next((k for k, a in enumerate(actuators) if a.joint == ajoint), None)
+        if driver is not None:  # two torques on one joint: the safety limits hold per actuator, not per joint
+            raise ConfigError(source, prefix + "joint", f"joint '{ajoint}' is already driven by actuators[{driver}] "
+                              f"('{actuators[driver].name}'); one actuator per joint")
         atype = _require(ad, "type", str, source, f"one of {', '.join(ACTUATOR_TYPES)}", prefix)
         if atype not in ACTUATOR_TYPES:
             raise ConfigError(source, prefix + "type", f"got {atype!r}; expected one of {', '.join(ACTUATOR_TYPES)}")
@@ -307,13 +332,12 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     overrides = data.get("nominal", {}) or {}
     if not isinstance(overrides, dict):
         raise ConfigError(source, "nominal", "expected a mapping of parameter name -> value")
+    check_keys(overrides, nominal, source, "nominal.", what="parameter")
     for key, value in overrides.items():
-        if key not in nominal:
-            raise ConfigError(source, f"nominal.{key}", "unknown parameter; valid names: " + ", ".join(nominal))
-        nominal[key] = _positive(value, source, f"nominal.{key}", allow_zero=not key.endswith(".mass"))
+        nominal[key] = check_parameter(key, value, source, f"nominal.{key}")
     for key, value in nominal.items():  # the URDF's values (masses, damping, friction) obey the same ranges
         if key not in overrides:
-            _positive(value, str(urdf_path), f"{key} (from the URDF)", allow_zero=not key.endswith(".mass"))
+            check_parameter(key, value, str(urdf_path), f"{key} (from the URDF)")
     spec.nominal.update(nominal)
     return spec
 
@@ -375,6 +399,38 @@ def is_signed_parameter(name: str) -> bool:
     return name.endswith(SIGNED_SUFFIXES)
 
 
+# The physical range of each kind of parameter, wherever a value comes from (robot.yaml's nominal,
+# a params file, a DR range): beyond it a value is a typo or a unit slip (ms written as s), and some
+# would allocate without bound (an `action_delay` of 1e6 s is a 2e8-substep command history per env).
+MAX_ACTION_DELAY_S = 1.0  # 50 control periods at 50 Hz; calibration searches up to 0.1 s
+MAX_OBS_NOISE = 10.0  # std in the joint's units (rad, m, per s): more hides the state entirely
+MAX_COM_OFFSET_M = 1.0  # a base's centre of mass moved by more than a metre is another robot
+MAX_FRICTION_COEFFICIENT = 10.0  # floor.friction; rubber on concrete is ~1
+MAX_SCALE = 100.0  # `{scale: s}` in params files, `scale_uniform` bounds in DR files
+
+
+def parameter_range(name: str) -> tuple[float, float, bool, str]:
+    """(minimum, maximum, minimum excluded, unit) of a parameter name of the vocabulary."""
+    if name == "action_delay":
+        return 0.0, MAX_ACTION_DELAY_S, False, "s"
+    if name == "obs_noise":
+        return 0.0, MAX_OBS_NOISE, False, "std, rad or m (per s for velocities)"
+    if is_signed_parameter(name):
+        return -MAX_COM_OFFSET_M, MAX_COM_OFFSET_M, False, "m"
+    if name == "floor.friction":
+        return 0.0, MAX_FRICTION_COEFFICIENT, False, "friction coefficient"
+    if name.endswith(".mass"):
+        return 0.0, math.inf, True, "kg"
+    return 0.0, math.inf, False, ""
+
+
+def check_parameter(name: str, value: object, source: str, field_name: str) -> float:
+    """`value` as a float inside the physical range of parameter `name`, else a one-line `ConfigError`."""
+    lo, hi, lo_open, unit = parameter_range(name)
+    return check_number(value, source, field_name, minimum=lo, min_open=lo_open,
+                        maximum=None if math.isinf(hi) else hi, unit=unit)
+
+
 def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSpec], source: str
                    ) -> tuple[BaseSpec | None, tuple[float, ...] | None]:
     """The optional `base:`, `imu:`, `feet:`, `floor:` and `default_pose:` fields of a legged robot."""
@@ -386,10 +442,9 @@ def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSp
         names = [j.name for j in joints]
         for key, value in pose.items():
             if key not in names:
-                raise ConfigError(source, f"default_pose.{key}",
-                                  f"not a listed joint; expected one of {', '.join(names)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(source, f"default_pose.{key}", f"got {value!r}; expected a number")
+                raise ConfigError(source, f"default_pose.{key}", f"not a listed joint{did_you_mean(key, names)} "
+                                  f"(expected one of {', '.join(names)})")
+            check_number(value, source, f"default_pose.{key}", unit="rad or m")
         default_pose = tuple(float(pose.get(n, 0.0)) for n in names)
         for j, v in zip(joints, default_pose, strict=True):
             if j.position_limits is not None and not j.position_limits[0] <= v <= j.position_limits[1]:
@@ -403,15 +458,19 @@ def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSp
         return None, default_pose
     if not isinstance(base, dict):
         raise ConfigError(source, "base", "expected {link: ROOT_LINK, height: METRES}")
+    check_keys(base, ("link", "height"), source, "base.")
     link = _require(base, "link", str, source, "the URDF root link, e.g. trunk", "base.")
     children = {j.child for j in urdf.joints.values()}
     if link not in urdf.links or link in children:
         roots = [n for n in urdf.links if n not in children]
         raise ConfigError(source, "base.link", f"'{link}' is not the root link of {urdf_path.name} "
                           f"(root: {', '.join(roots)})")
-    height = _positive(_require(base, "height", (int, float), source, "initial base height in m", "base."),
-                       source, "base.height")
+    height = check_number(_require(base, "height", (int, float), source, "initial base height in m", "base."),
+                          source, "base.height", minimum=0.0, min_open=True, maximum=10.0, unit="m")
     imu = data.get("imu") or {"link": link}
+    if not isinstance(imu, dict):
+        raise ConfigError(source, "imu", "expected {link: LINK_THE_IMU_IS_MOUNTED_ON}")
+    check_keys(imu, ("link",), source, "imu.")
     imu_link = _require(imu, "link", str, source, "the link the IMU is mounted on", "imu.")
     if imu_link not in urdf.links:
         raise ConfigError(source, "imu.link", f"link '{imu_link}' is not in {urdf_path.name}")
@@ -424,5 +483,7 @@ def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSp
     floor = data.get("floor") or {}
     if not isinstance(floor, dict):
         raise ConfigError(source, "floor", "expected {friction: MU}")
-    friction = _positive(floor.get("friction", 1.0), source, "floor.friction")
+    check_keys(floor, ("friction",), source, "floor.")
+    friction = check_number(floor.get("friction", 1.0), source, "floor.friction", minimum=0.0, min_open=True,
+                            maximum=MAX_FRICTION_COEFFICIENT, unit="friction coefficient")
     return BaseSpec(link, height, imu_link, tuple(feet), friction), default_pose

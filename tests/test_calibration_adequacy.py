@@ -144,7 +144,8 @@ def test_cli_exit_codes_and_accept_inadequate(log, tmp_path, capsys):
 
 def test_fit_that_stops_on_a_bound_did_not_converge(tmp_path, capsys):
     """A 150 ms latency, beyond action_delay's 100 ms search bound: the fit stops on the bound; exit 4
-    even with --accept-inadequate, and no params file (a stale one in the folder is removed)."""
+    even with --accept-inadequate, and no params file (an earlier one in the folder is kept as it was,
+    even with --force: the failed fit's result goes to failed_fit/)."""
     from calibration.csv_io import write_csv_log
 
     slow = {**HIDDEN, "action_delay": 0.15}
@@ -154,11 +155,12 @@ def test_fit_that_stops_on_a_bound_did_not_converge(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "params.yaml").write_text("action_delay: 0.03\n")  # an old calibration in the folder
     rc = main(["sysid", "--robot", "cartpole", "--log", str(tmp_path / "slow.csv"), "--fit", "action_delay",
-               "--params", str(fixed), "--out", str(tmp_path / "out"), "--accept-inadequate"])
+               "--params", str(fixed), "--out", str(tmp_path / "out"), "--accept-inadequate", "--force"])
     assert rc == 4
     assert "did not converge" in capsys.readouterr().out
-    assert not (tmp_path / "out" / "params.yaml").exists()  # neither a new nor a stale calibration
-    data = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert (tmp_path / "out" / "params.yaml").read_text() == "action_delay: 0.03\n"  # no new one, the old kept
+    assert not (tmp_path / "out" / "failed_fit" / "params.yaml").exists()
+    data = json.loads((tmp_path / "out" / "failed_fit" / "result.json").read_text())
     assert data["converged"] is False and data["adequate"] is False
     assert any("search bound" in r for r in data["reasons"])
 

@@ -119,7 +119,9 @@ def run_live(tmp_path, transport, duration=4.0):
     from robot_rl.deploy.control_node import open_recorder
     from robot_rl.deploy.excitation_node import excitation_node, run_over
 
-    config = ControlNodeConfig(robot="cartpole", node_name="robot_rl_excite", record=str(tmp_path / "live.bag"))
+    # A simulator stepped in lockstep, faster than real time: sim time (--sim), as a robot's clock would fault.
+    config = ControlNodeConfig(robot="cartpole", node_name="robot_rl_excite", record=str(tmp_path / "live.bag"),
+                               follow_episodes=True)
     with open_recorder(config) as rec:
         excitation = Excitation(transport.robot, duration, 0, ExcitationConfig())
         node = excitation_node(transport, config, transport.robot, excitation.command, duration, rec)

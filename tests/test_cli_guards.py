@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import one_error_line, snapshot
 
 from robot_rl.cli import main
 from robot_rl.deploy import procs
@@ -45,16 +46,6 @@ def robot_rl(*args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | 
     )  # fmt: skip
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def one_error_line(err: str, command: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"robot-rl {command}: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------------------- train: flags

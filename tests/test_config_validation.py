@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import assert_one_line
 
 from robot_rl.cli import main
 from robot_rl.errors import PolicyContractError
@@ -41,13 +42,6 @@ def variant(tmp_path: Path, source: Path, old: str, new: str) -> Path:
     path = tmp_path / "robot.yaml"
     path.write_text(text)
     return path
-
-
-def assert_one_line(exc: Exception, *parts: str) -> None:
-    text = str(exc)
-    assert "\n" not in text, text
-    for part in parts:
-        assert part in text, (part, text)
 
 
 # ------------------------------------------------------------------------------------------- the YAML loader
@@ -116,7 +110,7 @@ CARTPOLE_CASES = [
     ("position_limits: [-0.8, 0.8]", "position_limits: [0.5, 0.5]", "joints[0].position_limits", "lower < upper"),
     ("control_hz: 50 ", "control_hz: .nan ", "control_hz", "finite number > 0"),
     ("control_hz: 50 ", "control_hz: -50 ", "control_hz", "> 0"),
-    ("physics_dt: 0.005", "physics_dt: -0.005", "physics_dt", "> 0"),
+    ("physics_dt: 0.005", "physics_dt: -0.005", "physics_dt", ">= 1e-05 and <= 0.1 (s)"),
     ("physics_dt: 0.005", "physics_dt: .inf", "physics_dt", "finite"),
     ("gain: 1.0", "gain: 0.0", "actuators[0].gain", "> 0"),
     ("gain: 1.0", "gain: .nan", "actuators[0].gain", "finite"),
@@ -167,7 +161,14 @@ def test_a_nan_velocity_limit_is_a_cli_error_not_a_disabled_rule(tmp_path, capsy
      ("pole.mass: 0", "pole.mass", "mass must be > 0"), ("hinge.damping: -0.1", "hinge.damping", ">= 0"),
      ("hinge.damping: {scale: .nan}", "hinge.damping.scale", "finite"),
      ("hinge.damping: {scale: -2}", "hinge.damping.scale", ">= 0"),
-     ("action_delay: '20 ms'", "action_delay", "expected a number")],
+     ("action_delay: '20 ms'", "action_delay", "expected a number"),
+     # unknown keys name the nearest valid one; unphysical values name their range (issue 20)
+     ("pole.mas: 0.2", "pole.mas", "did you mean 'pole.mass'?"),
+     ("hinge.damping: {scael: 1.2}", "hinge.damping.scael", "did you mean 'scale'?"),
+     ("action_delay: 1e6", "action_delay", "<= 1 (s)"),
+     ("obs_noise: 50", "obs_noise", "<= 10"),
+     ("hinge.damping: {scale: 1e6}", "hinge.damping.scale", "<= 100"),
+     ("action_delay: 1:30", "action_delay", "base-60")],
 )  # fmt: skip
 def test_bad_params_files_are_one_line_errors(tmp_path, text, field, expected):
     path = tmp_path / "params.yaml"
@@ -191,7 +192,17 @@ def test_bad_params_files_are_one_line_errors(tmp_path, text, field, expected):
      ("push:\n  probability: .nan", "push.probability", "finite"),
      ("push:\n  probability: 1.5", "push.probability", "<= 1"),
      ("initial_state:\n  position: [.inf, 0.1]", "initial_state.position", "finite"),
-     ("push:\n  probability: 0.1\n  velocity: [0.1, -0.3]", "push.velocity", ">= 0")],
+     ("push:\n  probability: 0.1\n  velocity: [0.1, -0.3]", "push.velocity", ">= 0"),
+     ("parameter:\n  pole.mass: {scale_uniform: [0.9, 1.1]}", "parameter", "did you mean 'parameters'?"),
+     ("push:\n  probabilty: 0.1", "push.probabilty", "did you mean 'probability'?"),
+     ("initial_state:\n  postion: 0.1", "initial_state.postion", "did you mean 'position'?"),
+     ("parameters:\n  pole.mass: {scale_unifrom: [0.9, 1.1]}", "parameters.pole.mass.scale_unifrom",
+      "did you mean 'scale_uniform'?"),
+     ("parameters:\n  pole.mas: {scale_uniform: [0.9, 1.1]}", "parameters.pole.mas", "did you mean 'pole.mass'?"),
+     ("parameters:\n  action_delay: {uniform: [0, 1e6]}", "parameters.action_delay.uniform", "upper <= 1"),
+     ("parameters:\n  obs_noise: {log_uniform: [1, 100]}", "parameters.obs_noise.log_uniform", "upper <= 10"),
+     ("parameters:\n  pole.mass: {scale_uniform: [0.5, 1e4]}", "parameters.pole.mass.scale_uniform",
+      "upper <= 100")],
 )  # fmt: skip
 def test_bad_randomization_files_are_one_line_errors(tmp_path, text, field, expected):
     path = tmp_path / "dr.yaml"

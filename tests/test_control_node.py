@@ -32,6 +32,19 @@ REPO = Path(__file__).resolve().parents[1]
 CARTPOLE_POLICY = REPO / "policies" / "cartpole_swingup"
 
 
+class FakeClock:
+    """The node's monotonic clock: `drive` moves it to each state's stamp (a robot in real time)."""
+
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, dt: float) -> None:
+        self.t += dt
+
+
 class FakeTransport:
     """Records publications; `deliver` calls a subscriber; timers run when a test says so."""
 
@@ -42,6 +55,7 @@ class FakeTransport:
         self.subscribers: dict[str, Callable[[Any], None]] = {}
         self.timers: list[Callable[[], None]] = []
         self.publishers = 1
+        self.clock = FakeClock()
 
     def publisher(self, topic: str, msg_type: type, qos: Any = None) -> Any:
         sent = self.sent.setdefault(topic, [])
@@ -70,8 +84,20 @@ def joint_state(robot, k: int, q) -> m.JointState:
 
 
 def drive(transport: FakeTransport, robot, q, steps: int, start: int = 0) -> None:
+    """States k = start.. at the control rate; the node's clock reaches each stamp as it arrives."""
     for k in range(start, start + steps):
+        transport.clock.t = max(transport.clock.t, 100.0 + k * robot.control_dt)
         transport.subscribers["/joint_states"](joint_state(robot, k, q))
+
+
+def excite(transport: FakeTransport, config: ControlNodeConfig, robot, schedule, duration: float,
+           recorder=None) -> ControlNode:
+    """An excitation node on the fake transport and clock, its e-stop heard released (on a robot the
+    node starts only after that)."""
+    node = excitation_node(transport, config, robot, schedule, duration, recorder,
+                           clock=transport.clock, sleep=transport.clock.sleep)
+    transport.subscribers["/estop"](m.Bool(False))
+    return node
 
 
 def centre(robot) -> np.ndarray:
@@ -89,11 +115,10 @@ def test_an_excitation_target_outside_the_limits_is_clipped_by_the_filter() -> N
     wild = q0.copy()
     wild[0] = robot.joints[0].position_limits[1] + 1.0
     transport = FakeTransport()
-    node = excitation_node(transport, ControlNodeConfig(robot="iiwa", ramp_time=0.0), robot,
-                           lambda t, q, qd: wild, duration=10.0)
+    node = excite(transport, ControlNodeConfig(robot="iiwa", ramp_time=0.0), robot, lambda t, q, qd: wild, 10.0)
     q = q0.copy()
     for k in range(200):  # a stiff arm: each joint reaches its last target within a period
-        transport.subscribers["/joint_states"](joint_state(robot, k, q))
+        drive(transport, robot, q, 1, start=k)
         q = transport.commands()[-1]
     sent = transport.commands()
     assert node.state == "active" and len(sent) == 200
@@ -109,8 +134,8 @@ def test_an_excitation_force_beyond_the_effort_limit_is_clipped_and_a_nan_faults
     robot = load_robot("cartpole")
     transport = FakeTransport()
     wish = {"u": 1e4}
-    node = excitation_node(transport, ControlNodeConfig(robot="cartpole", ramp_time=0.0), robot,
-                           lambda t, q, qd: [wish["u"]], duration=10.0)
+    node = excite(transport, ControlNodeConfig(robot="cartpole", ramp_time=0.0), robot,
+                  lambda t, q, qd: [wish["u"]], 10.0)
     q0 = np.array([0.0, math.pi])
     drive(transport, robot, q0, 10)
     assert np.abs(transport.commands()).max() == pytest.approx(robot.actuators[0].effort_limit)
@@ -137,8 +162,7 @@ def test_a_source_that_raises_on_a_valid_state_faults_instead_of_idling() -> Non
 def test_an_excitation_ends_with_the_safe_action_and_a_finished_node() -> None:
     robot = load_robot("cartpole")
     transport = FakeTransport()
-    node = excitation_node(transport, ControlNodeConfig(robot="cartpole", ramp_time=0.0), robot,
-                           lambda t, q, qd: [3.0], duration=0.5)
+    node = excite(transport, ControlNodeConfig(robot="cartpole", ramp_time=0.0), robot, lambda t, q, qd: [3.0], 0.5)
     drive(transport, robot, [0.0, math.pi], 40)
     sent = transport.commands()
     assert node.finished and node.state == "inactive" and run_outcome(node) is None
@@ -151,7 +175,7 @@ def test_a_second_publisher_blocks_an_excitation_as_it_blocks_a_policy() -> None
     robot = load_robot("cartpole")
     transport = FakeTransport()
     transport.publishers = 2
-    node = excitation_node(transport, ControlNodeConfig(robot="cartpole"), robot, lambda t, q, qd: [3.0], 5.0)
+    node = excite(transport, ControlNodeConfig(robot="cartpole"), robot, lambda t, q, qd: [3.0], 5.0)
     for timer in transport.timers:
         timer()
     drive(transport, robot, [0.0, math.pi], 5)
@@ -298,7 +322,7 @@ def test_a_repeated_state_gets_the_last_command_again_without_a_new_step(tmp_pat
     transport = FakeTransport()
     config = ControlNodeConfig(robot="cartpole", ramp_time=0.0, record=str(tmp_path / "bag"))
     with open_recorder(config) as rec:
-        excitation_node(transport, config, robot, lambda t, q, qd: [2.0 + t], 5.0, rec)
+        excite(transport, config, robot, lambda t, q, qd: [2.0 + t], 5.0, rec)
         drive(transport, robot, [0.0, math.pi], 3)
         drive(transport, robot, [0.0, math.pi], 1, start=2)  # state 2 again
         counts = dict(rec.counts)
@@ -320,3 +344,78 @@ def test_excite_takes_the_node_settings_it_shares_from_the_same_config() -> None
             twin = deploy_actions[action.dest]
             mine = (action.option_strings, action.default, action.help)
             assert mine == (twin.option_strings, twin.default, twin.help)
+
+
+# -- time, e-stop and leaving, for every source ------------------------------------------------------------
+
+
+def test_the_rate_limit_holds_per_second_of_node_time_when_states_arrive_faster_than_stamped() -> None:
+    """States stamped 20 ms apart but arriving every 2 ms of node time: until their stamps run too far
+    ahead (a fault), every target moves at most the joint's velocity limit per second of node time --
+    not per state, which once let an iiwa target slew ten times its limit."""
+    robot = load_robot("iiwa")
+    q0 = centre(robot)
+    transport = FakeTransport()
+    node = excite(transport, ControlNodeConfig(robot="iiwa", ramp_time=0.0), robot, lambda t, q, qd: q0 + 1.0, 10.0)
+    drive(transport, robot, q0, 1)
+    start, t0 = transport.commands()[-1].copy(), transport.clock.t
+    for k in range(1, 30):
+        transport.clock.t += 0.002
+        transport.subscribers["/joint_states"](joint_state(robot, k, q0))
+        if node.state != "active":
+            break
+    assert node.state == "fault" and "ahead of the node's clock" in node.controller.fault_reason
+    vmax = np.array([j.velocity_limit for j in robot.joints])
+    moved = np.abs(transport.commands() - start).max(axis=0)
+    assert np.all(moved <= vmax * (transport.clock.t - t0) + 1e-9), (moved, transport.clock.t - t0)
+
+
+def test_an_excitation_waits_for_the_estop_release_and_a_press_before_any_state_sends_nothing() -> None:
+    """On a robot the excitation starts only once the e-stop is heard released; a press heard before any
+    state sends no command at all (for an arm, the hold target is not known yet)."""
+    robot = load_robot("iiwa")
+    transport = FakeTransport()
+    node = excitation_node(transport, ControlNodeConfig(robot="iiwa"), robot, lambda t, q, qd: centre(robot), 5.0,
+                           clock=transport.clock, sleep=transport.clock.sleep)
+    transport.subscribers["/estop"](m.Bool(True))
+    assert node.state == "fault" and transport.sent[COMMANDS] == []
+    transport.subscribers["/estop"](m.Bool(False))
+    drive(transport, robot, centre(robot), 10)
+    assert node.state == "fault" and node.controller.source.t0 is None  # latched until an operator's reset
+    np.testing.assert_allclose(transport.commands()[-1], centre(robot))  # holding where the arm is
+    node2 = excitation_node(FakeTransport(), ControlNodeConfig(robot="iiwa"), robot, lambda t, q, qd: centre(robot),
+                            5.0, clock=transport.clock)
+    assert "e-stop state unknown" in node2.waiting_for()
+
+
+def test_stopping_an_arm_holds_the_measured_position_and_settles() -> None:
+    """Leaving active on a position-controlled arm: the target goes to the last trusted position, at the
+    rate limit, until it is there; the last command on the wire holds the arm where it is."""
+    robot = load_robot("iiwa")
+    q0 = centre(robot)
+    transport = FakeTransport()
+    node = excite(transport, ControlNodeConfig(robot="iiwa", ramp_time=0.0), robot, lambda t, q, qd: q0 + 0.5, 10.0)
+    drive(transport, robot, q0, 5)
+    assert node.state == "active" and np.abs(transport.commands()[-1] - q0).max() > 0.1  # targets lead the arm
+    node.stop("--duration elapsed")
+    np.testing.assert_allclose(transport.commands()[-1], q0)
+    assert [s.data for s in transport.sent["~/state"]][-1] == "finalized"
+
+
+def test_the_sim_robot_obeys_the_estop_whatever_its_controller_sends() -> None:
+    from robot_rl.deploy.sim_robot_node import SimRobot, SimRobotConfig
+
+    transport = FakeTransport()
+    sim = SimRobot(transport, SimRobotConfig(robot="cartpole", engine="mujoco"))
+    try:
+        sim.env.reset(seed=0)
+        transport.subscribers["/forward_command_controller/commands"](m.Float64MultiArray(data=[20.0]))
+        assert sim.applied_command().tolist() == [20.0]
+        transport.subscribers["/estop"](m.Bool(True))  # also a latched press made before it started
+        assert sim.applied_command().tolist() == [0.0]  # the motor's force is cut
+        transport.subscribers["/forward_command_controller/commands"](m.Float64MultiArray(data=[20.0]))
+        assert sim.applied_command().tolist() == [0.0]
+        transport.subscribers["/estop"](m.Bool(False))
+        assert sim.applied_command().tolist() == [20.0]
+    finally:
+        sim.close()

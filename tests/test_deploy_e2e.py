@@ -34,6 +34,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 EFFORT_LIMIT = 20.0  # N, the cart-pole's slider actuator
 PERIOD = 0.02  # s, 50 Hz
 WATCHDOG = 0.1  # s, the SafetyConfig default: 5 control periods
+# What the robot's side adds to a measured reaction time: DDS delivery and this process's own
+# scheduling. Idle, a few ms; with both cores busy with another process, 8-30 ms were measured
+# (issue 21: the suite must pass on a loaded machine). A watchdog twice as long (0.2 s)
+# or a missing fault still exceeds it.
+DELIVERY_SLACK = 0.04  # s
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +65,12 @@ def start_node(env: dict[str, str], policy: Path, log: Path, *extra: str, robot:
 
 
 class RobotPlayer:
-    """This process as the robot: streams JointStates, records what the node sends back."""
+    """This process as the robot: streams JointStates, records what the node sends back.
 
-    def __init__(self, transport: DdsTransport) -> None:
+    Its e-stop, a latched (transient-local) writer, reports "released" unless `release_estop` is off:
+    on a robot the node activates only once it has heard that."""
+
+    def __init__(self, transport: DdsTransport, release_estop: bool = True) -> None:
         self.transport = transport
         self.names = ["slider", "hinge"]
         self.position = [0.1, math.pi - 0.3]
@@ -76,6 +84,9 @@ class RobotPlayer:
         self._lock = threading.Lock()
         self._pub = transport.publisher("/joint_states", m.JointState)
         self.estop = transport.publisher("/estop", m.Bool)
+        self.estop_state = transport.publisher("/estop", m.Bool, LATCHED_QOS)
+        if release_estop:
+            self.estop_state.publish(m.Bool(False))
         self.transition = transport.publisher("/policy_node/transition", m.String)
         transport.subscribe("/forward_command_controller/commands", m.Float64MultiArray, self._on_command)
         transport.subscribe("/diagnostics", m.DiagnosticArray, self._on_diag)
@@ -267,9 +278,9 @@ def test_state_stream_stops_fault_command_within_watchdog(robot: RobotPlayer, do
         procs.stop(node)
     assert first_zero is not None, "no fault command after the stream stopped"
     # Detection needs the state to be older than the watchdog, checked every half period.
-    assert first_zero - last_sent <= WATCHDOG + PERIOD, first_zero - last_sent
+    assert first_zero - last_sent <= WATCHDOG + PERIOD + DELIVERY_SLACK, first_zero - last_sent
     assert after and all(c == [0.0] for c in after)
-    assert any("old (watchdog" in d.message for d in robot.diagnostics)
+    assert any("old (watchdog" in d.message for d in robot.diagnostics), {d.message for d in robot.diagnostics}
     robot.assert_commands_within_limits()
 
 
@@ -480,3 +491,144 @@ def test_an_activate_request_expires_when_no_state_arrives(robot, domain, policy
     assert last_request(robot) == (
         "activate: expired after 0.5 s without a valid state on /joint_states; send activate again"
     )
+
+
+# -- issue 20: leaving is safe, the e-stop is durable, time is the node's own, one source per input -----------
+
+
+def settle_and_read(robot: RobotPlayer) -> list[list[float]]:
+    time.sleep(0.5)  # late deliveries
+    with robot._lock:
+        return [c for _, c in robot.commands]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "duration"])
+def test_stopping_an_active_node_leaves_the_safe_action_and_finalized_on_the_wire(
+    robot, domain, policy_dir, node_log, how
+) -> None:
+    """A forward command controller keeps its last command: after Ctrl-C, SIGTERM or --duration the last
+    command on the wire must be the safe action (zero force), and the latched state 'finalized'."""
+    import signal
+
+    extra = ("--duration", "6") if how == "duration" else ()  # counted from the start of spinning
+    node = start_node(domain, policy_dir, node_log, "--activate", *extra)
+    try:
+        robot.streaming = True
+        robot.wait_for(lambda: robot.state() == "active", 20, "the node to activate")
+        robot.wait_for(lambda: any(abs(c[0]) > 1.0 for c in robot.commands_since(time.monotonic() - 0.2)), 5,
+                       "the policy pushing the cart")
+        if how != "duration":
+            node.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+        code = node.wait(20)
+    finally:
+        procs.stop(node)
+    commands = settle_and_read(robot)
+    assert code == 0, node_log.read_text()[-2000:]
+    assert commands[-1] == [0.0], commands[-5:]
+    assert robot.states[-1] == "finalized", robot.states[-3:]
+    assert any(abs(c[0]) > 1.0 for c in commands)  # it was pushing before
+    reason = {"SIGTERM": "SIGTERM", "SIGINT": "Ctrl-C (SIGINT)", "duration": "--duration elapsed"}[how]
+    assert any(d.message == f"finalized: {reason}; the safe action was sent" for d in robot.diagnostics)
+    robot.assert_commands_within_limits()
+
+
+def test_an_estop_latched_before_the_node_starts_blocks_it(domain, policy_dir, node_log) -> None:
+    """An e-stop pressed on a latched (transient-local) writer before the node exists: the node hears it
+    when they match and never commands anything but the safe action."""
+    with DdsTransport("estop_button") as button, DdsTransport("test_robot") as transport:
+        button.publisher("/estop", m.Bool, LATCHED_QOS).publish(m.Bool(True))
+        robot = RobotPlayer(transport, release_estop=False)
+        node = start_node(domain, policy_dir, node_log, "--activate")
+        try:
+            robot.streaming = True
+            robot.wait_for(lambda: robot.state() == "fault", 20, "the latched press to fault the node")
+            time.sleep(1.0)
+            assert robot.state() == "fault"
+            assert any(kv.key == "estop" and kv.value == "pressed" for kv in robot.diagnostics[-1].values)
+        finally:
+            procs.stop(node)
+            robot.close()
+        commands = [c for _, c in robot.commands]
+    assert commands and all(c == [0.0] for c in commands), "a command moved the robot under a pressed e-stop"
+    assert any(d.message.startswith("fault: e-stop pressed") for d in robot.diagnostics)
+
+
+def test_an_estop_pressed_by_a_publisher_gone_before_the_start_is_never_assumed_released(
+    domain, policy_dir, node_log
+) -> None:
+    """`/estop true` published five times by a process that then exited: nothing is left on the network,
+    so the node activates only when it hears a release -- never on a guess."""
+    with DdsTransport("estop_pub") as pub_transport:
+        pub = pub_transport.publisher("/estop", m.Bool)
+        for _ in range(5):
+            pub.publish(m.Bool(True))
+            time.sleep(0.05)
+    with DdsTransport("test_robot") as transport:
+        robot = RobotPlayer(transport, release_estop=False)
+        node = start_node(domain, policy_dir, node_log, "--activate")
+        try:
+            robot.streaming = True
+            robot.wait_for(lambda: robot.state() == "inactive", 20, "the node to start")
+            time.sleep(2.0)
+            assert robot.state() == "inactive"
+            assert all(c == [0.0] for _, c in robot.commands)
+            estop = next(kv.value for kv in robot.diagnostics[-1].values if kv.key == "estop")
+            assert estop.startswith("unknown (e-stop state unknown: waiting for a release"), estop
+            robot.estop.publish(m.Bool(False))  # the operator releases it: now the standing order is served
+            robot.wait_for(lambda: robot.state() == "active", 5, "activation after the release")
+        finally:
+            procs.stop(node)
+            robot.close()
+
+
+def test_a_forged_joint_state_stream_is_a_fault(robot, domain, policy_dir, node_log) -> None:
+    """A second process publishing /joint_states, stamped 1 s ahead and claiming the pole upright."""
+    node = active_node(robot, domain, policy_dir, node_log)
+    forger = DdsTransport("forger")
+    try:
+        pub = forger.publisher("/joint_states", m.JointState)
+        for _ in range(25):  # the robot's own positions: only the stamp and the second writer give it away
+            stamp = m.time_from_ns(10**12 + int((len(robot.sent) * PERIOD + 1.0) * 1e9))
+            pub.publish(m.JointState(header=m.Header(stamp=stamp), name=list(robot.names),
+                                     position=list(robot.position), velocity=list(robot.velocity)))
+            time.sleep(PERIOD)
+        robot.wait_for(lambda: robot.state() == "fault", 5, "the forged stream's fault")
+        time.sleep(0.3)
+        after = robot.commands_since(time.monotonic() - 0.2)
+        robot.wait_for(lambda: any("2 publishers on /joint_states" in kv.value for d in robot.diagnostics[-3:]
+                                   for kv in d.values), 5, "the second publisher reported")
+    finally:
+        forger.close()
+        procs.stop(node)
+    assert after and all(c == [0.0] for c in after)
+    robot.assert_commands_within_limits()
+
+
+def test_a_node_stopped_for_a_while_faults_instead_of_resuming(robot, domain, policy_dir, node_log) -> None:
+    """SIGSTOP the node for 0.5 s (5 watchdogs) while the robot streams on, then SIGCONT: every time,
+    the node faults; no policy command follows the stall."""
+    import signal
+
+    node = active_node(robot, domain, policy_dir, node_log)
+    try:
+        for attempt in range(3):
+            node.send_signal(signal.SIGSTOP)
+            time.sleep(0.5)
+            resumed = time.monotonic()
+            node.send_signal(signal.SIGCONT)
+            robot.wait_for(lambda: robot.state() == "fault", 5, f"the stall fault (attempt {attempt})")
+            time.sleep(0.3)
+            after = robot.commands_since(resumed)
+            assert after and all(c == [0.0] for c in after), (attempt, after[:5])
+            robot.send("reset")
+            robot.wait_for(lambda: robot.state() == "inactive", 5, "reset")
+            robot.send("activate")
+            robot.wait_for(lambda: robot.state() == "active", 5, "re-activation")
+            robot.wait_for(lambda: any(abs(c[0]) > 0.05 for c in robot.commands_since(time.monotonic() - 0.2)), 5,
+                           "policy commands again")
+    finally:
+        procs.stop(node)
+    faults = [d.message for d in robot.diagnostics if d.message.startswith("fault:")]
+    others = [f for f in faults if not any(w in f for w in ("stalled", "old (watchdog", "node stopped: SIGTERM"))]
+    assert not others, others
+    robot.assert_commands_within_limits()

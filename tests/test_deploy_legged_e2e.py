@@ -64,6 +64,7 @@ class A1Player:
         self.position = (np.array(robot.default_pose) + 0.05).tolist()
         self.roll_deg = 0.0
         self.imu_on = True
+        self.imu_ahead_once: float | None = None  # s: stamp the next IMU reading this far ahead, then go silent
         self.twist: m.Twist | None = None  # the operator's /cmd_vel, sent every period while set
         self.streaming = False
         self.commands: list[tuple[float, list[float]]] = []
@@ -74,6 +75,9 @@ class A1Player:
         self._imu = transport.publisher("/imu/data", m.Imu)
         self.cmd_vel = transport.publisher("/cmd_vel", m.Twist)
         self.transition = transport.publisher("/policy_node/transition", m.String)
+        # The robot's e-stop reports "released", latched: on a robot the node activates only once it heard that.
+        self.estop_state = transport.publisher("/estop", m.Bool, LATCHED_QOS)
+        self.estop_state.publish(m.Bool(False))
         transport.subscribe("/forward_command_controller/commands", m.Float64MultiArray, self._on_command)
         transport.subscribe("/diagnostics", m.DiagnosticArray, self._on_diag)
         transport.subscribe("/policy_node/state", m.String, lambda s: self.states.append(s.data), LATCHED_QOS)
@@ -95,7 +99,13 @@ class A1Player:
                 stamp = m.time_from_ns(10**12 + i * int(PERIOD * 1e9))
                 if self.twist is not None:
                     self.cmd_vel.publish(self.twist)
-                if self.imu_on:
+                if self.imu_ahead_once is not None:
+                    stamp_ahead = m.time_from_ns(10**12 + i * int(PERIOD * 1e9) + int(self.imu_ahead_once * 1e9))
+                    self._imu.publish(m.Imu(header=m.Header(stamp=stamp_ahead, frame_id="imu_link"),
+                                            orientation=quat_rolled(0.0),
+                                            linear_acceleration=m.Vector3(0.0, 0.0, 9.81)))
+                    self.imu_ahead_once, self.imu_on = None, False
+                elif self.imu_on:
                     self._imu.publish(m.Imu(header=m.Header(stamp=stamp, frame_id="imu_link"),
                                             orientation=quat_rolled(self.roll_deg),
                                             linear_acceleration=m.Vector3(0.0, 0.0, 9.81)))
@@ -178,6 +188,29 @@ def test_fall_faults_into_damping_and_a_silent_imu_faults(player: A1Player, doma
         player.imu_on = False
         player.wait_for(lambda: player.states[-1:] == ["fault"], 5, "the IMU watchdog")
         assert "IMU reading is" in player.value("last_fault")
+
+        # One IMU reading stamped 100 s ahead, then silence: once that kept the IMU "fresh" and the policy
+        # driving; now the reading itself faults, and only damping commands follow.
+        player.imu_on = True
+        player.transition.publish(m.String("reset"))
+        player.wait_for(lambda: player.states[-1:] == ["inactive"], 5, "reset")
+        player.transition.publish(m.String("activate"))
+        player.wait_for(lambda: player.states[-1:] == ["active"], 5, "re-activation")
+        time.sleep(0.3)
+        player.imu_ahead_once = 100.0
+        player.wait_for(lambda: player.states[-1:] == ["fault"], 5, "the IMU stamped in the future")
+        assert "/imu/data: stamped 100 s ahead of the node's clock" in player.value("last_fault")
+        t = time.monotonic()
+        time.sleep(1.0)
+        after = player.commands_since(t)
+        assert len(after) >= 20 and all(np.allclose(c, player.position, atol=1e-9) for c in after)
+
+        # SIGTERM: the node leaves the robot in damping mode (targets at the measured positions), finalized.
+        node.terminate()
+        assert node.wait(20) == 0
+        time.sleep(0.5)
+        assert player.states[-1] == "finalized"
+        np.testing.assert_allclose(player.commands[-1][1], player.position, atol=1e-9)
         with player._lock:
             values = [v for _, c in player.commands for v in c]
         assert values and all(math.isfinite(v) for v in values)

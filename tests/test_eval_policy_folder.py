@@ -48,3 +48,49 @@ def test_shipped_swingup_card_states_transfer_and_robustness():
     assert realistic <= set(cases)
     for name in realistic:
         assert cases[name]["success_rate"] >= 0.9, (name, cases[name])
+
+
+def _card_copy(tmp_path: Path, edit) -> Path:
+    folder = tmp_path / "edited"
+    shutil.copytree(SHIPPED, folder)
+    card = json.loads((folder / "policy.json").read_text())
+    edit(card)
+    (folder / "policy.json").write_text(json.dumps(card))
+    return folder
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    """The error: one line, the last one (a run's eval says first which checkpoint it loaded)."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("robot-rl eval: error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in err, err
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "flags", "expected"),
+    [(None, ["--task", "IiwaReach-v0"], "trained for robot 'cartpole', but is asked to drive robot 'iiwa'"),
+     (None, ["--env-id", "Pendulum-v1"], "'Pendulum-v1' is not one"),
+     (lambda c: c["robot"].update(joint_order=["hinge", "slider"]), [], "joint order differs at index 0"),
+     (lambda c: c["action"].update(scale=[10.0]), [], "action scale of actuator 'slider' is 10 in the card but 20"),
+     (lambda c: c["robot"].update(name="iiwa"), [], "robot 'iiwa', but is asked to drive robot 'cartpole'")],
+)  # fmt: skip
+def test_eval_checks_the_card_against_the_robot_as_deploy_does(tmp_path, capsys, edit, flags, expected):
+    """The issue's probe: eval ignored the card's robot, joint order and action scale (deploy checked them)."""
+    folder = SHIPPED if edit is None else _card_copy(tmp_path, edit)
+    assert main(["eval", str(folder), "--episodes", "1", *flags]) == 1
+    assert expected in _one_error_line(capsys)
+
+
+def test_eval_of_a_run_on_another_robots_task_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    """`eval --task IiwaReach-v0` on a cart-pole run died in numpy's broadcast; now one line."""
+    run = tmp_path / "run"
+    tiny = ["--set", "num_envs=2", "--set", "num_steps=16", "--set", "num_minibatches=2", "--set", "update_epochs=1",
+            "--set", "hidden=[8]", "--eval-every", "0", "--eval-episodes", "1", "--no-progress"]  # fmt: skip
+    assert main(["train", "--task", "CartpoleBalance-v0", "--steps", "32", *tiny, "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--task", "IiwaReach-v0", "--episodes", "1", "--json"]) == 1
+    assert "task 'IiwaReach-v0' drives robot 'iiwa'" in _one_error_line(capsys)
+    assert main(["eval", str(run), "--env-id", "Pendulum-v1", "--episodes", "1", "--json"]) == 1
+    assert "maps 6 observations to 1 actions, but Pendulum-v1 has 3 observations" in _one_error_line(capsys)

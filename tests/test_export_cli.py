@@ -34,7 +34,7 @@ def test_export_writes_a_checked_policy_folder(exported, run_dir):
     assert card["training"]["command"] == run_config["command"]  # whatever the trainer recorded
     assert card["training"]["seed"] == 0 and card["training"]["global_step"] >= 2048
     assert card["export"]["command"] == (
-        f"robot-rl export {run_dir} --out {exported} --checkpoint last.pt --eval-episodes 1 --eval-seed 5"
+        f"robot-rl export {run_dir} --out {exported} --checkpoint last --eval-episodes 1 --eval-seed 5"
     )
     assert card["reproduce"] == [card["training"]["command"], card["export"]["command"]]
     evaluation = card["evaluation"]

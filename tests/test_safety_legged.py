@@ -57,6 +57,8 @@ def test_level_trunk_with_fresh_imu_passes_the_policy_command(a1) -> None:
         (None, None, "no IMU reading"),
         ((math.nan, 0.0, -1.0), 0.02, "NaN or inf in the IMU reading"),
         (LEVEL, 0.02 - 0.2, "IMU reading is 0.2 s old (watchdog 0.1 s)"),
+        # A reading stamped ahead must not keep a silent IMU "fresh" until its stamp is reached.
+        (LEVEL, 0.02 + 100.0, "IMU reading is stamped 100 s in the future (watchdog 0.1 s)"),
         (tilted(75.0), 0.02, "fall: trunk tilted 75 deg from upright (limit 60 deg)"),
         ((0.0, 0.0, 0.0), 0.02, "IMU gravity direction has length 0"),
     ],

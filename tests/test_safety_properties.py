@@ -2,11 +2,17 @@
 
 A hypothesis state machine feeds the filter arbitrary interleavings of control steps (plausible
 readings, glitched readings, NaN/inf/huge values, wrong lengths, stale, future and backwards time
-stamps), activations, deactivations, e-stop presses and releases, and resets. After every call it
-checks:
+stamps, stamps running faster than the caller's clock, a caller that stalls, and on the A1 IMU
+readings stale or stamped in the future), activations, deactivations, e-stop presses and releases,
+and resets. After every call it checks:
 
 * outputs are finite, one per actuator, and change by at most the rate limit per period, on every
-  path (active, hold, fault, activation);
+  path (active, hold, fault, activation); and per second of the caller's clock: a call made a
+  fraction of a period after the previous output may use only that fraction of the change (a
+  force may always fall towards zero: the documented release);
+* an ACTIVE output only ever answers fresh inputs: a state (and on the A1 an IMU reading) stamped
+  within the watchdog of ``now`` either way, and a previous active step within the watchdog (a
+  caller that stalled faults instead of resuming) -- whatever the stamps claimed before;
 * position targets lie in [lower + margin, upper - margin]; forces within the effort limit, and
   never pushing a joint further past a position band or velocity limit;
 * while ACTIVE, the output lies in the intersection of the rate, effort and limit intervals
@@ -32,7 +38,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from robot_rl.runtime import SafeCommand, SafetyConfig, SafetyFilter, SafetyState
 from sim.robot import load_robot
 
-ROBOTS = {name: load_robot(name) for name in ("cartpole", "iiwa")}
+ROBOTS = {name: load_robot(name) for name in ("cartpole", "iiwa", "a1")}
+LEVEL = (0.0, 0.0, -1.0)
 EPS = 1e-9
 
 SPECIAL = st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 1e12])
@@ -106,14 +113,17 @@ class SafetyMachine(RuleBasedStateMachine):
         self.held: np.ndarray | None = None  # position targets output in the current non-active stretch
         self.estop_down = False
         self.was_active = False
+        self.t_out = -math.inf  # `now` of the last output, by the documented rule (rate per second of `now`)
+        self.t_active_step = -math.inf  # `now` of the last ACTIVE step (or activation)
+        self.legged = config.max_tilt is not None
         self.t_activated, self.max_force_asked = 0.0, 0.0
         self.held_known: list[bool] = []
 
     # -------------------------------------------------------------- helpers
 
-    def both(self, method: str, *args):
+    def both(self, method: str, *args, **kwargs):
         self.was_active = self.filter.state is SafetyState.ACTIVE
-        a, b = getattr(self.filter, method)(*args), getattr(self.twin, method)(*args)
+        a, b = getattr(self.filter, method)(*args, **kwargs), getattr(self.twin, method)(*args, **kwargs)
         if isinstance(a, SafeCommand):
             assert np.array_equal(a.values, b.values) and a.state == b.state and a.fault_reason == b.fault_reason
         else:
@@ -129,15 +139,53 @@ class SafetyMachine(RuleBasedStateMachine):
             self.prev_active_output = None
         if state is SafetyState.ACTIVE and not self.was_active:
             self.t_activated, self.max_force_asked = self.now, 0.0
+            self.t_active_step = self.now
         if state is SafetyState.ACTIVE or self.was_active:
             self.held = None  # leaving ACTIVE latches a new hold position
 
-    def check_output(self, out: SafeCommand, q: list, qd: list, cmd: list, now: float, was_active: bool) -> None:
+    def imu(self, data, now: float) -> dict:
+        """The IMU inputs of a legged robot's step: level, stamped a little late, or (rarely) stale or
+        stamped far in the future, the reading that once kept a silent IMU "fresh"."""
+        if not self.legged:
+            return {}
+        lag = data.draw(st.one_of(st.floats(0.0, 0.05), st.sampled_from([-100.0, -0.5, 0.3, math.nan])))
+        return {"gravity": LEVEL, "imu_stamp": now - lag}
+
+    def do_step(self, now, stamp, q, qd, cmd, **imu) -> SafeCommand:
+        """One step of both filters, checked."""
+        was_active = self.filter.state is SafetyState.ACTIVE
+        rate = self.rate_fraction(now)
+        out = self.both("step", now, stamp, q, qd, cmd, **imu)
+        self.check_output(out, q, qd, cmd, now, was_active, rate)
+        if out.state is SafetyState.ACTIVE:
+            self.check_fresh(now, stamp, imu)
+            self.t_active_step = now
+        return out
+
+    def rate_fraction(self, now) -> float:
+        """The documented rate rule: the time since the previous output in control periods, at most 1."""
+        dt = now - self.t_out
+        if not dt > 0.0:
+            return 0.0
+        if math.isfinite(now):
+            self.t_out = now
+        return min(1.0, dt / self.config.control_dt)
+
+    def check_fresh(self, now: float, stamp: float, imu: dict) -> None:
+        """ACTIVE answers only fresh inputs, whatever was stamped before, and never after a stall."""
+        timeout = self.config.watchdog_timeout
+        assert abs(now - stamp) <= timeout, (now, stamp)
+        assert now - self.t_active_step <= timeout, (now, self.t_active_step)
+        if self.legged:
+            assert abs(now - imu["imu_stamp"]) <= timeout, (now, imu)
+
+    def check_output(self, out: SafeCommand, q: list, qd: list, cmd: list, now: float, was_active: bool,
+                     rate: float) -> None:
         values = out.values
         if out.state is SafetyState.ACTIVE:
             self.check_ramp(values, cmd, now)
         assert values.shape == (self.na,) and np.isfinite(values).all()
-        self.check_rate(values)
+        self.check_rate(values, rate)
         assert (out.fault_reason is not None) == (out.state is SafetyState.FAULT)
         if self.latched is not None:
             assert out.state is SafetyState.FAULT and out.fault_reason == self.latched
@@ -157,24 +205,28 @@ class SafetyMachine(RuleBasedStateMachine):
             if out.state is not SafetyState.ACTIVE and a["force"]:
                 assert v == 0.0
         if out.state is SafetyState.ACTIVE and was_active and self.prev_active_output is not None:
-            self.check_intersection(values, self.prev_active_output, q, qd)
+            self.check_intersection(values, self.prev_active_output, q, qd, rate)
         if out.state is SafetyState.ACTIVE:
             self.prev_active_output = values.copy()
             self.held = None
         else:
             self.prev_active_output = None
-            self.check_held(values)
+            if out.mode == "damping":  # legged FAULT: targets follow the robot, no latched hold to approach
+                self.held = None
+            else:
+                self.check_held(values)
 
-    def check_rate(self, values: np.ndarray) -> None:
+    def check_rate(self, values: np.ndarray, rate: float) -> None:
         """Every output, in every state, is within max_change of the previous one (default config:
-        for a force actuator that is the full effort range, so releasing to zero is within it too)."""
+        for a force actuator that is the full effort range, so releasing to zero is within it too),
+        and within `rate` x max_change unless it is a force falling towards zero."""
         if self.last_output is not None:
             for k, a in enumerate(self.acts):
-                assert abs(values[k] - self.last_output[k]) <= a["max_change"] * (1 + 1e-12) + 1e-12, (
-                    k,
-                    self.last_output[k],
-                    values[k],
-                )
+                prev, v = self.last_output[k], values[k]
+                assert abs(v - prev) <= a["max_change"] * (1 + 1e-12) + 1e-12, (k, prev, v)
+                releasing = a["force"] and abs(v) <= abs(prev) and v * prev >= 0.0
+                if not releasing:
+                    assert abs(v - prev) <= rate * a["max_change"] * (1 + 1e-12) + 1e-12, (k, prev, v, rate)
         self.last_output = values.copy()
 
     def check_ramp(self, values: np.ndarray, cmd: list, now: float) -> None:
@@ -187,11 +239,12 @@ class SafetyMachine(RuleBasedStateMachine):
             if a["force"]:
                 assert abs(values[k]) <= s * self.max_force_asked + EPS
 
-    def check_intersection(self, values: np.ndarray, prev: np.ndarray, q: list, qd: list) -> None:
-        """Where the rate, effort and limit intervals intersect, the output is inside all three."""
+    def check_intersection(self, values: np.ndarray, prev: np.ndarray, q: list, qd: list, rate: float) -> None:
+        """Where the rate (per second of `now`), effort and limit intervals intersect, the output is
+        inside all three."""
         for k, a in enumerate(self.acts):
             qj, qdj, e = q[a["joint"]], qd[a["joint"]], a["effort"]
-            lo, hi = prev[k] - a["max_change"], prev[k] + a["max_change"]
+            lo, hi = prev[k] - rate * a["max_change"], prev[k] + rate * a["max_change"]
             if a["force"]:
                 e_lo, e_hi = -e, e
                 l_lo = 0.0 if (qj <= a["lo"] or qdj <= -a["vmax"]) else -e
@@ -242,9 +295,7 @@ class SafetyMachine(RuleBasedStateMachine):
         q = self.plausible(data)
         qd = data.draw(vectors(self.n, st.floats(-12.0, 12.0)))
         cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
-        was_active = self.filter.state is SafetyState.ACTIVE
-        out = self.both("step", self.now, self.now - lag, q, qd, cmd)
-        self.check_output(out, q, qd, cmd, self.now, was_active)
+        self.do_step(self.now, self.now - lag, q, qd, cmd, **self.imu(data, self.now))
 
     @rule(steps=st.integers(1, 6), data=st.data())
     def ordinary_steps(self, steps, data):
@@ -268,11 +319,10 @@ class SafetyMachine(RuleBasedStateMachine):
         q = data.draw(st.one_of(vectors(self.n, anything), st.lists(ordinary, max_size=self.n + 2)))
         qd = data.draw(vectors(self.n, anything))
         cmd = data.draw(st.one_of(vectors(self.na, anything), st.lists(anything, max_size=self.na + 1)))
-        was_active = self.filter.state is SafetyState.ACTIVE
-        out = self.both("step", now, now - lag, q, qd, cmd)
+        imu = self.imu(data, now) if math.isfinite(now) or not self.legged else {"gravity": LEVEL, "imu_stamp": now}
+        self.do_step(now, now - lag, q, qd, cmd, **imu)
         if math.isfinite(now):
             self.now = max(self.now, now) if abs(now) < 1e6 else self.now
-        self.check_output(out, q, qd, cmd, now, was_active)
 
     @rule(joint=st.integers(0, 6), value=st.sampled_from([1e6, -1e6, 5.0, -5.0, 1.5, math.nan]), data=st.data())
     def glitch_step(self, joint, value, data):
@@ -282,10 +332,32 @@ class SafetyMachine(RuleBasedStateMachine):
         j = joint % self.n
         q[j] = value if not math.isfinite(value) or abs(value) > 2 else q[j] + value
         cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
-        was_active = self.filter.state is SafetyState.ACTIVE
         qd = [0.0] * self.n
-        out = self.both("step", self.now, self.now, q, qd, cmd)
-        self.check_output(out, q, qd, cmd, self.now, was_active)
+        self.do_step(self.now, self.now, q, qd, cmd, **self.imu(data, self.now))
+
+    @rule(steps=st.integers(2, 12), data=st.data())
+    def fast_clock(self, steps, data):
+        """States stamped a period apart but arriving a tenth of a period apart (a robot clock running
+        ten times too fast, or a forged stream): the caller's clock decides the rate limit, and the
+        stamps soon run into the future, which faults."""
+        stamp = self.now
+        for _ in range(steps):
+            self.now += self.config.control_dt / 10
+            stamp += self.config.control_dt
+            q = self.plausible(data)
+            cmd = data.draw(vectors(self.na, st.floats(-40.0, 40.0)))
+            self.do_step(self.now, stamp, q, [0.0] * self.n, cmd, **self.imu(data, self.now))
+
+    @rule(pause=st.floats(1.01, 30.0), data=st.data())
+    def stall(self, pause, data):
+        """The caller stops for longer than the watchdog (SIGSTOP), then steps with a fresh state."""
+        was_active = self.filter.state is SafetyState.ACTIVE
+        self.now += pause * self.config.watchdog_timeout
+        q = self.plausible(data)
+        out = self.do_step(self.now, self.now, q, [0.0] * self.n, [0.0] * self.na,
+                           **({"gravity": LEVEL, "imu_stamp": self.now} if self.legged else {}))
+        if was_active:
+            assert out.state is SafetyState.FAULT and self.filter.fault_kind == "watchdog"
 
     @rule(data=st.data())
     def activate(self, data):
@@ -337,6 +409,12 @@ class IiwaSafetyMachine(SafetyMachine):
     robot_name = "iiwa"
 
 
+class A1SafetyMachine(SafetyMachine):
+    """A legged robot: IMU inputs in every step, damping mode in FAULT, soft start to the default pose."""
+
+    robot_name = "a1"
+
+
 SETTINGS = settings(
     max_examples=100,
     stateful_step_count=30,
@@ -347,3 +425,5 @@ TestCartpoleSafety = SafetyMachine.TestCase
 TestCartpoleSafety.settings = SETTINGS
 TestIiwaSafety = IiwaSafetyMachine.TestCase
 TestIiwaSafety.settings = SETTINGS
+TestA1Safety = A1SafetyMachine.TestCase
+TestA1Safety.settings = SETTINGS

@@ -106,16 +106,33 @@ def test_activate_deactivate_cycle(cartpole):
 
 
 def test_force_ramps_from_zero(cartpole):
-    f = active(cartpole, ramp_time=0.5)
+    f = active(cartpole, ramp_time=0.5, watchdog_timeout=1.0)  # steps 0.25 s apart: not a stall
     assert step(f, 0.0, [0, 0], [0, 0], [10.0]).values[0] == 0.0
     assert step(f, 0.25, [0, 0], [0, 0], [10.0]).values[0] == pytest.approx(5.0)
     assert step(f, 0.5, [0, 0], [0, 0], [10.0]).values[0] == pytest.approx(10.0)
     assert step(f, 0.7, [0, 0], [0, 0], [10.0]).values[0] == pytest.approx(10.0)
 
 
+def test_reactivation_never_carries_a_force_across_zero_in_one_step(cartpole):
+    # Found by the property test: 20 N sent, deactivated with no inactive step between (so the wire still
+    # carries 20 N), re-activated, commanded -1 N: the ramp starts from zero force, but the first output
+    # must not jump from +20 N past zero (it may release towards zero, or move by the rate limit).
+    f = active(cartpole)
+    effort = cartpole.actuators[0].effort_limit
+    t = 0.0
+    for _ in range(4):
+        last = step(f, t, [0, 0], [0, 0], [effort]).values[0]
+        t += 0.02
+    assert last == pytest.approx(effort)
+    f.deactivate()
+    assert f.activate(t, np.zeros(2)) is SafetyState.ACTIVE
+    first = step(f, t + 0.02, [0, 0], [0, 0], [-1.0]).values[0]
+    assert 0.0 <= first <= effort
+
+
 def test_position_target_starts_at_the_measured_position(iiwa):
     q0 = np.full(7, 0.3)
-    f = active(iiwa, q=q0, ramp_time=1.0)
+    f = active(iiwa, q=q0, ramp_time=1.0, watchdog_timeout=1.0)
     first = step(f, 0.0, q0, np.zeros(7), np.full(7, -0.5))
     np.testing.assert_allclose(first.values, q0)
     half = step(f, 0.5, q0, np.zeros(7), np.full(7, -0.5))
@@ -130,6 +147,38 @@ def test_max_change_per_step(cartpole):
     values = [step(f, k * DT, [0, 0], [0, 0], [20.0]).values[0] for k in range(5)]
     assert values == pytest.approx([3.0, 6.0, 9.0, 12.0, 15.0])
     assert step(f, 5 * DT, [0, 0], [0, 0], [-20.0]).values[0] == pytest.approx(12.0)
+
+
+def test_the_rate_limit_holds_per_second_of_the_callers_clock_not_per_call(iiwa):
+    """States arriving ten times a period (500 Hz for a 50 Hz policy) give ten steps a period: each
+    may move a target a tenth of a period's change, so a target slews at the joint's velocity limit
+    per second of `now`, not ten times that."""
+    f = active(iiwa, q=np.zeros(7))
+    far = np.full(7, 0.8)  # within every joint's PD reach: only the rate limit holds the target back
+    t, values = 0.0, [step(f, 0.0, np.zeros(7), np.zeros(7), np.zeros(7)).values]
+    for _ in range(10):  # one control period (20 ms) of states at 500 Hz
+        t += 0.002
+        out = step(f, t, np.zeros(7), np.zeros(7), far)
+        values.append(out.values)
+    assert out.state is SafetyState.ACTIVE
+    vmax = np.array([j.velocity_limit for j in iiwa.joints])
+    travelled = np.abs(values[-1] - values[0])
+    assert np.all(travelled <= vmax * 0.02 + 1e-9)  # a per-call limit would have allowed 10x (all 0.8 rad)
+    assert np.all(travelled >= 0.99 * vmax * 0.02)  # ... and not slower either
+    # Calls at the same instant move nothing: a burst of states is one step's worth of motion.
+    again = step(f, t, np.zeros(7), np.zeros(7), far)
+    np.testing.assert_array_equal(again.values, values[-1])
+
+
+def test_a_stalled_caller_faults_instead_of_resuming(cartpole):
+    """The caller's own clock jumped past the watchdog between two steps (the process was stopped):
+    the next step, however fresh its state, is a watchdog fault, not a resumed drive."""
+    f = active(cartpole)
+    assert step(f, 0.02, [0, 0], [0, 0], [5.0]).state is SafetyState.ACTIVE
+    out = step(f, 2.02, [0, 0], [0, 0], [5.0])  # a fresh state (stamped now), 2 s after the last step
+    assert out.state is SafetyState.FAULT and out.values.tolist() == [0.0]
+    assert out.fault_reason == "no control step for 2 s (watchdog 0.1 s): the controller stalled; not resuming"
+    assert f.fault_kind == "watchdog"
 
 
 def test_force_is_clipped_to_the_effort_limit(cartpole):
@@ -228,8 +277,8 @@ def test_future_stamps_and_backwards_clocks_are_faults(cartpole):
     out = f.step(0.0, 0.5, [0, 0], [0, 0], [1.0])
     assert out.fault_reason == "state is stamped 0.5 s in the future (watchdog 0.1 s)"
     g = active(cartpole)
-    step(g, 1.0, [0, 0], [0, 0], [1.0])
-    assert g.step(0.9, 0.9, [0, 0], [0, 0], [1.0]).fault_reason == "clock went backwards by 0.1 s"
+    step(g, 0.05, [0, 0], [0, 0], [1.0])
+    assert g.step(0.03, 0.03, [0, 0], [0, 0], [1.0]).fault_reason == "clock went backwards by 0.02 s"
     h = active(cartpole)
     assert h.step(math.nan, 0.0, [0, 0], [0, 0], [1.0]).fault_reason == "NaN in current time"
 

@@ -23,7 +23,7 @@ ALGORITHMS: dict[str, AlgoSpec] = {
     "a2c": AlgoSpec(A2C, A2CConfig, "box", 1_000_000, "A2C, one policy-gradient step per rollout; "
                     "REINFORCE with --set use_critic=false"),
     "trpo": AlgoSpec(TRPO, TRPOConfig, "box", 1_000_000, "TRPO, natural gradient in a KL trust region"),
-    "dqn": AlgoSpec(DQN, DQNConfig, "discrete", 100_000, "DQN (double-Q), Discrete actions only"),
+    "dqn": AlgoSpec(DQN, DQNConfig, "discrete", 100_000, "DQN (double-Q, n-step returns), Discrete actions only"),
 }
 
 __all__ = [

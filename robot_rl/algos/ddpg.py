@@ -19,6 +19,7 @@ class DDPGConfig(TD3Config):
     n_critics: int = 1  # one critic: the target is Q'(s', mu'(s')), not a minimum of two
     policy_delay: int = 1  # the actor follows the critic at every update
     target_noise: float = 0.0  # no target policy smoothing
+    tau: float = 0.005  # targets move after every update (TD3's 0.01 is for its every-other-update targets)
 
 
 class DDPG(TD3):

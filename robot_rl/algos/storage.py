@@ -71,7 +71,7 @@ class ReplayBuffer:
     so the critic target bootstraps through time limits.
     """
 
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int, priv_dim: int):
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int, priv_dim: int, extra: dict[str, int] | None = None):
         self.capacity = int(capacity)
         widths = {
             "obs": obs_dim,
@@ -81,6 +81,7 @@ class ReplayBuffer:
             "actions": act_dim,
             "rewards": 1,
             "terminated": 1,
+            **(extra or {}),  # an algorithm's own columns, e.g. DQN's n-step bootstrap discount
         }
         self.columns: dict[str, slice] = {}
         start = 0

@@ -12,25 +12,36 @@ import argparse
 import math
 from collections.abc import Callable
 
+from robot_rl.training.setting_ranges import MAX_NUM_ENVS, MAX_SEED
 
-def integer(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum`` (``1e6`` is accepted as 1000000)."""
+
+def integer(minimum: int, maximum: int | None = None, why: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``; ``1e6`` is accepted as 1000000).
+
+    ``why`` words the upper bound in the message (``"at most 65536 parallel envs"``).
+    """
+    expected = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+    expected += f" ({why})" if why else ""
 
     def parse(text: str) -> int:
         try:
             value = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         if not math.isfinite(value) or not float(value).is_integer() or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return int(value)
 
-    parse.__name__ = f"integer >= {minimum}"
+    parse.__name__ = expected
     return parse
 
 
 positive_int = integer(1)
 non_negative_int = integer(0)
+seed_int = integer(0, MAX_SEED, "a random seed")  # why the bound: robot_rl.training.setting_ranges
+num_envs_int = integer(1, MAX_NUM_ENVS, "parallel envs in one process")
 
 
 def number(

@@ -31,7 +31,8 @@ Robots:
                       11 min 40 s wall here with two trainings on both cores (load ~8, nice 15).
 
 Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
-into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/).
+into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/). An --out that already
+holds files (an earlier demo's) is refused unless --force, which replaces the demo's outputs there.
 The A1's summary.json adds per-episode falls and tracking error and every identified parameter.
 
 Examples:
@@ -47,6 +48,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import seed_int
+
 NAME = "demo"
 HELP = "the whole loop on embedded defaults: train, export, deploy over DDS, identify, compare (, retrain)"
 
@@ -59,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="use the shipped policy instead of training")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default demo_out/; demo_out/<robot> for the others)")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0; a1: the excitation's)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="training seed (default 0; a1: the excitation's)")
     parser.add_argument("--steps", type=int, default=None,
                         help="training env steps (default: cartpole 600k, iiwa 5M)")
     parser.add_argument("--finetune-steps", type=int, default=None,
@@ -67,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=None,
                         help="episodes on the robot and in each sim (default 6; a1: 3, 20 s each)")
     parser.add_argument("--policy", type=Path, default=None, help="deploy this policy folder instead")
+    parser.add_argument("--force", action="store_true",
+                        help="run in an --out that already holds files, replacing an earlier demo's outputs there")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -90,8 +95,30 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes is None:
         args.episodes = spec.default_episodes if isinstance(spec, LeggedDemo) else 6
     out = args.out or (Path("demo_out") if args.robot == "cartpole" else Path("demo_out") / args.robot)
+    check_demo_out(out, args.force)
     cfg = DemoConfig(out=out, quick=args.quick, seed=args.seed, train_steps=args.steps,
                      robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress,
                      robot=args.robot, finetune_steps=args.finetune_steps)
     run_loop(cfg, Console())
     return 0
+
+
+def check_demo_out(out: Path, force: bool) -> None:
+    """Refuse an --out that is a file, or a folder with anything in it unless ``force``.
+
+    Why: a demo writes bags, a calibration, policy folders and a training run into --out and replaces
+    its own earlier ones; pointed by a slip at a folder of calibrations or policies, it must not.
+    """
+    from robot_rl.errors import RobotRLError
+
+    if out.exists() and not out.is_dir():
+        raise RobotRLError(f"--out {out} is a file, not a folder; choose a folder for the demo's outputs")
+    if force or not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if entries:
+        shown = ", ".join(entries[:4]) + (f", ... ({len(entries)} entries)" if len(entries) > 4 else "")
+        raise RobotRLError(
+            f"--out {out} already holds files ({shown}); pass --force to run the demo there, replacing an "
+            "earlier demo's outputs, or choose a new --out"
+        )

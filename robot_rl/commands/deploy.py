@@ -12,8 +12,11 @@ It starts inactive (safe action out) unless --activate is given. Lifecycle reque
 
   ros2 topic pub --once /policy_node/transition std_msgs/msg/String "{data: activate}"
 
-(activate | deactivate | reset); /<node>/state reports unconfigured | inactive | active | fault,
-/diagnostics says why. Press the e-stop with std_msgs/Bool true on /estop.
+(activate | deactivate | reset); /<node>/state reports unconfigured | inactive | active | fault |
+finalized, /diagnostics says why. Press the e-stop with std_msgs/Bool true on /estop. On a robot
+(not --sim) the node activates only after hearing the e-stop released (false on /estop, latched or
+sent after it started; --allow-unknown-estop: 1 s of silence will do). Ctrl-C, SIGTERM and
+--duration leave the robot with the safe action (zero force, hold, or damping) and 'finalized'.
 
 A legged robot's policy (e.g. policies/a1_walk) also reads sensor_msgs/Imu on /imu/data and the
 velocity command as geometry_msgs/Twist on /cmd_vel (zero when silent for --cmd-vel-timeout);
@@ -73,7 +76,15 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     recorder = open_recorder(config)
     transport = make_transport(args.transport, config.node_name, use_sim_time=config.follow_episodes)
-    signal.signal(signal.SIGTERM, lambda *_: transport.shutdown())
+    # Every way out sends the safe action and the final state first (ControlNode.stop): why we stop.
+    why = {"reason": "--duration elapsed" if args.duration is not None else "transport stopped"}
+
+    def on_sigterm(*_: object) -> None:
+        why["reason"] = "SIGTERM"
+        transport.shutdown()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    node = None
     try:
         node = PolicyNode(transport, config, recorder)
         if node.config_error:
@@ -95,8 +106,13 @@ def run(args: argparse.Namespace) -> int:
             )
         transport.spin(timeout_s=args.duration)
     except KeyboardInterrupt:
-        pass
+        why["reason"] = "Ctrl-C (SIGINT)"
+    except BaseException as exc:
+        why["reason"] = f"error: {exc!r}"
+        raise
     finally:
+        if node is not None and not node.config_error:
+            node.stop(why["reason"])
         transport.close()
         if recorder is not None:
             recorder.close()

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import seed_int
+
 NAME = "distill"
 HELP = "distill a privileged teacher run into a deployable student (DAgger, optional observation history)"
 
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="RUN2", help="the student's run directory")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps collected (default: 200k)")
     parser.add_argument("--history", type=int, default=None, help="observations the student sees (default: 1)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="DistillConfig setting")
     parser.add_argument("--no-progress", action="store_true")
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.algos.distill import DistillConfig
     from robot_rl.distill import DistillError, distill
     from robot_rl.train import command_line
-    from sim.validation import load_yaml_text
+    from robot_rl.training.setting_ranges import check_memory, check_settings
+    from sim.validation import did_you_mean, load_yaml_text
 
     if args.steps < 1 or args.eval_episodes < 1:
         raise DistillError("--steps and --eval-episodes must be at least 1")
@@ -47,17 +50,21 @@ def run(args: argparse.Namespace) -> int:
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in known:
-            raise DistillError(f"--set expects KEY=VALUE with KEY one of {sorted(known)}, got '{item}'")
+            raise DistillError(f"--set expects KEY=VALUE with KEY one of {sorted(known)}, got '{item}'"
+                               + did_you_mean(key.strip(), sorted(known)))
         values[key.strip()] = load_yaml_text(value, f"--set {item}")
     if args.history is not None:
         values["history"] = args.history
+    check_settings("distill", values)  # ranges and sizes before anything is allocated
     if "hidden" in values:
         values["hidden"] = tuple(int(w) for w in values["hidden"])
+    config = DistillConfig(**values)
+    check_memory("distill", config)
     summary = distill(
         args.teacher,
         args.out,
         args.steps,
-        DistillConfig(**values),
+        config,
         seed=args.seed,
         eval_episodes=args.eval_episodes,
         command=command_line(),

@@ -9,13 +9,22 @@ policy in PyBullet (sim-to-sim) or under identified params:
 
   robot-rl eval runs/swingup --episodes 20 --json
   robot-rl eval runs/swingup --engine pybullet --randomize none --json
-  robot-rl eval runs/swingup --params calib/params.yaml --checkpoint best.pt
+  robot-rl eval runs/swingup --params calib/params.yaml --checkpoint last
   robot-rl eval policies/cartpole_swingup --engine pybullet --params gap.yaml --episodes 20 --json
+
+A policy folder's card is checked against the robot of the task it is evaluated on, as `robot-rl
+deploy` checks it (robot, joint order, actuators, control rate, observation layout, action scaling),
+and a run's actor against the task's observation and action sizes: a policy evaluated on another
+robot is a one-line error, not a traceback or a meaningless number.
 
 Episode i is reset with seed S+i, so two evaluations with the same seed see the same episodes.
 Success is the env's info["success"] at the end of each episode (when the env reports one).
 --json prints one JSON object: mean_return, std_return, min_return, max_return, mean_length,
 success_rate, episodes, returns, plus what was evaluated.
+
+A run directory is evaluated from its best checkpoint (checkpoints/best.pt, the state with the best
+periodic evaluation during training) when it has one, else from last.pt; --checkpoint best|last (or a
+file such as step_000100000.pt) chooses, and the command says which it used.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from robot_rl.commands._args import non_negative_int, positive_int
+from robot_rl.commands._args import positive_int, seed_int
 
 NAME = "eval"
 HELP = "evaluate a run or an exported policy folder for N episodes (optionally other engine/params/DR)"
@@ -38,9 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--randomize", default=None, metavar="CFG", help="config name, YAML path or 'none'")
     parser.add_argument("--params", default=None, metavar="FILE", help="physics params file")
     parser.add_argument("--episodes", type=positive_int, default=10, help="episodes, >= 1 (default 10)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i uses seed+i, >= 0 (default 0)")
-    parser.add_argument("--checkpoint", default="last.pt", help="file in checkpoints/ (last.pt, best.pt, ...)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="episode i uses seed+i, >= 0 (default 0)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="best|last|FILE",
+        help="which checkpoint of a run: best (the best periodic evaluation during training), last (the final "
+        "state) or a file in checkpoints/ (step_000100000.pt); default: best when the run has one, else last",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+    parser.add_argument("--video", type=Path, default=None, metavar="FILE.mp4|FILE.gif",
+                        help="also film the first --video-episodes episodes (same seeds) with an overlay")
+    parser.add_argument("--video-episodes", type=positive_int, default=3, metavar="N",
+                        help="episodes filmed by --video (default 3, at most --episodes)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --video file")
 
 
 def _evaluated_object(args: argparse.Namespace):
@@ -53,7 +73,8 @@ def _evaluated_object(args: argparse.Namespace):
         policy = load_policy_folder(args.run_dir)
         training = policy.card.get("training", {}) or {}
         defaults = {"env_id": policy.card["task"], "engine": training.get("engine"),
-                    "randomize": training.get("randomize"), "params": training.get("params")}
+                    "randomize": training.get("randomize"), "params": training.get("params"),
+                    "card": policy.card, "sizes": (policy.obs_size, policy.act_size)}
         return policy, defaults, {"policy_dir": str(args.run_dir), "policy": "onnx"}
 
     if not args.run_dir.is_dir():
@@ -80,9 +101,26 @@ def _evaluated_object(args: argparse.Namespace):
         return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
 
     defaults = {"env_id": config.env_id, "engine": config.engine, "randomize": config.randomize,
-                "params": config.params}
-    described = {"run_dir": str(args.run_dir), "checkpoint": meta["checkpoint"], "global_step": meta["global_step"]}
+                "params": config.params, "card": None, "sizes": (meta.get("obs_dim"), meta.get("act_dim"))}
+    import sys
+
+    # Say which checkpoint (best or last) is evaluated; on stderr with --json, whose stdout is one JSON object.
+    print(checkpoint_note(meta), file=sys.stderr if args.json else sys.stdout, flush=True)
+    described = {"run_dir": str(args.run_dir), "checkpoint": meta["checkpoint"], "global_step": meta["global_step"],
+                 "checkpoint_kind": meta["checkpoint_kind"]}
     return policy_fn, defaults, described
+
+
+def checkpoint_note(meta: dict) -> str:
+    """One line saying which checkpoint of a run is used and why (shared by eval and export)."""
+    kind, step = meta["checkpoint_kind"], meta["global_step"]
+    if kind == "best":
+        chosen = meta.get("checkpoint_eval_return")
+        why = f", periodic eval return {chosen:.1f}" if chosen is not None else ""
+        return f"checkpoint: best ({meta['checkpoint']}, step {step}{why}); --checkpoint last for the final state"
+    if kind == "last":
+        return f"checkpoint: last ({meta['checkpoint']}, step {step})"
+    return f"checkpoint: {meta['checkpoint']} (step {step})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise SystemExit("robot-rl eval: --episodes must be at least 1")
+    if getattr(args, "video", None) is not None:
+        from robot_rl.video import check_video_path
+
+        check_video_path(args.video, args.force, "--video")  # before minutes of evaluation
     policy_fn, defaults, described = _evaluated_object(args)
     env_id = resolve_env_id(args.task or args.env_id or defaults["env_id"])
     engine = args.engine or defaults["engine"] or "mujoco"
@@ -103,7 +145,17 @@ def run(args: argparse.Namespace) -> int:
     params = args.params if args.params is not None else defaults["params"]
     kwargs = task_kwargs_for(env_id, engine, randomize, params)
 
-    result = evaluate(policy_fn, lambda: make_env(env_id, **kwargs), args.episodes, args.seed)
+    if defaults["card"] is not None:  # before any env is built: the card names the robot it needs
+        check_card_for_task(defaults["card"], env_id, str(args.run_dir))
+    elif is_our_task(env_id) and is_our_task(defaults["env_id"]):
+        check_same_robot(defaults["env_id"], env_id, str(args.run_dir))
+    env = make_env(env_id, **kwargs)
+    try:
+        check_sizes(env, *defaults["sizes"], env_id, str(args.run_dir))
+    except Exception:
+        env.close()
+        raise
+    result = evaluate(finite_actions(policy_fn, str(args.run_dir)), lambda: env, args.episodes, args.seed)
     result.update(described)
     result.update(
         {
@@ -114,6 +166,15 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
     )
+    if getattr(args, "video", None) is not None:
+        import sys
+
+        from robot_rl.video import film_policy
+
+        filmed = min(args.episodes, args.video_episodes)
+        film_policy(finite_actions(policy_fn, str(args.run_dir)), env_id, kwargs, args.video, filmed, args.seed)
+        result["video"] = str(args.video)
+        print(f"video: {args.video} ({filmed} episode(s))", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(result))
     else:
@@ -124,3 +185,99 @@ def run(args: argparse.Namespace) -> int:
             + (f", success {success:.2f}" if success is not None else "")
         )
     return 0
+
+
+def check_card_for_task(card: dict, env_id: str, where: str) -> None:
+    """A policy folder against the task it is evaluated on: deploy's check of the card against the task's
+    robot (robot, joint order, actuators, rate, observation layout, action scaling), then, for another
+    task of that robot, the same observation layout and action size."""
+    from robot_rl.envs import is_our_task
+    from robot_rl.errors import PolicyContractError
+    from robot_rl.runtime.card import check_card_against_robot
+    from sim.observations import TASK_ROBOTS, task_interface
+    from sim.robot import load_robot
+
+    task = env_id.split("/", 1)[-1]
+    if not is_our_task(env_id) or task not in TASK_ROBOTS:
+        raise PolicyContractError(
+            f"{where}: a policy folder runs on our robot tasks ({', '.join(TASK_ROBOTS)}), whose observation "
+            f"function its card describes; '{env_id}' is not one (evaluate the training run instead)"
+        )
+    robot = load_robot(TASK_ROBOTS[task])
+    interface = check_card_against_robot(card, robot, where)  # the very check `robot-rl deploy` makes
+    trained = str(card["task"]).removeprefix("robot_rl/")
+    if task != trained:
+        other = task_interface(task, robot)
+        if other.layout_dicts() != interface.layout_dicts() or other.action_size != interface.action_size:
+            names = [f["name"] for f in other.layout_dicts()]
+            raise PolicyContractError(
+                f"{where}: the policy was trained on task '{trained}'; task '{task}' observes {names} "
+                f"({other.obs_size} values, {other.action_size} actions), the policy "
+                f"{[f['name'] for f in interface.layout_dicts()]} ({interface.obs_size}, {interface.action_size}); "
+                f"evaluate it on '{trained}' or a task with its observation"
+            )
+
+
+def check_same_robot(trained_id: str, env_id: str, where: str) -> None:
+    """A run trained on one robot's task is not evaluated on another robot's task."""
+    from robot_rl.errors import RobotRLError
+    from sim.observations import TASK_ROBOTS
+
+    trained, task = trained_id.split("/", 1)[-1], env_id.split("/", 1)[-1]
+    robots = TASK_ROBOTS.get(trained), TASK_ROBOTS.get(task)
+    if None not in robots and robots[0] != robots[1]:
+        raise RobotRLError(
+            f"{where}: the run was trained on task '{trained}' of robot '{robots[0]}'; task '{task}' drives robot "
+            f"'{robots[1]}' (evaluate it on a task of robot '{robots[0]}')"
+        )
+
+
+def check_sizes(env, obs_size: int | None, act_size: int | None, env_id: str, where: str) -> None:
+    """The policy's input and output sizes against the env's spaces: the last net before a shape error
+    deep in numpy or onnxruntime."""
+    import gymnasium as gym
+    import numpy as np
+
+    from robot_rl.errors import RobotRLError
+
+    env_obs = int(np.prod(env.observation_space.shape)) if env.observation_space.shape else None
+    box = isinstance(env.action_space, gym.spaces.Box)
+    env_act = int(np.prod(env.action_space.shape)) if box else None
+    bad_obs = obs_size is not None and env_obs is not None and int(obs_size) != env_obs
+    bad_act = box and act_size is not None and int(act_size) != env_act
+    if bad_obs or bad_act:
+        raise RobotRLError(
+            f"{where}: the policy maps {obs_size} observations to {act_size} actions, but {env_id} has "
+            f"{env_obs} observations and {env_act} actions; evaluate it on the task it was trained on"
+        )
+
+
+def finite_actions(policy_fn, where: str):
+    """`policy_fn`, but a NaN or infinite action is a one-line error naming the policy and the step.
+
+    Why: the env would refuse the action with a traceback deep in the simulator (or, with another env,
+    integrate NaN physics and report a meaningless return); a policy that outputs NaN is broken, and
+    that is the finding to report.
+    """
+    import numpy as np
+
+    from robot_rl.errors import PolicyContractError
+
+    calls = 0
+
+    def checked(obs):
+        nonlocal calls
+        calls += 1
+        action = policy_fn(obs)
+        values = np.asarray(action, dtype=float)
+        if not np.all(np.isfinite(values)):
+            if np.all(np.isfinite(np.asarray(obs, dtype=float))):
+                why = "for a finite observation; the policy is broken (diverged training, a bad export): evaluate "
+                why += "another checkpoint or re-export it"
+            else:
+                why = "for an observation holding NaN or inf: the simulation diverged before the policy did"
+            raise PolicyContractError(f"{where}: the policy output {np.array2string(values.ravel(), precision=3)} "
+                                      f"(NaN or inf) at evaluation step {calls} {why}")
+        return action
+
+    return checked

@@ -22,6 +22,10 @@ ROS 2 recorder writes: /joint_states (sensor_msgs/JointState) and the command to
 to recover with `robot-rl sysid`; `--obs-noise` adds sensor noise to what is recorded and fed
 back. `--csv` writes the same log as CSV (layout: calibration/README.md).
 
+Nothing recorded is destroyed: an existing `--csv` file is refused unless `--force` (checked before
+the excitation runs; the new file replaces it atomically when the run is done), and an existing
+`--record` bag is refused always (rosbag2 never appends: choose a new folder or delete the old one).
+
 With `--publish`, the excitation drives a real (or separately simulated) robot over the deploy
 transport instead: it is the command source of the same control node `robot-rl deploy` runs a
 policy in, so each command passes the SafetyFilter (limits, watchdog, e-stop, second-publisher
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 
+from robot_rl.commands._args import number, seconds, seed_int
 from robot_rl.commands._config_args import add_config_arguments
 from robot_rl.deploy.control_config import ControlNodeConfig
 
@@ -62,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "identified",
     )
     parser.add_argument("--params", default=None, help="params file for the simulated robot (default: robot.yaml)")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of excitation (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="picks the multisine phases and the sensor noise")
+    parser.add_argument("--duration", type=seconds(0.0, 3600.0, min_open=True), default=20.0,
+                        help="seconds of excitation, at most an hour (default 20)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="picks the multisine phases and the sensor noise")
     parser.add_argument(
         "--amplitude",
         type=float,
@@ -81,12 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--obs-noise",
-        type=float,
+        type=number(0.0, 10.0, what="a finite std"),  # sim.robot.MAX_OBS_NOISE, the params files' bound
         default=None,
         help="std of Gaussian sensor noise added to recorded joint states (default: the params' obs_noise)",
     )
     parser.add_argument("--record", default=None, help="rosbag2 folder to create")
-    parser.add_argument("--csv", default=None, help="also write the log as CSV")
+    parser.add_argument("--csv", default=None, help="also write the log as CSV (an existing file only with --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --csv file (a --record bag is never overwritten)")
     parser.add_argument(
         "--publish",
         action="store_true",
@@ -100,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # The control node's own settings, derived from its config as `robot-rl deploy`'s are (the topic is
     # also the simulated run's command topic).
-    add_config_arguments(parser, ControlNodeConfig, only=("command_topic", "watchdog_timeout", "follow_episodes"))
+    add_config_arguments(parser, ControlNodeConfig,
+                         only=("command_topic", "watchdog_timeout", "follow_episodes", "allow_unknown_estop"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationError("nothing would be kept: pass --record PATH (rosbag2) and/or --csv PATH")
     if args.record is not None and Path(args.record).exists():
         raise CalibrationError(f"{args.record} exists already; a bag is never overwritten: choose a new --record")
+    if args.csv is not None:
+        check_csv_out(Path(args.csv), args.force)
     if not 1 <= args.poses <= 12:
         raise CalibrationError(f"--poses {args.poses} must lie in [1, 12]")
     if any(a.type == "position" for a in robot.actuators) and args.duration / args.poses < 2.0:
@@ -203,6 +214,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_csv_out(path, force: bool) -> None:
+    """Refuse a --csv that is a folder, or an existing file without ``force`` (before anything runs)."""
+    from calibration.errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"--csv {path} is a folder; give a file name such as {path / 'run.csv'}")
+    if path.exists() and not force:
+        raise OutputError(f"--csv {path} exists already; choose a new file, or pass --force to replace it")
+    if not path.parent.is_dir():
+        raise OutputError(f"--csv {path}: folder {path.parent} does not exist; create it first")
+
+
 def _bag_metadata(robot, args: argparse.Namespace, engine: str) -> dict[str, str]:
     """What `robot-rl sysid` reads back from a bag's custom data, the same for both paths."""
     return {"robot": robot.name, "engine": engine, "seed": str(args.seed),
@@ -224,9 +247,11 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
     bag = Path(args.record) if args.record else Path(tempfile.mkdtemp(prefix="excite_")) / "run.bag"
     config = ControlNodeConfig(robot=robot.name, node_name="robot_rl_excite", command_topic=args.command_topic,
                                watchdog_timeout=args.watchdog_timeout, follow_episodes=args.follow_episodes,
+                               allow_unknown_estop=args.allow_unknown_estop,
                                record=str(bag))
     recorder = open_recorder(config, _bag_metadata(robot, args, f"robot over {args.transport}"))
     transport = make_transport(args.transport, config.node_name, use_sim_time=config.follow_episodes)
+    node = None
     try:
         node = excitation_node(transport, config, robot, Excitation(robot, args.duration, args.seed, cfg).command,
                                args.duration, recorder)
@@ -236,6 +261,8 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
         )
         transport.spin(until=lambda: run_over(node), timeout_s=args.duration + START_TIMEOUT_S)
     finally:
+        if node is not None:  # the safe action and the final state first, however the run ended
+            node.stop("the excitation run ended" if node.finished else "the excitation run stopped early")
         transport.close()
         recorder.close()
     raise_if_failed(node, bag)
@@ -251,7 +278,9 @@ def raise_if_failed(node, bag) -> None:
     from robot_rl.deploy.excitation_node import run_outcome
 
     if node.controller is not None and node.controller.source.t0 is None:
+        waiting = node.waiting_for()
         raise CalibrationError(
+            f"the excitation never started within {START_TIMEOUT_S:g} s: {waiting}" if waiting else
             f"no valid joint state on {node.config.state_topic} within {START_TIMEOUT_S:g} s; is the "
             "robot (or `robot-rl sim-robot`) running on this ROS_DOMAIN_ID?"
         )

@@ -2,7 +2,7 @@
 
 Examples:
   robot-rl export runs/swingup --out policies/cartpole_swingup
-  robot-rl export runs/reach --out policies/iiwa_reach --checkpoint best.pt --eval-episodes 20
+  robot-rl export runs/reach --out policies/iiwa_reach --checkpoint last --eval-episodes 20
   robot-rl export runs/swingup --out /tmp/p --eval-episodes 0        skip evaluation (fast)
 
 policy.onnx is the deterministic actor: raw observation in (normalization is inside the graph),
@@ -16,6 +16,11 @@ realistic model error of the robot's robustness.yaml in both engines (keys robus
 robustness_mujoco: MuJoCo). Export fails,
 writing nothing, if onnxruntime and the torch actor disagree by more than 1e-5 on 1000 random
 observations.
+
+The policy comes from the run's best checkpoint (checkpoints/best.pt: the best periodic evaluation during
+training) when it has one, else from last.pt; --checkpoint best|last (or a file such as
+step_000100000.pt) chooses. The command prints which it used and the card records it (training.checkpoint,
+training.checkpoint_kind, training.checkpoint_eval_return).
 
 Then: `robot-rl policies` lists policy folders; `robot-rl eval FOLDER` evaluates one;
 `robot-rl deploy --policy FOLDER` runs it behind the safety filter.
@@ -46,7 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace the policy in --out (or fill a non-empty one)")
     parser.add_argument("--name", default=None, help="policy name in the card (default: the folder's name)")
-    parser.add_argument("--checkpoint", default="last.pt", help="file in checkpoints/ (last.pt, best.pt, ...)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="best|last|FILE",
+        help="which checkpoint of the run: best (the best periodic evaluation during training), last (the final "
+        "state) or a file in checkpoints/ (step_000100000.pt); default: best when the run has one, else last",
+    )
     parser.add_argument(
         "--eval-episodes",
         type=non_negative_int,
@@ -63,7 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CFG",
         help="DR config for the 'with DR' evaluations (default: the run's, else 'default')",
     )
-    parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument(
+        "--opset", type=positive_int, default=None,
+        help="ONNX opset, 15 up to the installed onnx package's newest (default: the exporter's own)",
+    )
 
 
 def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None) -> dict:
@@ -195,7 +209,9 @@ def check_export_out(out: Path, force: bool) -> None:
             f"--out {out} already holds a policy ({', '.join(existing)}); choose another --out, or pass --force "
             "to replace it"
         )
-    entries = sorted(p.name for p in out.iterdir())
+    from robot_rl.export import is_export_temp
+
+    entries = sorted(p.name for p in out.iterdir() if not is_export_temp(p.name))  # an export killed here
     if entries:
         shown = ", ".join(entries[:3]) + (f", ... ({len(entries)} entries)" if len(entries) > 3 else "")
         raise RobotRLError(
@@ -208,7 +224,7 @@ def export_command(args: argparse.Namespace) -> str:
     """The command that repeats this export, with every setting spelled out (for the card)."""
     import shlex
 
-    words = ["robot-rl", NAME, str(args.run_dir), "--out", str(args.out), "--checkpoint", args.checkpoint]
+    words = ["robot-rl", NAME, str(args.run_dir), "--out", str(args.out), "--checkpoint", args.checkpoint or "best"]
     words += ["--eval-episodes", str(args.eval_episodes), "--eval-seed", str(args.eval_seed)]
     for flag, value in (("--name", args.name), ("--randomize", args.randomize), ("--opset", args.opset)):
         if value is not None:
@@ -234,6 +250,7 @@ def exportable(meta: dict) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from robot_rl.commands.eval import checkpoint_note
     from robot_rl.export import export_actor
     from robot_rl.train import load_policy
 
@@ -242,8 +259,13 @@ def run(args: argparse.Namespace) -> int:
         from robot_rl.errors import RobotRLError
 
         raise RobotRLError(f"--eval-episodes is {args.eval_episodes}; give 0 (skip) or more episodes")
+    from robot_rl.export import check_opset
+
+    check_opset(args.opset)  # before anything is loaded or written
     check_export_out(args.out, args.force)
     actor, meta = load_policy(args.run_dir, args.checkpoint)
+    if args.checkpoint is None:  # the card's export command names the checkpoint the default picked
+        args.checkpoint = meta["checkpoint_kind"]
     refusal = exportable(meta)
     if refusal is not None:
         from robot_rl.errors import RobotRLError
@@ -252,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {**meta, "run_dir": str(args.run_dir)}
     randomize = args.randomize or meta.get("randomize") or "default"
     print(f"exporting {meta.get('task')} ({meta.get('algo')}, step {meta.get('global_step')}) to {args.out}")
+    print(checkpoint_note(meta), flush=True)
 
     evaluate_fn = None
     if args.eval_episodes > 0:

@@ -38,16 +38,29 @@ def find_policy_folders(folder: Path) -> list[Path]:
 
 
 def describe(folder: Path) -> dict:
-    """One row: what the card says, whether the ONNX file matches it, and the recorded evaluation."""
+    """One row: what the card says, whether the ONNX file matches it, and the recorded evaluation.
+
+    A card that cannot be read or described is a row with an ``error`` (one line), never an
+    exception: one bad folder must not hide the others from the listing.
+    """
+    from robot_rl.cli import one_line
     from robot_rl.errors import PolicyContractError
-    from robot_rl.runtime.card import check_onnx_file, read_card
 
     try:
-        card, card_path, onnx_path = read_card(folder)
-        check_onnx_file(card, card_path, onnx_path)
-        integrity = "ok"
+        return _describe(folder)
     except PolicyContractError as exc:
-        return {"folder": str(folder), "error": str(exc)}
+        return {"folder": str(folder), "error": one_line(str(exc))}
+    except Exception as exc:  # noqa: BLE001 - a listing reports what it cannot read, and goes on
+        return {"folder": str(folder), "error": one_line(f"{folder}: cannot be described ({type(exc).__name__}: "
+                                                         f"{exc})")}
+
+
+def _describe(folder: Path) -> dict:
+    from robot_rl.runtime.card import check_onnx_file, read_card
+
+    card, card_path, onnx_path = read_card(folder)
+    check_onnx_file(card, card_path, onnx_path)
+    integrity = "ok"
     evaluation = card.get("evaluation") or {}
     results = evaluation.get("results") or {}
     training = card.get("training") or {}

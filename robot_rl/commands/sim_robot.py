@@ -27,7 +27,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from robot_rl.commands._args import non_negative_int, number, positive_int
+from robot_rl.commands._args import number, positive_int, seed_int
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "sim-robot"
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="domain randomization config resampled every episode (e.g. default)",
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of episode 0 (episode k uses seed + k)"
+        "--seed", type=seed_int, default=0, help="seed of episode 0 (episode k uses seed + k)"
     )
     parser.add_argument("--episodes", type=positive_int, default=None, metavar="N", help="run N episodes, then exit")
     parser.add_argument(

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from robot_rl.commands._args import non_negative_int, number, positive_int
+
 NAME = "sweep"
 HELP = "train seeds x a grid of settings as Ray work, each a normal run folder; sweep.json, table, plot"
 
@@ -33,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--randomize", default=None, metavar="CFG", help="domain randomization (our tasks)")
     which.add_argument("--params", default=None, metavar="FILE", help="physics params file (our tasks)")
     grid = parser.add_argument_group("the sweep")
-    grid.add_argument("--seeds", default="0,1,2", help="seeds of every configuration: 0,1,2 or 0-4 (default 0,1,2)")
+    grid.add_argument("--seeds", default="0,1,2",
+                      help="seeds of every configuration: 0,1,2 or 0-4, at most 1000 (default 0,1,2)")
     grid.add_argument(
         "--grid",
         action="append",
@@ -45,15 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting every trial shares (repeatable)"
     )
     grid.add_argument("--preset", default=None, help="named algorithm settings (see `robot-rl train --help`)")
-    grid.add_argument("--steps", type=int, default=None, help="env steps per trial (default: the algorithm's)")
-    grid.add_argument("--eval-every", type=int, default=None, help="env steps between evaluations (0: never)")
-    grid.add_argument("--eval-episodes", type=int, default=None, help="episodes of each evaluation")
+    grid.add_argument("--steps", type=positive_int, default=None, help="env steps per trial (default: the algorithm's)")
+    grid.add_argument("--eval-every", type=non_negative_int, default=None,
+                      help="env steps between evaluations (0: never)")
+    grid.add_argument("--eval-episodes", type=positive_int, default=None, help="episodes of each evaluation")
     grid.add_argument("--out", type=Path, required=True, help="sweep folder: one run folder per trial, sweep.json")
     where = parser.add_argument_group("where (Ray)")
     where.add_argument(
         "--address", default=None, help="Ray cluster: HEAD_IP:6379, auto, ray://HEAD_IP:10001 (default: a local Ray)"
     )
-    where.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs each trial declares (default 1)")
+    where.add_argument("--cpus-per-trial", type=number(0.0, min_open=True), default=1.0,
+                       help="CPUs each trial declares, > 0 (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -37,7 +37,10 @@ score test over the unfitted vocabulary suggests which names would most reduce t
 Exit status: 0 adequate; 3 converged but not adequate (0 with --accept-inadequate); 4 did not
 converge (a parameter on its bound, the iteration limit, or no improvement): never a params file.
 
-Writes into --out:
+Writes into --out (a folder that already holds a sysid's files is refused unless --force; a fit
+that fails never replaces an earlier params.yaml / randomization.yaml: with --force over a
+calibration, a failed fit's result.json and report go to --out/failed_fit/ and the calibration, its
+result.json and report stay as they were):
   params.yaml          fitted values (absolute), for `robot-rl train --params` (only for an
                        adequate fit, or with --accept-inadequate; never for one that did not converge)
   randomization.yaml   DR ranges centred on the fit, widths from the intervals (other ranges and
@@ -78,6 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="folder for params.yaml, randomization.yaml, result.json, report")
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the files of an earlier sysid in --out (only a fit that succeeds replaces its params.yaml)",
+    )
+    parser.add_argument(
         "--engine",
         default="mujoco",
         choices=("mujoco", "pybullet"),
@@ -104,6 +112,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sort unsorted timestamps and drop duplicates instead of stopping (stated in the report)",
     )
     parser.add_argument("--max-iters", type=_positive_int, default=50, help="solver iterations per pass (default 50)")
+    parser.add_argument("--video", action="store_true",
+                        help="also film the log beside the nominal and the fitted simulator: replay.mp4, shown in "
+                        "report.html (robot-rl replay)")
     parser.add_argument(
         "--holdout",
         type=float,
@@ -147,13 +158,16 @@ def _positive_int(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import math
+    from pathlib import Path
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from calibration.identification import identify
+    from calibration.outputs import check_sysid_out
 
+    check_sysid_out(args.out, args.force)  # before loading anything: the answer does not depend on the fit
     console = Console()
     base = None if args.base_randomization.lower() == "none" else args.base_randomization
     robot = _robot_for_log(args)
@@ -175,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
             holdout=args.holdout,
             accept_inadequate=args.accept_inadequate,
             skip=(1.0 if robot.gantry is not None else 0.0) if args.skip is None else args.skip,
+            force=args.force,
             progress=lambda k: progress.update(task, description=f"fitting {args.fit} on {args.engine}: iteration {k}"),
         )
     table = Table(
@@ -212,6 +227,10 @@ def run(args: argparse.Namespace) -> int:
             )
     for note in result.notes:
         console.print(f"  note: {note}")
+    if getattr(args, "video", False):
+        from robot_rl.commands.replay import sysid_replay
+
+        result.paths["video"] = sysid_replay(result, Path(args.log), args.robot, args.command_topic)
     for key, path in result.paths.items():
         console.print(f"  {key}: {path}")
     if result.adequate:
@@ -222,13 +241,14 @@ def run(args: argparse.Namespace) -> int:
     if result.suggestions:
         console.print("  the score test suggests fitting also: " + ", ".join(
             f"{e['name']} (-{100 * e['predicted_reduction']:.0f}% residual)" for e in result.suggestions))
+    kept = "" if result.paths["result"].parent == Path(args.out) else f"; the earlier calibration in {args.out} is kept"
     if not result.converged:
-        console.print(f"[red]did not converge[/red]: no params.yaml written (exit {EXIT_NOT_CONVERGED})")
+        console.print(f"[red]did not converge[/red]: no params.yaml written{kept} (exit {EXIT_NOT_CONVERGED})")
         return EXIT_NOT_CONVERGED
     if args.accept_inadequate:
         console.print("[yellow]not adequate, accepted (--accept-inadequate)[/yellow]: params.yaml written")
         return 0
-    console.print(f"[red]not adequate[/red]: no params.yaml written (exit {EXIT_INADEQUATE}); fix the model or "
+    console.print(f"[red]not adequate[/red]: no params.yaml written{kept} (exit {EXIT_INADEQUATE}); fix the model or "
                   "the log, or pass --accept-inadequate")
     return EXIT_INADEQUATE
 

@@ -13,7 +13,9 @@ Examples:
 
 The run directory gets config.yaml (incl. this command line), metrics.csv, TensorBoard events in
 tb/ (`tensorboard --logdir runs`), checkpoints/ (last.pt to resume, best.pt, step_*.pt) and
-summary.json. Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
+summary.json. best.pt is the state with the best periodic evaluation (about ten a run, the last
+iteration included; --eval-every), which `robot-rl eval` and `export` use by default.
+Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
 fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
 a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from robot_rl.commands._args import non_negative_int, positive_int
+from robot_rl.commands._args import non_negative_int, num_envs_int, positive_int, seed_int
 from robot_rl.training.presets import describe_presets
 from robot_rl.training.run_guards import PARAMS_VS_RANDOMIZATION
 
@@ -74,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--steps", type=positive_int, default=None, help="total env steps, >= 1 (default: ppo 1M, sac 100k)"
     )
-    run.add_argument("--seed", type=non_negative_int, default=None, help="random seed, >= 0 (default: 0)")
+    run.add_argument("--seed", type=seed_int, default=None, help="random seed, 0 to 2**32-1 (default: 0)")
     run.add_argument(
         "--out",
         type=Path,
@@ -87,14 +89,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run (in place: no --out)"
     )
     run.add_argument(
-        "--eval-every", type=non_negative_int, default=None, help="env steps between evaluations (0: never)"
+        "--eval-every",
+        type=non_negative_int,
+        default=None,
+        help="env steps between evaluations, which choose checkpoints/best.pt (0: never; default: a tenth of "
+        "--steps, at least 5000, at most 50000)",
     )
     run.add_argument("--eval-episodes", type=positive_int, default=None)
+    run.add_argument(
+        "--video-every", type=non_negative_int, default=None, metavar="N",
+        help="film a short evaluation clip at every N-th evaluation: runs/<run>/videos/*.mp4 and TensorBoard's "
+        "image tab (eval/video); 0 (default): never",
+    )
     run.add_argument(
         "--checkpoint-every", type=non_negative_int, default=None, help="env steps between snapshots (0: never)"
     )
     run.add_argument(
-        "--num-envs", type=positive_int, default=None, help="parallel envs (shortcut for --set num_envs=N)"
+        "--num-envs", type=num_envs_int, default=None,
+        help="parallel envs, 1 to 65536 (shortcut for --set num_envs=N)",
     )
     run.add_argument(
         "--init-from",
@@ -197,8 +209,8 @@ def run(args: argparse.Namespace) -> int:
             raise RunConfigError(f"--address: {args.resume} collects in one process; add --workers K to use Ray")
         if args.steps is not None:
             config.steps = args.steps
-        for name in ("eval_every", "eval_episodes", "checkpoint_every"):
-            if getattr(args, name) is not None:
+        for name in ("eval_every", "eval_episodes", "checkpoint_every", "video_every"):
+            if getattr(args, name, None) is not None:
                 setattr(config, name, getattr(args, name))
         config.command = command_line()
         run_dir = args.resume
@@ -225,9 +237,13 @@ def run(args: argparse.Namespace) -> int:
             privileged_obs=args.privileged_obs,
             workers=args.workers or 0,
         )
-        for name in ("eval_every", "eval_episodes", "checkpoint_every"):
-            if getattr(args, name) is not None:
+        for name in ("eval_every", "eval_episodes", "checkpoint_every", "video_every"):
+            if getattr(args, name, None) is not None:
                 setattr(config, name, getattr(args, name))
+        if args.eval_every is None:  # about ten evaluations a run: they choose checkpoints/best.pt
+            from robot_rl.training.evaluation import default_eval_every
+
+            config.eval_every = default_eval_every(config.steps)
         short = env_id.split("/")[-1]
         run_dir = args.out or Path("runs") / f"{short}-{algo}-s{seed}"
         check_out_dir(run_dir, args.force)

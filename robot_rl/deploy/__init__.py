@@ -10,7 +10,8 @@ Modules (import what you need; nothing heavy is imported here):
 * ``control_node``: the one control node -- joint states in, safe commands out, for any command
   source behind the SafetyFilter (``robot_rl.runtime.Controller``); ``control_config`` its settings
   (the ROS parameters and the CLI flags); ``policy_node`` and ``excitation_node`` build it with a
-  policy or an identification excitation; ``joint_map`` reorders JointStates by name.
+  policy or an identification excitation; ``joint_map`` reorders JointStates by name; ``stamps``
+  maps each input's header stamps onto the node's own clock and says when they cannot be true.
 * ``sim_robot_node``: a simulated robot with the ros2_control interface.
 * ``recorder``: rosbag2 recording and reading with ``rosbags``: the project's one bag writer.
 * ``echo``, ``latency``, ``procs``: the bare echo, round-trip measurement and process helpers

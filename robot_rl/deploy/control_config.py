@@ -100,6 +100,12 @@ class ControlNodeConfig:
     )
     diagnostics_hz: float = option(2.0, "rate of /diagnostics reports besides those on every change (default 2)",
                                    metavar="HZ", bounds=(0.0, 100.0), min_open=True, what="a rate in Hz")
+    allow_unknown_estop: bool = option(
+        False, "activate without having heard the e-stop released. By default (on a robot, not with --sim) "
+        "activation waits for std_msgs/Bool false on the e-stop topic, latched or published after this node "
+        "started, so a press made before it started is never missed; with this flag, 1 s without a message "
+        "on it counts as released (a latched or repeated press is still seen)",
+    )
     activate_timeout: float = option(
         3.0, "an activate request waiting for a valid state expires after S seconds, 0-600 (default 3)",
         metavar="S", bounds=(0.0, 600.0), min_open=True,

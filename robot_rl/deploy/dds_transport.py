@@ -38,6 +38,7 @@ from robot_rl.deploy.type_hash import type_hash
 
 M = TypeVar("M")
 log = logging.getLogger(__name__)
+FLUSH_S = 1.0  # s that close() waits, at most, for readers to acknowledge the last messages
 
 
 def dds_topic_name(ros_topic: str) -> str:
@@ -70,6 +71,14 @@ class _DdsPublisher:
 
     def subscription_count(self) -> int:
         return int(self._writer.get_publication_matched_status().current_count)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every matched reliable reader has acknowledged what was written (True), or
+        `timeout_s` passes (False): the last command a stopping node sends must arrive."""
+        try:
+            return self._writer.wait_for_acks(duration(seconds=max(0.0, timeout_s)))
+        except DDSException:
+            return False
 
 
 class _PeriodicTimer:
@@ -122,6 +131,7 @@ class DdsTransport:
             ) from None
         self._topics: dict[str, Topic] = {}
         self._counters: dict[str, DataReader] = {}  # ROS topic -> reader counting its writers
+        self._publishers: list[_DdsPublisher] = []  # flushed on close
         self._keep: list[Any] = []  # writers, readers, listeners: deleted with the participant
         self._timers: list[_PeriodicTimer] = []
         self._errors: list[BaseException] = []
@@ -159,7 +169,9 @@ class DdsTransport:
         self._keep.append(writer)
         self._graph.add_writer(writer.guid)
         self._announce()
-        return _DdsPublisher(writer)
+        publisher = _DdsPublisher(writer)
+        self._publishers.append(publisher)
+        return publisher
 
     def subscribe(
         self, topic: str, msg_type: type[M], callback: Callable[[M], None], qos: QosProfile = DEFAULT_QOS
@@ -246,14 +258,19 @@ class DdsTransport:
     def shutdown(self) -> None:
         self._stop.set()
 
-    def close(self) -> None:
-        """Stop timers, tell the graph the node is gone, and delete every DDS entity."""
+    def close(self, flush_s: float = FLUSH_S) -> None:
+        """Stop timers, let readers acknowledge what was written (at most `flush_s` in all: a node's
+        last, safe command must reach the robot before the process exits), tell the graph the node
+        is gone, and delete every DDS entity."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         for timer in self._timers:
             timer.cancel()
+        end = time.monotonic() + flush_s
+        for publisher in self._publishers:
+            publisher.flush(end - time.monotonic())
         try:
             self._discovery_writer.write(self._graph.message(include_node=False))
         except DDSException:

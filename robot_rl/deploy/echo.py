@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.policy:
             from robot_rl.deploy.policy_node import PolicyNode, PolicyNodeConfig
 
-            node = PolicyNode(transport, PolicyNodeConfig(policy=args.policy, robot=args.robot, activate=True))
+            # The driver plays a simulator faster than real time (states stamped a 50 Hz period apart,
+            # sent at up to 500 Hz): sim time, as `--sim` runs it; a robot's node would fault on them.
+            node = PolicyNode(transport, PolicyNodeConfig(policy=args.policy, robot=args.robot, activate=True,
+                                                          follow_episodes=True))
             if node.config_error:
                 print(node.config_error, file=sys.stderr)
                 return 1

@@ -28,16 +28,18 @@ Schedule = Callable[[float, np.ndarray, np.ndarray], Any]
 
 
 def excitation_node(transport: Transport, config: ControlNodeConfig, robot: RobotSpec, schedule: Schedule,
-                    duration: float, recorder: BagRecorder | None = None) -> ControlNode:
+                    duration: float, recorder: BagRecorder | None = None, **clock: Any) -> ControlNode:
     """A control node playing `schedule` (``command(t, q, qd)``, e.g. `calibration.excitation.Excitation`)
-    for `duration` seconds from the first valid state. `config.activate` and `config.follow_episodes`
-    are set: the run starts by itself, and a simulator's reset ramps in again instead of faulting."""
+    for `duration` seconds from the first valid state. `config.activate` is set: the run starts by
+    itself (once the e-stop is known to be released, on a robot). Against a simulator, set
+    `config.follow_episodes` (``--sim``): sim time, and a simulator's reset ramps in again instead of
+    faulting; on a robot the node's own clock rules, as for a policy. ``clock``: see `ControlNode`."""
     from dataclasses import replace
 
-    config = replace(config, activate=True, follow_episodes=True)
+    config = replace(config, activate=True)
     source = ExcitationSource(robot, schedule, duration)
     return ControlNode(transport, config, lambda: Controller(source, safety_options=config.safety_options()),
-                       recorder, kind="excitation")
+                       recorder, kind="excitation", **clock)
 
 
 def run_over(node: ControlNode) -> bool:
@@ -56,6 +58,8 @@ def run_outcome(node: ControlNode) -> str | None:
     kind = ctl.safety.fault_kind
     if kind == "estop":
         return "e-stop pressed"
-    if kind == "watchdog":
+    if node.state == "finalized":
+        return f"stopped before the end of the excitation ({ctl.fault_reason})"
+    if kind == "watchdog" and str(ctl.fault_reason).startswith("state is"):
         return f"{ctl.fault_reason}: joint states stopped arriving on {node.config.state_topic}"
     return str(ctl.fault_reason)

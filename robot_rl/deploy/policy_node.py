@@ -11,6 +11,7 @@ config), for `robot-rl deploy`, the ROS package's policy node and the latency be
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from robot_rl.deploy.control_config import PolicyNodeConfig
 from robot_rl.deploy.control_node import ControlNode
@@ -36,7 +37,8 @@ def policy_controller(config: PolicyNodeConfig) -> Controller:
 
 
 class PolicyNode(ControlNode):
-    """A `ControlNode` running the policy of `config.policy`."""
+    """A `ControlNode` running the policy of `config.policy` (``clock``/``sleep``: see `ControlNode`)."""
 
-    def __init__(self, transport: Transport, config: PolicyNodeConfig, recorder: BagRecorder | None = None):
-        super().__init__(transport, config, lambda: policy_controller(config), recorder, kind="policy")
+    def __init__(self, transport: Transport, config: PolicyNodeConfig, recorder: BagRecorder | None = None,
+                 **clock: Any):
+        super().__init__(transport, config, lambda: policy_controller(config), recorder, kind="policy", **clock)

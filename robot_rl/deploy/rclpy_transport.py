@@ -9,6 +9,12 @@ rclpy is imported when a `RclpyTransport` is created, never at module import, so
 the package runs where ROS 2 is absent. Callbacks run in the thread that calls `spin`
 (a single-threaded executor), so node code sees the same "callbacks may race with timers"
 contract as on DDS only in the weaker, serialized form.
+
+Leaving safely, as on DDS: when this transport initializes rclpy it installs no signal handlers of
+rclpy's (which would shut the context down on SIGINT, so nothing could be published afterwards):
+Ctrl-C raises KeyboardInterrupt out of `spin`, the front end's ``finally`` lets the node send its
+safe action on a context that still works, and `close` waits for the readers' acknowledgments
+before shutting rclpy down. Front ends handle SIGTERM themselves (``shutdown()``).
 """
 
 from __future__ import annotations
@@ -93,6 +99,25 @@ class _RclpyPublisher:
     def subscription_count(self) -> int:
         return int(self._publisher.get_subscription_count())
 
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every matched reliable subscription acknowledged what was published (True) or
+        `timeout_s` passes (False), as `DdsTransport` does on close."""
+        from rclpy.duration import Duration
+
+        try:
+            return bool(self._publisher.wait_for_all_acked(Duration(nanoseconds=int(max(0.0, timeout_s) * 1e9))))
+        except (AttributeError, RuntimeError):  # an rmw without it, or a context already shut down
+            return False
+
+
+def _quiet_qos_events() -> Any:
+    """Subscription event callbacks that ignore incompatible-QoS events (Humble: rclpy.qos_event)."""
+    try:
+        from rclpy.event_handler import SubscriptionEventCallbacks
+    except ImportError:
+        from rclpy.qos_event import SubscriptionEventCallbacks
+    return SubscriptionEventCallbacks(incompatible_qos=lambda event: None)
+
 
 class RclpyTransport:
     """One rclpy node; `spin` runs a single-threaded executor."""
@@ -111,7 +136,12 @@ class RclpyTransport:
             ) from None
         self._rclpy = rclpy
         if not rclpy.ok():
-            rclpy.init(args=args)
+            try:
+                from rclpy.signals import SignalHandlerOptions
+
+                rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+            except ImportError:  # before Galactic: rclpy's own handlers
+                rclpy.init(args=args)
         self.node_name = node_name
         # Parameters from --ros-args / launch (a params file) are declared as given, so ROS users
         # configure the node the ROS way; use_sim_time=True from our own code wins over them.
@@ -126,6 +156,7 @@ class RclpyTransport:
         self._executor.add_node(self.node)
         self._stop = False
         self._errors: list[BaseException] = []
+        self._publishers: list[_RclpyPublisher] = []
 
     def _qos(self, profile: QosProfile) -> Any:
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -138,7 +169,9 @@ class RclpyTransport:
         )
 
     def publisher(self, topic: str, msg_type: type[M], qos: QosProfile = DEFAULT_QOS) -> _RclpyPublisher:
-        return _RclpyPublisher(self.node.create_publisher(ros_class(msg_type), topic, self._qos(qos)))
+        publisher = _RclpyPublisher(self.node.create_publisher(ros_class(msg_type), topic, self._qos(qos)))
+        self._publishers.append(publisher)
+        return publisher
 
     def subscribe(
         self, topic: str, msg_type: type[M], callback: Callable[[M], None], qos: QosProfile = DEFAULT_QOS
@@ -149,7 +182,12 @@ class RclpyTransport:
             except BaseException as exc:
                 self._fail(exc)
 
-        self.node.create_subscription(ros_class(msg_type), topic, on_message, self._qos(qos))
+        kwargs: dict[str, Any] = {}
+        if qos.transient_local or not qos.reliable:
+            # One of several subscriptions on a topic (the e-stop's, `transport.ESTOP_QOS`): writers it
+            # cannot match are heard by another, so rclpy's "incompatible QoS" warning is noise here.
+            kwargs["event_callbacks"] = _quiet_qos_events()
+        self.node.create_subscription(ros_class(msg_type), topic, on_message, self._qos(qos), **kwargs)
 
     def timer(self, period_s: float, callback: Callable[[], None]) -> Any:
         def on_timer() -> None:
@@ -193,8 +231,12 @@ class RclpyTransport:
     def shutdown(self) -> None:
         self._stop = True
 
-    def close(self) -> None:
+    def close(self, flush_s: float = 1.0) -> None:
+        """Let subscriptions acknowledge the last messages (at most `flush_s`), then destroy the node."""
         self._stop = True
+        end = time.monotonic() + flush_s
+        for publisher in self._publishers:
+            publisher.flush(end - time.monotonic())
         self._executor.remove_node(self.node)
         self.node.destroy_node()
         self._rclpy.try_shutdown()

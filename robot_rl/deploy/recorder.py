@@ -36,6 +36,7 @@ from robot_rl.deploy import ros2_msgs
 from robot_rl.deploy.errors import BagError
 from robot_rl.deploy.transport import Transport, make_transport
 from robot_rl.deploy.type_hash import type_hash
+from robot_rl.errors import RobotRLError
 
 DEFAULT_STATE_TOPIC = "/joint_states"
 DEFAULT_COMMAND_TOPIC = "/forward_command_controller/commands"
@@ -196,8 +197,30 @@ def add_recorder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
 
+MAX_DURATION_S = 7 * 24 * 3600.0  # a week: beyond it, a typo (ms for s), not a recording
+
+
+def check_recorder_args(args: argparse.Namespace) -> None:
+    """--duration a finite number of seconds in (0, a week], and --out not an existing path, before any
+    topic is subscribed (a negative duration would record nothing and still leave a bag)."""
+    import math
+
+    from robot_rl.errors import RobotRLError
+
+    duration = args.duration
+    if duration is not None and not (math.isfinite(duration) and 0.0 < duration <= MAX_DURATION_S):
+        raise RobotRLError(
+            f"--duration {duration:g} s is out of range: give seconds in (0, {MAX_DURATION_S:g}] (a week), or leave "
+            "it out to record until Ctrl-C"
+        )
+    if Path(args.out).exists():
+        raise BagError(f"--out {args.out} exists already; a bag is never overwritten (rosbag2 never appends): "
+                       "choose a new folder")
+
+
 def run_recorder(args: argparse.Namespace) -> int:
     """Record until Ctrl-C, SIGTERM or --duration; the bag is closed (and readable) in every case."""
+    check_recorder_args(args)
     topics = dict(DEFAULT_TOPICS)
     if args.topic:
         topics = {}
@@ -223,7 +246,11 @@ def run_recorder(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_recorder_arguments(parser)
-    return run_recorder(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run_recorder(args)
+    except (BagError, RobotRLError) as exc:  # a bad flag is one line, as from `robot-rl record`
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ scored through the node as in ``robot-rl eval``.
 Each episode's states carry ``header.frame_id = robot_rl/episode/<n>``: a policy node following
 episodes ramps in again from the new initial state instead of faulting on the jump.
 
+The simulated robot obeys the e-stop as a robot's safety circuit would, whatever its controller
+sends: ``/estop`` (std_msgs/Bool, read durably like the control node does, so a latched press made
+before it started counts) true makes it ignore commands and apply the SafetyFilter's fault action
+instead -- zero force, hold the position of the moment of the press, damping (targets following the
+measured positions) on a legged robot -- until the e-stop is released.
+
 Two clocks:
 * real time (default): one control step per period of wall time (``realtime_factor`` scales
   it), using the latest command -- what a real robot does;
@@ -45,6 +51,7 @@ import numpy as np
 from robot_rl.deploy.joint_map import episode_frame_id
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 from robot_rl.deploy.ros2_msgs import (
+    Bool,
     Clock,
     Float64MultiArray,
     Header,
@@ -57,7 +64,7 @@ from robot_rl.deploy.ros2_msgs import (
     Vector3,
     time_from_ns,
 )
-from robot_rl.deploy.transport import Transport
+from robot_rl.deploy.transport import Transport, subscribe_durable
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,7 @@ class SimRobotConfig:
     imu_topic: str = "/imu/data"  # legged robots
     cmd_vel_topic: str = "/cmd_vel"  # legged robots: the episode's command, as an operator would send it
     goal_topic: str = "/goal_point"  # the episode's goal, for tasks with one (the reach)
+    estop_topic: str = "/estop"  # std_msgs/Bool, true = pressed: commands are ignored, the safe action applied
     publish_clock: bool = True
     node_name: str = "sim_robot"
 
@@ -183,7 +191,11 @@ class SimRobot:
         self._goal_pub = transport.publisher(config.goal_topic, PointStamped) if has_goal else None
         children = {j.child for j in self.robot.urdf.joints.values()}
         self._base_frame = next((name for name in self.robot.urdf.links if name not in children), "world")
+        self._estop = False
+        self._estop_hold: np.ndarray | None = None  # positions at the press, for position actuators
+        self._act_joints = [self.robot.joint_names.index(a.joint) for a in self.robot.actuators]
         transport.subscribe(config.command_topic, Float64MultiArray, self._on_command)
+        subscribe_durable(transport, config.estop_topic, Bool, self._on_estop)
 
     # -- inputs ------------------------------------------------------------------------------
     def _on_command(self, msg: Float64MultiArray) -> None:
@@ -204,6 +216,28 @@ class SimRobot:
         self._command = values
         self._commands += 1
         self._answered.set()
+
+    def _on_estop(self, msg: Bool) -> None:
+        pressed = bool(msg.data)
+        if pressed != self._estop:
+            log.warning("%s: e-stop %s", self.config.node_name, "PRESSED: commands ignored" if pressed else "released")
+            self._estop_hold = None
+            self._estop = pressed
+
+    def applied_command(self) -> np.ndarray:
+        """What the actuators get this step: the latest command, or with the e-stop pressed the
+        SafetyFilter's fault action, computed here as a robot's safety circuit would: zero force;
+        hold the position of the moment of the press; on a legged robot damping, the targets
+        following the measured positions."""
+        if not self._estop:
+            return self._command
+        q, _ = self.core.engine.joint_state()
+        if self._estop_hold is None:
+            self._estop_hold = np.asarray(q, dtype=np.float64).copy()
+        legged = self.robot.floating and self.robot.default_pose is not None
+        held = np.asarray(q, dtype=np.float64) if legged else self._estop_hold
+        return np.array([0.0 if a.type == "force" else float(held[j])
+                         for a, j in zip(self.robot.actuators, self._act_joints, strict=True)])
 
     def stop(self) -> None:
         self._stop.set()
@@ -291,7 +325,7 @@ class SimRobot:
                         self._stop.wait(delay)
                     next_tick = max(next_tick + period, time.monotonic())
                 self._answered.clear()
-                action = self.core.interface.command_to_action(self._command)
+                action = self.core.interface.command_to_action(self.applied_command())
                 _, reward, terminated, truncated, info = self.env.step(action)
                 self.sim_time_ns += int(round(self.dt * 1e9))
                 total += float(reward)

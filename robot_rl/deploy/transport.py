@@ -36,6 +36,13 @@ class QosProfile:
 DEFAULT_QOS = QosProfile()
 # For state that late joiners must see (current lifecycle state, ros_discovery_info).
 LATCHED_QOS = QosProfile(reliable=True, transient_local=True, depth=1)
+BEST_EFFORT_QOS = QosProfile(reliable=False)
+# The e-stop is read through three subscriptions, because DDS matches a reader only with writers
+# offering at least its reliability and durability: a transient-local reader hears the press a
+# latched writer published before this node started (delivered when they match) but no volatile
+# writer; a reliable volatile reader hears `ros2 topic pub`; a best-effort reader hears writers
+# that only offer best effort (sensor-data QoS). A press heard twice is the same press.
+ESTOP_QOS = (LATCHED_QOS, DEFAULT_QOS, BEST_EFFORT_QOS)
 
 
 class Publisher(Protocol[M]):
@@ -85,6 +92,13 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def subscribe_durable(transport: Transport, topic: str, msg_type: type[M], callback: Callable[[M], None]) -> None:
+    """Subscribe `callback` so that it hears every writer of `topic`, latched ones included
+    (`ESTOP_QOS`): for the e-stop, whose press may have been published before we started."""
+    for qos in ESTOP_QOS:
+        transport.subscribe(topic, msg_type, callback, qos)
 
 
 def resolve_topic(name: str, node_name: str, namespace: str = "/") -> str:

@@ -6,10 +6,18 @@ and starts in ~2 s. With ``--address``: a running cluster (``ray start --head`` 
 ``ray start --address HEAD:6379`` on the others, see the README), ``auto`` for the one running on
 this machine, or ``ray://HEAD:10001`` for Ray Client.
 
-Ray 2.5x enables token authentication on clusters it starts. A driver that connects to one needs
-the cluster's token and ``RAY_AUTH_MODE=token``; when a token is available here (``RAY_AUTH_TOKEN``,
-``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, where ``ray start`` on this machine leaves it) and
-the mode is unset, ``ray_session`` sets the mode so ``--address`` just works.
+Token authentication (Ray 2.5x and later). A cluster started by ``ray start --head`` requires a
+token when one exists on the head machine at start (``~/.ray/auth_token``: ``ray get-auth-token
+--generate`` writes it, and so does any local ``ray.init()``, the embedded Ray of ``robot-rl train
+--workers`` or ``robot-rl sweep`` included). A driver sends its token only when Ray's C++ config says
+``RAY_AUTH_MODE=token``, and that config is read once, when ``ray`` is imported: setting the variable
+later is not enough (which is why ``--address`` failed where a bare ``ray.init('auto')``, which
+refreshes the config itself, connected). So ``ray_session`` does what Ray does for ``auto``, for every
+address: with the mode unset and a token on this machine (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
+or ``~/.ray/auth_token``, Ray's order) it turns token mode on and refreshes the config (a token sent
+to a cluster without authentication is ignored). It then asks the cluster's GCS once, in
+milliseconds, so a missing or wrong token is one line naming the cause and where the token comes
+from, not Ray's twenty seconds of ``InvalidAuthToken`` retries.
 """
 
 from __future__ import annotations
@@ -46,24 +54,114 @@ def import_ray(flag: str = "--workers") -> Any:
     return ray
 
 
-def _token_available() -> bool:
+AUTH_ENV = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+DEFAULT_TOKEN_PATH = Path("~/.ray/auth_token")
+
+
+def token_source() -> str | None:
+    """Where Ray reads this machine's token from, in Ray's own order, or None when there is none."""
     if os.environ.get("RAY_AUTH_TOKEN"):
-        return True
+        return "RAY_AUTH_TOKEN"
     path = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    return Path(path).is_file() if path else (Path.home() / ".ray" / "auth_token").is_file()
+    if path:
+        return f"RAY_AUTH_TOKEN_PATH={path}" if Path(path).expanduser().is_file() else None
+    return str(DEFAULT_TOKEN_PATH) if DEFAULT_TOKEN_PATH.expanduser().is_file() else None
 
 
-def _check_reachable(address: str, flag: str, timeout_s: float = 5.0) -> None:
-    """Fail in seconds on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
-    target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
-    if address == "auto" or not host or not port.isdigit():
+def _use_token_if_available(flag: str, address: str) -> bool:
+    """Token mode on when a token is here and the user did not choose a mode; True if it is on.
+
+    Ray's C++ side caches ``RAY_AUTH_MODE`` at import, so the variable and ``Config.initialize``
+    go together (what Ray's own ``ray.init('auto')`` does); the token cache is reset so a token
+    copied here since the last session in this process is the one sent.
+    """
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    mode = os.environ.get("RAY_AUTH_MODE")
+    source = token_source()
+    if mode is None and source is not None:
+        os.environ["RAY_AUTH_MODE"] = mode = "token"
+    if mode is not None and mode.lower() == "token" and source is None:
+        raise ClusterError(
+            f"{flag} {address}: RAY_AUTH_MODE=token is set here but this machine has no Ray token; copy "
+            f"{DEFAULT_TOKEN_PATH} from the head machine to the same path here (or set RAY_AUTH_TOKEN to its contents)"
+        )
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+    return mode is not None and mode.lower() == "token"
+
+
+def _auth_error(flag: str, address: str, gcs: str, token_on: bool) -> ClusterError:
+    """The real cause of an ``InvalidAuthToken``: no token here, a different token, or auth switched off."""
+    copy = (
+        f"copy {DEFAULT_TOKEN_PATH} from the head machine (the one `ray start --head` ran on) to the same "
+        "path here, or set RAY_AUTH_TOKEN to its contents"
+    )
+    if token_on:
+        return ClusterError(
+            f"{flag} {address}: the Ray cluster at {gcs} rejected this machine's token (from {token_source()}): "
+            f"it is not the token the cluster was started with; {copy}"
+        )
+    if os.environ.get("RAY_AUTH_MODE"):
+        return ClusterError(
+            f"{flag} {address}: the Ray cluster at {gcs} requires a token but RAY_AUTH_MODE="
+            f"{os.environ['RAY_AUTH_MODE']} is set here; unset it and have the head's token here ({copy})"
+        )
+    return ClusterError(
+        f"{flag} {address}: the Ray cluster at {gcs} requires a token (Ray's token authentication) and this "
+        f"machine has none (no RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or {DEFAULT_TOKEN_PATH}); {copy}"
+    )
+
+
+def _resolve(address: str, flag: str) -> str:
+    """HOST:PORT of the cluster's GCS, ``auto`` resolved the way ``ray.init`` resolves it.
+
+    ``auto`` is the cluster ``ray start`` last recorded in Ray's temp dir (``$TMPDIR/ray`` or
+    ``/tmp/ray``), so the auth check below and ``ray.init`` talk to the same one.
+    """
+    if address.startswith("ray://"):
+        return address
+    from ray._private import services
+
+    try:
+        return services.canonicalize_bootstrap_address_or_die(address)
+    except ValueError as exc:
+        raise ClusterError(f"{flag} {address}: not a Ray address; pass HEAD_IP:6379, auto or ray://HEAD:10001") from exc
+    except ConnectionError as exc:
+        raise ClusterError(
+            f"{flag} {address}: no Ray cluster runs on this machine; start one with `ray start --head --port 6379` "
+            "(or pass --address HEAD_IP:6379 for one on another machine, or leave out --address for a local Ray)"
+        ) from exc
+
+
+def _check_auth(flag: str, address: str, gcs: str, token_on: bool) -> None:
+    """One GCS handshake: an authentication failure comes back at once, with its cause."""
+    from ray._raylet import GcsClient
+    from ray.exceptions import AuthenticationError
+
+    try:
+        GcsClient(address=gcs)
+    except AuthenticationError as exc:
+        raise _auth_error(flag, address, gcs, token_on) from exc
+    except Exception:  # noqa: BLE001 - anything else: ray.init retries and reports it
+        pass
+
+
+def _check_reachable(target: str, flag: str, shown: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a HOST:PORT nobody listens on (Ray itself retries for minutes).
+
+    ``target`` is the resolved address, ``shown`` what the user typed: for ``auto`` the two differ
+    and a dead target is the cluster ``ray start`` last left in Ray's temp dir.
+    """
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
         return
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
+        where = f"at {target}, the cluster `ray start` last started on this machine" if shown == "auto" else "there"
         raise ClusterError(
-            f"{flag} {address}: nothing answers there ({exc.strerror or exc}); start the head with "
+            f"{flag} {shown}: nothing answers {where} ({exc.strerror or exc}); start the head with "
             "`ray start --head --port 6379` and pass HEAD_IP:6379, or leave out --address for a local Ray"
         ) from exc
 
@@ -80,6 +178,28 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, flag: s
     if ray.is_initialized():
         yield ray
         return
+    # Ray sets RAY_AUTH_MODE in os.environ for a cluster it starts, and so does `_use_token_if_available`
+    # for one it joins: put the variables back on exit, or every process this one starts later (a
+    # test's CLI run, a notebook's `!ray start`) would inherit a setting nobody exported.
+    saved_env = {name: os.environ.get(name) for name in AUTH_ENV}
+    try:
+        _init(ray, address, num_cpus, flag)
+        _session["address"] = address
+        try:
+            yield ray
+        finally:
+            _session["address"] = None
+            ray.shutdown()
+    finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _init(ray: Any, address: str | None, num_cpus: int | None, flag: str) -> None:
+    """``ray.init`` for an embedded Ray or a cluster, every known failure a one-line ClusterError."""
     if address is None:
         # Ray enables token authentication for a cluster it starts (right: it listens on this
         # machine's address) and warns about it on every start; keep the default, drop the warning.
@@ -92,24 +212,20 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, flag: s
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
-    else:
-        _check_reachable(address, flag)
-        if "RAY_AUTH_MODE" not in os.environ and _token_available():
-            os.environ["RAY_AUTH_MODE"] = "token"
-        try:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ClusterError(
-                f"{flag} {address}: cannot connect to a Ray cluster ({first}); start one with "
-                "`ray start --head --port 6379` and pass HEAD_IP:6379, or leave out --address for a local Ray"
-            ) from exc
-    _session["address"] = address
+        return
+    gcs = _resolve(address, flag)
+    _check_reachable(gcs, flag, shown=address)
+    token_on = _use_token_if_available(flag, address)
+    if not gcs.startswith("ray://"):
+        _check_auth(flag, address, gcs, token_on)
     try:
-        yield ray
-    finally:
-        _session["address"] = None
-        ray.shutdown()
+        ray.init(address=gcs, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(
+            f"{flag} {address}: cannot connect to the Ray cluster at {gcs} ({first}); `ray status` on the head "
+            "says whether it is up, or leave out --address for a local Ray"
+        ) from exc
 
 
 def cluster_layout() -> dict[str, Any]:

@@ -73,18 +73,35 @@ class Trial:
         }
 
 
+# Seeds of one sweep: every seed is a training run, so a range is counted before it is built
+# (`--seeds 0-100000000` built a 100M-element list, then hung planning 100M trials).
+MAX_SWEEP_SEEDS = 1000
+MAX_TRIALS = 10_000
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``0,1,2`` or a range ``0-4``."""
+    """``0,1,2`` or a range ``0-4``: distinct seeds in [0, MAX_SEED], at most MAX_SWEEP_SEEDS of them."""
+    from robot_rl.training.setting_ranges import MAX_SEED
+
+    expected = (f"distinct integers from 0 to {MAX_SEED} like 0,1,2 or 0-4, at most {MAX_SWEEP_SEEDS} seeds")
+    items = [v.strip() for v in text.split(",") if v.strip()]
     try:
         if re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
             lo, hi = (int(v) for v in text.split("-"))
-            seeds = list(range(lo, hi + 1))
+            count = hi - lo + 1
+            seeds = list(range(lo, hi + 1)) if 0 < count <= MAX_SWEEP_SEEDS and hi <= MAX_SEED else None
+        elif len(items) <= MAX_SWEEP_SEEDS:
+            seeds = [int(v) for v in items if len(v) <= 20]  # a 5000-digit "seed" is not parsed
+            seeds = seeds if len(seeds) == len(items) else None
         else:
-            seeds = [int(v) for v in text.split(",") if v.strip()]
+            seeds = None
     except ValueError:
         seeds = []
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise RunConfigError(f"--seeds expects distinct integers like 0,1,2 or 0-4, got '{text}'")
+    if seeds is None:
+        raise RunConfigError(f"--seeds '{text[:40]}{'...' if len(text) > 40 else ''}': too many seeds or too large; "
+                             f"expected {expected}")
+    if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= s <= MAX_SEED for s in seeds):
+        raise RunConfigError(f"--seeds expects {expected}, got '{text[:60]}'")
     return seeds
 
 
@@ -123,6 +140,10 @@ def plan_trials(base: RunConfig, grid: dict[str, list[Any]], seeds: list[int], o
     settings or one of ``RUN_KEYS``. A bad key or value fails now, before anything starts.
     """
     keys = list(grid)
+    count = math.prod(len(grid[k]) for k in keys) * len(seeds)
+    if count > MAX_TRIALS:
+        raise RunConfigError(f"--grid x --seeds make {count:,} trials, more than {MAX_TRIALS:,}; sweep fewer values "
+                             "or seeds (each trial is a training run)")
     trials = []
     for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
         combo = dict(zip(keys, values, strict=True))

@@ -137,9 +137,14 @@ def read_card(policy_dir: str | Path) -> tuple[dict[str, Any], Path, Path]:
             "(write them with `robot-rl export RUN_DIR --out FOLDER`)"
         )
     try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except RecursionError:  # json's decoder recurses per level: a hostile 50k-deep card
+        raise PolicyContractError(f"{card_path}: not valid JSON (nested too deeply to read); re-export the "
+                                  "policy") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, an integer of 5000 digits, bad UTF-8
         raise PolicyContractError(f"{card_path}: not valid JSON ({exc}); re-export the policy") from None
+    except OSError as exc:
+        raise PolicyContractError(f"{card_path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(card, dict) or card.get("schema") != SCHEMA:
         found = card.get("schema") if isinstance(card, dict) else type(card).__name__
         raise PolicyContractError(f"{card_path}: field 'schema' is {found!r}; this runtime reads '{SCHEMA}'")

@@ -8,12 +8,17 @@ against `CARD` below and raises a one-line `PolicyContractError` naming the file
 dotted path such as ``robot.joints[1].velocity_limit``), what was found and what is expected.
 
 Fields the exporter writes for people (notes, units, descriptions of evaluation conditions) are
-typed loosely; fields a program reads are typed exactly. Unknown extra fields are allowed, so a
-newer exporter's card stays readable. Standard library only (the deploy machine has no torch).
+typed loosely; fields a program reads are typed exactly. An unknown field in a section a program
+reads is refused, naming the nearest known field (difflib): a hand-edited ``"velocity_limt"`` or
+``"clp"`` must not be silently ignored. The records of provenance (``training``, ``evaluation``,
+``export``; ``notes`` and ``training_curve`` at the top) stay open: they only inform people, and
+keep whatever an exporter or a loop recorded. A field the runtime must read in a newer card means a
+new ``schema`` version. Standard library only (the deploy machine has no torch).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -29,9 +34,9 @@ __all__ = ["CARD", "validate_card"]
 class _Invalid(Exception):
     """Raised inside validation with the dotted path of the field and what it expected."""
 
-    def __init__(self, path: str, value: Any, expected: str):
+    def __init__(self, path: str, value: Any, expected: str, unknown: bool = False):
         super().__init__(path)
-        self.path, self.value, self.expected = path, value, expected
+        self.path, self.value, self.expected, self.unknown = path, value, expected, unknown
 
 
 class Spec:
@@ -174,11 +179,13 @@ class Interval(Spec):
 
 @dataclass(frozen=True)
 class Obj(Spec):
-    """A JSON object: ``required`` fields must be present, ``optional`` ones are checked if present."""
+    """A JSON object: ``required`` fields must be present, ``optional`` ones are checked if present;
+    any other field is refused unless ``open`` (a record for people, whatever it holds)."""
 
     required: Mapping[str, Spec] = field(default_factory=dict)
     optional: Mapping[str, Spec] = field(default_factory=dict)
     what: str = "an object"
+    open: bool = False
 
     def describe(self) -> str:
         keys = ", ".join(self.required)
@@ -188,6 +195,14 @@ class Obj(Spec):
         if not isinstance(value, dict):
             raise _Invalid(path, value, self.describe())
         prefix = f"{path}." if path else ""
+        if not self.open:
+            known = [*self.required, *self.optional]
+            for key in value:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                    near = f"did you mean '{close[0]}'? " if close else ""
+                    raise _Invalid(prefix + str(key), value[key], f"{near}(valid names: {', '.join(known)})",
+                                   unknown=True)
         for key, spec in self.required.items():
             if key not in value:
                 raise _Invalid(prefix + key, _MISSING, spec.describe())
@@ -229,7 +244,7 @@ JOINT = Obj(
         "velocity_limit": POSITIVE,
         "effort_limit": NON_NEGATIVE,
     },
-    optional={"units": MapOf(Str())},
+    optional={"units": Obj(optional={"position": Str(), "velocity": Str(), "effort": Str()})},
 )
 ACTUATOR = Obj(
     required={
@@ -256,6 +271,11 @@ RESULT = Obj(
         "fault_episodes": INDEX,
     },
     what="an evaluation result object",
+    open=True,  # min/max returns, lengths, ...: whatever the evaluation measured
+)
+# evaluation.robustness / robustness_mujoco: what `robot-rl policies` reads of robustness.yaml's cases.
+ROBUSTNESS = Obj(
+    required={"engine": Str(), "cases": MapOf(RESULT)}, what="a robustness record", open=True
 )
 
 CARD = Obj(
@@ -302,8 +322,9 @@ CARD = Obj(
             }
         ),
         "parity": Obj(
-            optional={"passed": Bool(), "samples": INDEX, "tolerance": NON_NEGATIVE,
-                      "max_abs_diff_batched": NON_NEGATIVE, "max_abs_diff_single": NON_NEGATIVE}
+            optional={"passed": Bool(), "samples": INDEX, "tolerance": NON_NEGATIVE, "seed": Opt(Num(integer=True)),
+                      "max_abs_diff_batched": NON_NEGATIVE, "max_abs_diff_single": NON_NEGATIVE,
+                      "worst_index": Opt(INDEX)}
         ),  # fmt: skip
         "training": Opt(
             Obj(
@@ -313,12 +334,21 @@ CARD = Obj(
                     "global_step": Opt(INDEX),
                     "command": Opt(Str()),
                     "engine": Opt(Str()),
-                }
+                },
+                open=True,  # the run's config, network, paths: provenance for people
             )
         ),
-        "evaluation": Opt(Obj(optional={"results": MapOf(RESULT), "episodes": INDEX})),
-        "export": Opt(Obj(optional={"command": Opt(Str()), "created": Str()})),
+        "evaluation": Opt(
+            Obj(
+                optional={"results": MapOf(RESULT), "episodes": INDEX, "robustness": Opt(ROBUSTNESS),
+                          "robustness_mujoco": Opt(ROBUSTNESS)},
+                open=True,  # gap and deploy-chain checks of the loops, seeds, notes
+            )
+        ),
+        "export": Opt(Obj(optional={"command": Opt(Str()), "created": Str()}, open=True)),
         "reproduce": List(Str()),
+        "notes": Anything(),
+        "training_curve": Anything(),
     },
     what="a model card object",
 )
@@ -337,6 +367,11 @@ def validate_card(card: Any, card_path: str | Path, spec: Spec = CARD) -> None:
         spec.check(card, "")
     except _Invalid as bad:
         where = f"field '{bad.path}'" if bad.path else "the card"
+        if bad.unknown:
+            raise PolicyContractError(
+                f"{card_path}: {where} is unknown; {bad.expected} (fix the field name or re-export the policy "
+                "with `robot-rl export`)"
+            ) from None
         raise PolicyContractError(
             f"{card_path}: {where} {_shown(bad.value)}; expected {bad.expected} (fix the field or re-export "
             "the policy with `robot-rl export`)"

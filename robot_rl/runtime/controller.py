@@ -80,11 +80,12 @@ class Controller:
         """The source reads the IMU, or the filter does (fall detector, IMU watchdog of a legged robot)."""
         return bool(self.source.needs_imu) or self.safety.config.max_tilt is not None
 
-    def activate(self, now: float, q: np.ndarray) -> SafetyState:
-        """Start the source from the measured positions ``q`` (the filter ramps it in)."""
+    def activate(self, now: float, q: np.ndarray, stamp: float | None = None) -> SafetyState:
+        """Start the source from the measured positions ``q`` (stamped ``stamp``, default ``now``;
+        the filter ramps it in)."""
         if self.safety.state is SafetyState.INACTIVE:
             self.source.start(now)
-        return self.safety.activate(now, q)
+        return self.safety.activate(now, q, stamp)
 
     def deactivate(self) -> SafetyState:
         return self.safety.deactivate()

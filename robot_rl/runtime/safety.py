@@ -37,13 +37,18 @@ later rule never undoes an earlier one except where this list says so:
 0. readings: the range and jump checks above (a failure latches a sensor fault naming the joint,
    the value and the rule, and the safe action goes out);
 1. start-up ramp: for ``ramp_time`` seconds after activation the command is blended from the state
-   at activation (zero force; the measured position) to the policy's command;
+   at activation (zero force -- also the rate limit's origin, whatever was sent before; the
+   measured position) to the policy's command;
 2. effort: force commands within the actuator's effort limit; position targets only as far from
    the measured state as the PD law ``gain * (kp * (target - q) - kd * qd)`` can reach within it.
    This one is best effort for position targets: when the PD reach and rules 3-4 cannot both be
    met (the robot was pushed away), rules 3-4 win and the servo's own torque limit clips the rest;
-3. rate: a change of at most ``max_change`` from the previous *output* (for position actuators
-   also at most ``velocity_limit * control_dt``: targets move no faster than the joint may);
+3. rate: a change of at most ``max_change`` per control period *of the caller's clock* from the
+   previous *output* (for position actuators also at most ``velocity_limit * control_dt``: targets
+   move no faster than the joint may). The allowance of one call is ``max_change`` times the time
+   since the previous output in control periods, at most one period's: a caller stepping ten
+   times a period (states arriving at 500 Hz for a 50 Hz policy) gets a tenth per call, so the
+   bound holds per second of ``now``, not per call;
 4. position and velocity limits: a position target is clipped into ``[lower + margin, upper -
    margin]``; a force that pushes a joint further past ``limit - margin`` or faster past its
    velocity limit is removed (the force pulling back is kept).
@@ -57,19 +62,27 @@ the force *towards zero*; with the default ``max_change`` (the full effort range
 is within the rate limit too, and with a smaller one it is the single, documented exception:
 force is released at once, never ramped down while the robot is in danger.
 
+Time. ``now`` is the caller's own clock (a control node passes its monotonic clock, or sim time
+under a simulator) and every stamp is on that clock (the node maps a robot's stamps onto it, see
+``robot_rl.deploy.stamps``). The filter calls no clock itself: the same inputs give the same outputs.
+
 Faults (all latched, each with a reason naming the joint or input, and a :attr:`fault_kind`):
 NaN or inf in any input (``input``), a reading that fails rule 0 (``sensor``), a state older than
-``watchdog_timeout`` (``watchdog``: the robot went silent) or stamped in the future by more than
-that, or the clock going backwards (``clock``), inputs of the wrong length (``input``), the
-e-stop (``estop``), and a fault the caller reports with :meth:`external_fault` (``external``).
+``watchdog_timeout`` (``watchdog``: the robot went silent), an active filter not stepped for longer
+than ``watchdog_timeout`` (``watchdog``: the caller stalled -- its clock jumped -- and must not
+resume driving as if nothing happened), a state stamped in the future by more than the watchdog, or
+the clock going backwards (``clock``), inputs of the wrong length (``input``), the e-stop
+(``estop``), and a fault the caller reports with :meth:`external_fault` (``external``, or the kind
+it names).
 
 Legged robots (a floating base with a ``default_pose`` in robot.yaml) get three more behaviours,
 because holding a frozen pose is the wrong reflex for a robot standing on its own feet:
 
 * **IMU.** Each step takes the IMU's projected gravity and its stamp. A missing or non-finite
-  reading (``input``), or one older than ``watchdog_timeout`` (``watchdog``), is a fault, so the
-  watchdog covers both sensor streams (a robot whose IMU went silent is as blind as one whose
-  encoders did).
+  reading (``input``), one older than ``watchdog_timeout`` (``watchdog``), or one stamped in the
+  future by more than that (``clock``: a reading stamped ahead would otherwise keep a silent IMU
+  "fresh" until its stamp is reached) is a fault, so the watchdog covers both sensor streams (a
+  robot whose IMU went silent is as blind as one whose encoders did).
 * **Fall detector.** A trunk tilted more than ``max_tilt`` from upright (from the IMU's gravity
   direction) latches a fault of kind ``fall`` (not sticky: a simulator's new episode stands the robot up again).
 * **Damping mode.** In FAULT, position targets follow the measured joint positions, so the PD law
@@ -374,9 +387,13 @@ class SafetyFilter:
         self._kind: str | None = None
         self._estop = False
         self._t_active = 0.0  # time of activation (ramp origin)
-        self._t_last = -math.inf  # `now` of the last active step (clock-backwards check)
+        self._t_last = -math.inf  # `now` of the last active step (clock-backwards and stall checks)
+        self._t_out = -math.inf  # `now` of the last output: the rate limit is per second of `now`
         self._start = [0.0] * self._n_act  # ramp origin per actuator: 0 force or measured position
         self._prev = [math.nan] * self._n_act  # previous output (rate limit); NaN: nothing sent yet
+        # What a force actuator last sent when it was activated (NaN once the first active output is out):
+        # the ramp starts from zero force, but the wire must not jump past zero from what it last carried.
+        self._sent_at_activation = [math.nan] * self._n_act
         self._trusted: list[float] = [math.nan] * self._n_joints  # last trusted reading per joint
         self._trusted_t: list[float] = [math.nan] * self._n_joints  # its stamp; NaN: no jump reference
         self._hold: list[float] = [math.nan] * self._n_joints  # latched hold position per joint
@@ -410,15 +427,17 @@ class SafetyFilter:
         """The last trusted reading of each joint (NaN for a joint never read plausibly)."""
         return np.array(self._trusted)
 
-    def activate(self, now: float, q: Sequence[float] | np.ndarray) -> SafetyState:
+    def activate(self, now: float, q: Sequence[float] | np.ndarray, stamp: float | None = None) -> SafetyState:
         """INACTIVE -> ACTIVE, starting the ramp at ``now`` from the measured positions ``q``.
 
-        ``q`` is a reading like any other (rule 0, with ``now`` as its stamp). A non-finite, wrongly
-        sized or implausible ``q``, or a non-finite ``now``, latches a FAULT instead. In FAULT this
-        does nothing (call :meth:`reset` first); in ACTIVE it does nothing.
+        ``q`` is a reading like any other (rule 0, with ``stamp`` as its stamp, ``now`` if not given:
+        a state read a little before the activation keeps its own time for the next jump check). A
+        non-finite, wrongly sized or implausible ``q``, or a non-finite ``now``, latches a FAULT
+        instead. In FAULT this does nothing (call :meth:`reset` first); in ACTIVE it does nothing.
         """
         if self._state is not SafetyState.INACTIVE:
             return self._state
+        stamp = now if stamp is None or not stamp <= now else stamp
         qs = _as_floats(q)
         problem = (
             self._length_problem(qs, self._n_joints, "position", "joints")
@@ -426,15 +445,18 @@ class SafetyFilter:
             or self._finite_problem(qs, "position", self.robot.joint_names, "joint")
         )
         if problem:
-            self._check_readings(now, now, qs)
+            self._check_readings(now, stamp, qs)
             return self._fault(f"{problem} at activation", "input")
-        sensor = self._check_readings(now, now, qs)
+        sensor = self._check_readings(now, stamp, qs)
         if sensor:
             return self._fault(f"{sensor} at activation", "sensor")
         for k, a in enumerate(self._acts):
             self._start[k] = 0.0 if a.force else qs[a.joint]
-            if not math.isfinite(self._prev[k]):  # nothing sent yet: the rate limit starts here
-                self._prev[k] = 0.0 if a.force else min(max(qs[a.joint], a.lo), a.hi)
+            if a.force:  # the ramp starts from zero force, whatever was sent last (releasing it is safe)
+                self._sent_at_activation[k] = self._prev[k]
+                self._prev[k] = 0.0
+            elif not math.isfinite(self._prev[k]):  # nothing sent yet: the rate limit starts here
+                self._prev[k] = min(max(qs[a.joint], a.lo), a.hi)
         self._t_active = self._t_last = float(now)
         self._stand_until = -math.inf
         pose, speed = self.config.default_pose, self.config.soft_start_speed
@@ -470,10 +492,13 @@ class SafetyFilter:
             self._fault("e-stop pressed", "estop")
         return self._state
 
-    def external_fault(self, reason: str) -> SafetyState:
-        """Latch a FAULT for a condition only the caller can see (e.g. a second publisher on the
-        command topic); like every fault it stays until :meth:`reset`."""
-        return self._fault(str(reason), "external")
+    def external_fault(self, reason: str, kind: str = "external") -> SafetyState:
+        """Latch a FAULT for a condition only the caller can see (a second publisher on the command
+        topic, an input stamped ahead of the caller's clock, the caller stopping); like every fault it
+        stays until :meth:`reset`. ``kind`` is one of :data:`FAULT_KINDS` (what may clear it)."""
+        if kind not in FAULT_KINDS:
+            raise SafetyError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        return self._fault(str(reason), kind)
 
     def forget_readings(self) -> None:
         """The robot was moved by something the caller can see and the filter cannot (a simulator
@@ -533,6 +558,7 @@ class SafetyFilter:
         otherwise.
         """
         qs, qds, cmd = _as_floats(q), _as_floats(qd), _as_floats(command)
+        rate = self._rate_fraction(now)
         sensor = self._check_readings(now, state_stamp, qs)
         if self._state is SafetyState.ACTIVE:
             problem = self._input_problem(now, state_stamp, qs, qds, cmd)
@@ -541,7 +567,7 @@ class SafetyFilter:
             if problem is None and self._legged:
                 problem = self._imu_problem(now, gravity, imu_stamp)
             if problem is None:
-                out = self._filter(now, qs, qds, cmd)
+                out = self._filter(now, qs, qds, cmd, rate)
                 if math.isfinite(sum(out)):
                     self._prev = out
                     return SafeCommand(np.array(out), SafetyState.ACTIVE, None)
@@ -553,8 +579,25 @@ class SafetyFilter:
         elif sensor is not None:
             self._fault(sensor, "sensor")  # a glitching sensor blocks activation until reset
         damping = self._state is SafetyState.FAULT and self.config.damping_on_fault
-        return SafeCommand(np.array(self._safe_action()), self._state, self._reason,
+        return SafeCommand(np.array(self._safe_action(rate)), self._state, self._reason,
                            "damping" if damping else "position")
+
+    def _rate_fraction(self, now: float) -> float:
+        """The share of one period's ``max_change`` this output may use: the time since the previous
+        output in control periods, at most 1 (0 when ``now`` did not advance or is not a number).
+
+        Why: a caller stepping faster than the control rate (states arriving at 500 Hz, stamped or not)
+        would otherwise move a target ``max_change`` per call, ten times its speed limit per second.
+        """
+        try:
+            dt = now - self._t_out
+        except TypeError:
+            return 0.0
+        if not dt > 0.0:  # NaN, or `now` did not advance
+            return 0.0
+        if math.isfinite(now):
+            self._t_out = now
+        return min(1.0, dt / self.config.control_dt)
 
     def _imu_problem(self, now: float, gravity, stamp: float | None) -> tuple[str, str] | None:
         """The IMU stream's watchdog and the fall detector (legged robots): (reason, fault kind) or None."""
@@ -569,6 +612,8 @@ class SafetyFilter:
         timeout = self.config.watchdog_timeout
         if age > timeout:
             return f"IMU reading is {age:.3g} s old (watchdog {timeout:g} s)", "watchdog"
+        if age < -timeout:
+            return f"IMU reading is stamped {-age:.3g} s in the future (watchdog {timeout:g} s)", "clock"
         norm = math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
         if norm < 0.5:
             return f"IMU gravity direction has length {norm:.3g}; expected a unit vector", "input"
@@ -620,6 +665,10 @@ class SafetyFilter:
             return f"state is {age:.3g} s old (watchdog {timeout:g} s)", "watchdog"
         if age < -timeout:
             return f"state is stamped {-age:.3g} s in the future (watchdog {timeout:g} s)", "clock"
+        gap = now - self._t_last
+        if gap > timeout:
+            return (f"no control step for {gap:.3g} s (watchdog {timeout:g} s): the controller stalled; "
+                    "not resuming", "watchdog")
         return None
 
     def _check_readings(self, now: float, stamp: float, q: list[float]) -> str | None:
@@ -673,7 +722,7 @@ class SafetyFilter:
                 self._hold[j] = v
         return problem
 
-    def _filter(self, now: float, q: list[float], qd: list[float], cmd: list[float]) -> list[float]:
+    def _filter(self, now: float, q: list[float], qd: list[float], cmd: list[float], rate: float) -> list[float]:
         """Rules 1-4 of the module docstring, per actuator, as nested interval clips.
 
         Written as scalar Python with conditional expressions: for the handful of actuators of a
@@ -702,8 +751,13 @@ class SafetyFilter:
                 c = qj + a.damping_ratio * qdj  # 2. PD torque within the effort limit
                 u = c - e if u < c - e else c + e if u > c + e else u
                 lo, hi = a.lo, a.hi  # 4. target inside the limits with margin
-            p, d = prev[k], a.max_change  # 3. rate, from the previous output
+            p, d = prev[k], a.max_change * rate  # 3. rate, from the previous output, per period of `now`
             u = p - d if u < p - d else p + d if u > p + d else u
+            w = self._sent_at_activation[k]
+            if w == w:  # 3b. first output after activation: from what the wire carried, or towards zero
+                lo_w, hi_w = (min(0.0, w - d), w + d) if w >= 0.0 else (w - d, max(0.0, w + d))
+                u = lo_w if u < lo_w else hi_w if u > hi_w else u
+                self._sent_at_activation[k] = math.nan
             out[k] = lo if u < lo else hi if u > hi else u
         return out
 
@@ -722,9 +776,10 @@ class SafetyFilter:
         """Hold the last trusted reading (joints never read plausibly are filled in later)."""
         self._hold = list(self._trusted)
 
-    def _safe_action(self) -> list[float]:
+    def _safe_action(self, rate: float) -> list[float]:
         """Zero force; for a position actuator, the latched hold position (0 if never measured)
-        clipped into the limits, approached from the previous target at most at the rate limit.
+        clipped into the limits, approached from the previous target at most at the rate limit
+        (``rate``: the share of one period's change this output may use).
         In damping mode (FAULT on a legged robot) the target is the last trusted reading instead, so
         it follows the robot (kp * (target - q) = 0: damping only)."""
         out = []
@@ -736,7 +791,7 @@ class SafetyFilter:
             h = self._trusted[a.joint] if damping else self._hold[a.joint]
             h = min(max(h if math.isfinite(h) else 0.0, a.lo), a.hi)
             if p == p:  # rate limit from the previous output, which lies inside [lo, hi]
-                d = a.max_change
+                d = a.max_change * rate
                 h = p - d if h < p - d else p + d if h > p + d else h
             out.append(h)
         self._prev = out

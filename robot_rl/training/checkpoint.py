@@ -66,7 +66,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, expected_algo: str | None = None) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint``; every failure is a CheckpointError saying why."""
+    """Read a checkpoint written by ``save_checkpoint``; every failure is a CheckpointError saying why
+    (a missing, corrupt or foreign file, another algorithm, or a NaN/inf anywhere in its state)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -91,4 +92,13 @@ def load_checkpoint(path: Path, expected_algo: str | None = None) -> dict[str, A
     for key in ("algo", "state", "model_meta", "global_step"):
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks the '{key}' entry; it is incomplete")
+    bad = first_non_finite(payload["state"])
+    if bad is not None:
+        # save_checkpoint never writes one: the file was edited or damaged. Resuming would train (and
+        # evaluating or exporting would act) on NaN; say which value, and which files are still good.
+        raise CheckpointError(
+            f"{path}: '{bad}' holds NaN or inf, so this checkpoint cannot be resumed, evaluated or exported "
+            f"(nothing was changed); use an earlier one in {path.parent} (step_*.pt: to resume from one, copy it "
+            "over last.pt)"
+        )
     return payload

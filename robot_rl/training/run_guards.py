@@ -138,15 +138,17 @@ def _params_names(robot: Any, params: Any) -> set[str]:
 
 
 def check_run_numbers(config: Any, source: str) -> None:
-    """steps >= 1; eval_episodes >= 1; eval_every, checkpoint_every, seed >= 0; all integers."""
+    """steps >= 1; eval_episodes >= 1; eval_every, checkpoint_every >= 0; 0 <= seed <= MAX_SEED; integers."""
+    from robot_rl.training.setting_ranges import MAX_SEED
+
     rules = (
-        ("steps", 1, "--steps"),
-        ("eval_episodes", 1, "--eval-episodes"),
-        ("eval_every", 0, "--eval-every"),
-        ("checkpoint_every", 0, "--checkpoint-every"),
-        ("seed", 0, "--seed"),
+        ("steps", 1, None, "--steps"),
+        ("eval_episodes", 1, None, "--eval-episodes"),
+        ("eval_every", 0, None, "--eval-every"),
+        ("checkpoint_every", 0, None, "--checkpoint-every"),
+        ("seed", 0, MAX_SEED, "--seed"),
     )
-    for name, minimum, flag in rules:
+    for name, minimum, maximum, flag in rules:
         value = getattr(config, name)
         ok = (
             isinstance(value, (int, float))
@@ -154,9 +156,11 @@ def check_run_numbers(config: Any, source: str) -> None:
             and math.isfinite(value)
             and float(value).is_integer()
             and value >= minimum
+            and (maximum is None or value <= maximum)
         )
         if not ok:
+            most = f" and <= {maximum}" if maximum is not None else ""
             raise RobotRLError(
-                f"{source}: '{name}' is {value!r}; expected an integer >= {minimum} ({flag} N)"
+                f"{source}: '{name}' is {value!r}; expected an integer >= {minimum}{most} ({flag} N)"
             )
         setattr(config, name, int(value))

@@ -28,10 +28,11 @@ class RobotTaskEnv(gym.Env):
     term summed over the episode).
     """
 
-    metadata = {"render_modes": []}
+    # render_fps is the control rate (one frame per step); each instance sets its robot's.
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, task: str, engine: str = "mujoco", randomization: RandomizationLike = None,
-                 params: ParamsLike = None, robot: RobotSpec | str | None = None):
+                 params: ParamsLike = None, robot: RobotSpec | str | None = None, render_mode: str | None = None):
         self.core = EpisodeCore(task, 1, engine=engine, randomization=randomization, params=params, robot=robot)
         c = self.core
         self.robot, self.interface, self.logic, self.task_id = c.robot, c.interface, c.logic, c.task_id
@@ -40,11 +41,20 @@ class RobotTaskEnv(gym.Env):
         n_obs, n_act = self.interface.obs_size, self.interface.action_size
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n_act,), np.float32)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode '{render_mode}' is not supported; expected one of "
+                             f"{self.metadata['render_modes']} or None")
+        self.metadata = {**self.metadata, "render_fps": int(round(self.robot.control_hz))}
+        self.render_mode = render_mode
+        self._renderer = None  # sim.render.SceneRenderer, built on the first render() (needs OpenGL for MuJoCo)
+        self._render_options: dict[str, Any] = {}
 
     # -- gymnasium API -----------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         obs, priv = self.core.reset(seed)
+        if self._renderer is not None:
+            self._renderer.reset()  # a followed base starts the episode in the middle of the picture
         return obs[0], {"privileged": priv[0]}
 
     def step(self, action):
@@ -56,7 +66,32 @@ class RobotTaskEnv(gym.Env):
             info.update({k: float(v[0]) for k, v in core.episode_reward_terms().items()})
         return obs, reward, terminated, truncated, info
 
+    def render(self):
+        """An (H, W, 3) uint8 frame of the current state (``render_mode="rgb_array"``), or None without one.
+
+        The goal or velocity command is drawn into the scene; a floating base is followed. The
+        renderer (sim/render.py) is made on the first call, so an env that never renders needs no OpenGL.
+        """
+        if self.render_mode is None:
+            gym.logger.warn("render() called on an env made without render_mode; pass render_mode='rgb_array'")
+            return None
+        if self._renderer is None:
+            from sim.render import SceneRenderer
+
+            self._renderer = SceneRenderer(self, **self._render_options)
+        return self._renderer.render()
+
+    def set_render_options(self, width: int = 640, height: int = 480, shadows: bool = False) -> None:
+        """Frame size and quality of `render()` (shadows and reflections cost ~3x a frame in software GL)."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self._render_options = {"width": int(width), "height": int(height), "shadows": bool(shadows)}
+
     def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
         self.core.close()
 
     # -- helpers -------------------------------------------------------------------------

@@ -35,9 +35,19 @@ def add_trigger_services(transport: RclpyTransport, node: ControlNode) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
+    import signal
+
     transport = RclpyTransport("policy_node", args=sys.argv if args is None else args)
     ros_node = transport.node
-    recorder = None
+    recorder = node = None
+    # Every way out sends the safe action and the final state first (ControlNode.stop): why we stop.
+    why = {"reason": "the executor stopped"}
+
+    def on_sigterm(*_: object) -> None:  # launch sends SIGINT, then SIGTERM
+        why["reason"] = "SIGTERM"
+        transport.shutdown()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         use_sim_time = bool(ros_node.get_parameter("use_sim_time").value)
         param(ros_node, "follow_episodes", use_sim_time)  # a simulator's episodes, by default on sim time
@@ -52,8 +62,13 @@ def main(args: list[str] | None = None) -> int:
             return 1
         transport.spin()
     except KeyboardInterrupt:
-        pass
+        why["reason"] = "Ctrl-C (SIGINT)"
+    except BaseException as exc:
+        why["reason"] = f"error: {exc!r}"
+        raise
     finally:
+        if node is not None and not node.config_error:
+            node.stop(why["reason"])
         transport.close()
         if recorder is not None:
             recorder.close()
