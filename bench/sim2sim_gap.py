@@ -22,8 +22,9 @@ import json
 import numpy as np
 
 from sim.engines import make_engine
+from sim.gaits import scripted_trot
 from sim.robot import available_robots, load_robot
-from sim.tasks.legged import scripted_trot
+from sim.sim2sim import joint_gap, standing
 
 
 def _yaw(quat: np.ndarray) -> float:
@@ -35,17 +36,10 @@ def legged_gap(robot_name: str) -> dict:
     robot = load_robot(robot_name)
     pose = np.array(robot.default_pose)
     out: dict = {"robot": robot_name, "contacts": True, "scenarios": {}}
-    stand: dict = {}
+    stand = {k: v for k, v in standing(robot, 2.0).items() if k in ("mujoco", "pybullet", "height_gap_m")}
     trot: dict = {}
     for engine in ("mujoco", "pybullet"):
         e = make_engine(robot, engine)
-        e.reset(pose, np.zeros(len(pose)))
-        heights = []
-        for _ in range(int(2 * robot.control_hz)):
-            e.step(pose)
-            heights.append(e.state().base.position[2])
-        stand[engine] = {"final_height_m": round(heights[-1], 4),
-                         "mean_height_last_1s_m": round(float(np.mean(heights[-int(robot.control_hz):])), 4)}
         e.reset(pose, np.zeros(len(pose)))
         start = e.state().base
         for u in scripted_trot(robot, 4.0):
@@ -57,8 +51,6 @@ def legged_gap(robot_name: str) -> dict:
                         "yaw_rad": round(_yaw(end.orientation) - _yaw(start.orientation), 4),
                         "final_height_m": round(float(end.position[2]), 4), "fell": fell}
         e.close()
-    stand["height_gap_m"] = round(abs(stand["mujoco"]["mean_height_last_1s_m"]
-                                      - stand["pybullet"]["mean_height_last_1s_m"]), 4)
     mj, pb_ = trot["mujoco"], trot["pybullet"]
     gap_xy = np.hypot(mj["drift_x_m"] - pb_["drift_x_m"], mj["drift_y_m"] - pb_["drift_y_m"])
     trot["drift_gap_m"] = round(float(gap_xy), 4)
@@ -89,31 +81,7 @@ def gap(robot_name: str) -> dict:
     robot = load_robot(robot_name)
     out: dict = {"robot": robot_name, "scenarios": {}}
     for name, (q0, commands) in scenarios(robot).items():
-        traj = {}
-        for engine in ("mujoco", "pybullet"):
-            e = make_engine(robot, engine)
-            e.reset(q0, np.zeros_like(q0))
-            states = []
-            for u in commands:
-                e.step(u)
-                states.append(np.concatenate(e.joint_state()))
-            traj[engine] = np.array(states)
-            e.close()
-        diff = traj["mujoco"] - traj["pybullet"]
-        n = len(robot.joints)
-        pos, vel = diff[:, :n], diff[:, n:]
-
-        def per_joint(values: np.ndarray) -> dict:
-            # Three significant figures, not fixed decimals: the fixed-base engines agree to ~1e-8,
-            # which rounding to 7 decimals printed as an exact 0.
-            return dict(zip(robot.joint_names, [float(f"{v:.3g}") for v in values.tolist()], strict=True))
-
-        out["scenarios"][name] = {
-            "seconds": len(commands) / robot.control_hz,
-            "max_abs_position_gap": per_joint(np.abs(pos).max(0)),
-            "rms_position_gap": per_joint(np.sqrt((pos**2).mean(0))),
-            "max_abs_velocity_gap": per_joint(np.abs(vel).max(0)),
-        }
+        out["scenarios"][name] = joint_gap(robot, q0, commands)  # the measure `robots import` prints too
     return out
 
 

@@ -286,6 +286,17 @@ class Excitation:
         return out
 
 
+def hold_before_start(engine, command: np.ndarray) -> None:
+    """Fill the engine's delay line with `command`, as if it had been sent (and held) all along.
+
+    `sim.engines`' MuJoCo and PyBullet engines keep their `DelayLine` as `engine.delay`; an engine
+    without one applies commands undelayed and needs nothing.
+    """
+    line = getattr(engine, "delay", None)
+    if line is not None:
+        line.reset(np.asarray(command, dtype=float))
+
+
 @dataclass
 class ExcitationRun:
     """What a simulated excitation produced: the log and how close it came to the limits."""
@@ -304,6 +315,11 @@ def run_excitation(engine, robot: RobotSpec, duration: float, seed: int, obs_noi
     Per control step k: read the joint state (plus Gaussian `obs_noise`, as a sensor would), compute
     the command from it, log both at t_k (joint state first), then step the engine. `recorder` is a
     `calibration.rosbag_io.BagRecorder`; `progress(k, n)` is called every step.
+
+    The engine's delay line starts holding the first command, not the zeros `Engine.reset` leaves
+    in it: a robot excited in a lab was holding its pose before the first command, and the fit
+    replays the log that way (`sim.actuators.delayed_command`). With zeros, every position servo
+    would be sent to 0 rad for the first `action_delay` (an arm's joints kicked at up to 3.4 rad/s).
     """
     from calibration.log import make_log
 
@@ -328,6 +344,8 @@ def run_excitation(engine, robot: RobotSpec, duration: float, seed: int, obs_noi
             recorder.write_joint_state(t_ns, None, q, qd)
             if k < n:
                 recorder.write_command(t_ns, u)
+        if k == 0:
+            hold_before_start(engine, u)
         if k < n:
             engine.step(u)
         if progress is not None:

@@ -39,7 +39,8 @@ class RobotLog:
     """Joint states and commands of one run, times in seconds from the first joint state.
 
     Commands act by zero-order hold: `command[k]` is in force from `command_t[k]` until the next
-    command; before the first command the robot receives zero (the engines' convention too).
+    command; before the first command the robot holds that first command (it was already doing
+    what it is first told: `sim.actuators.delayed_command`, the replay's rule).
     """
 
     joint_names: tuple[str, ...]
@@ -65,11 +66,9 @@ class RobotLog:
         return float(np.median(np.diff(self.t)))
 
     def command_at(self, times: np.ndarray) -> np.ndarray:
-        """The command in force at each time (zero-order hold, zero before the first command)."""
+        """The command in force at each time (zero-order hold; the first command before it)."""
         idx = np.searchsorted(self.command_t, np.asarray(times), side="right") - 1
-        out = self.command[np.clip(idx, 0, None)].copy()
-        out[idx < 0] = 0.0
-        return out
+        return self.command[np.clip(idx, 0, None)].copy()
 
     def window(self, t_start: float, t_end: float) -> RobotLog:
         """The joint states with t_start <= t <= t_end, with every command (commands are a ZOH signal)."""
@@ -182,7 +181,7 @@ def make_log(
     dt = float(np.median(np.diff(t)))
     if command_t[0] > t0 + 2 * dt:
         notes.append(f"first command arrives {command_t[0] - t0:.3f} s after the first joint state; "
-                     "zero command assumed before it")
+                     "the first command is assumed held before it")
     if command_t[-1] < t0:
         raise LogError(source, "every command precedes the first joint state",
                        "the command and joint-state recordings do not overlap; record both topics together")

@@ -13,7 +13,8 @@ What is ours, and why:
   `sim.engines.mujoco.ModelParamWriter`, the code `MujocoEngine` itself uses, so a fitted
   `pole.mass` means exactly what it means in training (inertia scaled with mass), and no spec is
   mutated in place between evaluations;
-- `custom_rollout` realizes `action_delay` as a delay of the *commands* (what `DelayLine` does),
+- `custom_rollout` realizes `action_delay` as a delay of the *commands* (`sim.actuators.delayed_command`,
+  the whole-log form of the engines' delay rule),
   where sysid's own delay transform shifts *sensor* signals, which is only equivalent for a run
   that starts at rest; it also stamps sensor readings with the time they describe: MuJoCo computes
   sensors before integrating, so after `mj_step` they describe the state one physics step earlier;
@@ -33,7 +34,8 @@ import numpy as np
 from mujoco import sysid
 
 from calibration.fit import FitOutcome, fit_parameters, solve, spread_weights
-from calibration.segments import Segment, delayed_command
+from calibration.segments import Segment
+from sim.actuators import delayed_command
 from sim.engines.mujoco import ModelParamWriter, build_spec
 from sim.robot import RobotSpec
 

@@ -74,8 +74,7 @@ class PybulletProblem:
         n = int(np.ceil(seg.duration / dt - 1e-9))
         step_t = np.arange(n) * dt
         idx = np.searchsorted(seg.cmd_t, step_t + 1e-9, side="right") - 1
-        commands = seg.cmd[np.clip(idx, 0, None)]
-        commands[idx < 0] = 0.0
+        commands = seg.cmd[np.clip(idx, 0, None)]  # before the first command: the first, held (delayed_command)
         self.sim.set_params({**values, "action_delay": delay_steps * robot.physics_dt})
         self.sim.reset(q0, qd0)
         self._prime_delay_line(seg, delay_steps)
@@ -93,10 +92,15 @@ class PybulletProblem:
 
         A held-out stretch (or a segment after a gap) starts mid-motion: at t = 0 the robot is
         still executing commands sent up to `delay` earlier. `reset` empties the line, which would
-        apply zero for the first `delay` and leave a passive pole swinging wrongly for seconds.
+        apply zero for the first `delay` and leave a passive pole swinging wrongly for seconds. At
+        the log's own start the line holds the first command (`sim.actuators.delayed_command`): a
+        position servo that was holding its pose does not jump to a zero target.
         """
         before = seg.cmd_t < -1e-9
-        if delay_steps <= 0 or not np.any(before):
+        if delay_steps <= 0:
+            return
+        if not np.any(before):
+            self.sim.delay.reset(seg.cmd[0])
             return
         # Commands are issued once per control step, so those before the start fill the line in order.
         self.sim.delay.prime(seg.cmd[before])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from calibration.identification import SysidResult
+    from calibration.result import SysidResult
     from calibration.segments import Segment
 
 

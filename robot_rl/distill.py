@@ -65,6 +65,7 @@ def distill(
     record = {
         "env_id": run_cfg.env_id,
         "task": run_cfg.to_yaml_dict()["task"],
+        "robot": run_cfg.robot,  # the teacher's robot (a task by kind's; None: an alias's own)
         "algo": "distill",
         "steps": steps,
         "seed": seed,

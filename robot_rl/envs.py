@@ -11,8 +11,10 @@ Our algorithms see exactly one contract, whatever the env:
   truncation and not on termination, which is only possible if the terminal obs is not lost.
 
 Task ids: ``CartpoleSwingup-v0`` is short for ``robot_rl/CartpoleSwingup-v0``; those take
-``engine=``, ``randomization=`` and ``params=`` keyword arguments. Any other Gymnasium id
-(``Pendulum-v1``, ``Hopper-v5``) is made with ``gymnasium.make`` and gets no task kwargs.
+``engine=``, ``randomization=``, ``params=`` and ``robot=`` keyword arguments (``robot``: a shipped
+robot's name or a robot.yaml path; a task by kind such as ``Reach-v0`` needs it, an alias such as
+``IiwaReach-v0`` names its own). Any other Gymnasium id (``Pendulum-v1``, ``Hopper-v5``) is made with
+``gymnasium.make`` and gets no task kwargs.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from robot_rl.errors import RobotRLError
 OUR_NAMESPACE = "robot_rl"
 
 def _our_tasks() -> tuple[str, ...]:
-    """Task ids from the simulator's one registry (sim/tasks/registry.py); none if sim is absent."""
+    """Task ids from the simulator's one registry (sim/tasks/registry.py): the aliases bound to a robot,
+    then the tasks by kind of robot; none if sim is absent."""
     try:
-        from sim.tasks.registry import TASKS
+        from sim.tasks.registry import ALL_TASKS
     except ImportError:  # pragma: no cover - sim is part of this repo
         return ()
-    return TASKS
+    return ALL_TASKS
 
 
 OUR_TASKS = _our_tasks()
@@ -43,10 +46,32 @@ class EnvSpecError(RobotRLError):
 
 
 def resolve_env_id(task_or_id: str) -> str:
-    """Map a short task name (``CartpoleSwingup-v0``) to its registered id; leave other ids alone."""
+    """Map a short task name (``CartpoleSwingup-v0``, or ``Reach`` for the one ``Reach-v*``) to its
+    registered id; leave other ids alone."""
     if "/" not in task_or_id and task_or_id in OUR_TASKS:
         return f"{OUR_NAMESPACE}/{task_or_id}"
+    if "/" not in task_or_id and "-v" not in task_or_id:
+        versions = [t for t in OUR_TASKS if t.rsplit("-v", 1)[0] == task_or_id]
+        if len(versions) == 1:
+            return f"{OUR_NAMESPACE}/{versions[0]}"
     return task_or_id
+
+
+def task_robot(env_id: str, robot: str | None) -> str | None:
+    """``--robot`` for our task ``env_id``, checked before anything is built or written: a shipped robot's
+    name stays a name, a robot.yaml path (or its folder) becomes absolute, so a run's config.yaml finds it
+    from any folder; None keeps an alias's own robot. A task by kind without a robot, or a robot of
+    another kind, raises ``sim.tasks.spec.TaskRobotError`` (one line, naming what would do)."""
+    from pathlib import Path
+
+    from sim.robot import available_robots, resolve_robot_yaml
+    from sim.tasks.registry import resolve_robot
+
+    task = env_id.split("/", 1)[-1]
+    if robot is not None and not (robot in available_robots() and not Path(robot).exists()):
+        robot = str(resolve_robot_yaml(robot).resolve())
+    resolve_robot(task, robot)
+    return robot
 
 
 def is_our_task(env_id: str) -> bool:
@@ -61,13 +86,19 @@ def _register_our_tasks() -> None:
         raise EnvSpecError(f"cannot import the simulator package 'sim' to build our tasks: {exc}") from exc
 
 
-def task_kwargs_for(env_id: str, engine: str | None, randomization: Any, params: Any) -> dict[str, Any]:
-    """Keyword arguments our tasks take; gymnasium's own envs take none (they would reject them)."""
+def task_kwargs_for(env_id: str, engine: str | None, randomization: Any, params: Any,
+                    robot: Any = None) -> dict[str, Any]:
+    """Keyword arguments our tasks take; gymnasium's own envs take none (they would reject them).
+
+    ``robot``: a shipped robot's name, a robot.yaml path or a RobotSpec; None leaves the task's own (an
+    alias's robot), and is not passed at all, so an alias is made exactly as before robots were a choice."""
     if not is_our_task(env_id):
         return {}
     kwargs: dict[str, Any] = {"engine": engine or "mujoco", "randomization": randomization}
     if params is not None:
         kwargs["params"] = params
+    if robot is not None:
+        kwargs["robot"] = robot
     return kwargs
 
 
@@ -146,6 +177,7 @@ def make_vec_env(
                 randomization=task_kwargs.get("randomization"),
                 params=task_kwargs.get("params"),
                 nthread=physics_threads,
+                robot=task_kwargs.get("robot"),
             )
             _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
             return venv
@@ -272,3 +304,27 @@ class PrivilegedVectorObservation(gym.vector.VectorWrapper):
                 final[i] = np.concatenate([last, priv]).astype(np.float32)
             info = {**info, "final_obs": final, "_final_obs": done.copy()}
         return obs, reward, terminated, truncated, info
+
+
+def hold_action(env: Any) -> np.ndarray:
+    """The action, in [-1, 1], that commands each position actuator of one of our robot tasks to the joint
+    position the task starts its episodes in (0 for a force actuator); PPO's ``init_action: hold`` starts
+    its actor there (``OnPolicyAlgorithm.start_actions_at``).
+
+    Why: an action of 0 is the middle of each joint's target range, which for an arm is far from where its
+    episodes start (the iiwa straight up, its Reach goals in front at the height of its home pose), so a
+    policy that starts at 0 spends its first several hundred thousand steps unlearning that offset.
+    ``env`` is a vector env of ours (sim.vector.RobotVectorEnv, possibly wrapped); EnvSpecError otherwise.
+    """
+    inner = env
+    while not hasattr(inner, "logic") and hasattr(inner, "env"):
+        inner = inner.env
+    if not all(hasattr(inner, name) for name in ("logic", "interface", "robot")):
+        raise EnvSpecError("init_action 'hold' needs one of our robot tasks (--task), which know the pose an episode "
+                           f"starts in; {type(env).__name__} does not: use --set init_action=zero")
+    robot, interface = inner.robot, inner.interface
+    q = np.asarray(inner.logic.initial_state(np.random.default_rng(0), 16)[0], dtype=float).mean(axis=0)
+    start = q[robot.actuator_joint_indices()]
+    position = np.array([a.type == "position" for a in robot.actuators])
+    action = (start - np.asarray(interface.action_offset)) / np.asarray(interface.action_scale)
+    return np.clip(np.where(position, action, 0.0), -1.0, 1.0).astype(np.float32)

@@ -52,8 +52,9 @@ from robot_rl.runtime.card import (
     sha256_file,
 )
 from robot_rl.runtime.onnx_policy import OnnxPolicy
-from sim.observations import TASK_ROBOTS, task_interface
-from sim.robot import RobotSpec, load_robot
+from sim.observations import task_interface
+from sim.robot import RobotSpec
+from sim.tasks.registry import ALL_TASKS, TaskRobotError, resolve_robot
 
 __all__ = [
     "MIN_OPSET",
@@ -76,6 +77,7 @@ TRAINING_KEYS = (
     "command",
     "algo",
     "env_id",
+    "robot",  # the robot the run trained on, as given (a name or a robot.yaml path; None: the alias's own)
     "engine",
     "randomize",
     "params",
@@ -310,12 +312,15 @@ def export_actor(
     import torch
 
     task = str(meta.get("task", "")).removeprefix("robot_rl/")
-    if task not in TASK_ROBOTS:
+    if task not in ALL_TASKS:
         raise PolicyContractError(
             f"run metadata field 'task' is {meta.get('task')!r}; export needs one of our robot "
-            f"tasks ({', '.join(TASK_ROBOTS)}), whose observation function the runtime shares"
+            f"tasks ({', '.join(ALL_TASKS)}), whose observation function the runtime shares"
         )
-    robot_spec = robot if isinstance(robot, RobotSpec) else load_robot(robot or meta.get("robot") or TASK_ROBOTS[task])
+    try:  # the robot: as given, else the run's (a task by kind names it), else an alias's own
+        robot_spec = resolve_robot(task, robot if robot is not None else meta.get("robot"))
+    except TaskRobotError as exc:
+        raise PolicyContractError(str(exc)) from None
     interface = task_interface(task, robot_spec)
     actor = actor.eval()
     with torch.no_grad():

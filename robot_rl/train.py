@@ -23,6 +23,13 @@ and leaves the last good checkpoint untouched. SIGINT/SIGTERM finish the current
 ``last.pt`` and stop; ``robot-rl train --resume runs/NAME`` continues from it with the same step
 counter, optimizer, normalizer and RNG state (the envs restart their episodes).
 
+A run ends at ``steps`` env steps or, with ``time_budget_s`` (``robot-rl train --time-budget 10m``),
+when its training time (iterations and periodic evaluations, every session of a resumed run
+together, like the step count) reaches the budget, whichever comes first: the iteration under way
+finishes, then the final evaluation and checkpoint follow as at the step limit. Under a budget the
+step-based schedules (PPO's learning-rate annealing, DQN's exploration) follow the elapsed fraction
+of the budget instead of the steps, so a run annealed to its end whatever its speed on a shared machine.
+
 ``load_policy(run_dir)`` is the hand-off to export: it returns the deterministic actor as a plain
 ``nn.Module`` with the observation normalization inside.
 """
@@ -47,8 +54,9 @@ import torch
 import yaml
 
 from robot_rl.algos import ALGORITHMS, Algorithm
-from robot_rl.envs import is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
+from robot_rl.envs import hold_action, is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
 from robot_rl.errors import CheckpointError, RobotRLError
+from robot_rl.training.algo_settings import RunConfigError, algo_config
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
 from robot_rl.training.cpu import cpu_training_settings
 from robot_rl.training.evaluation import evaluate
@@ -56,19 +64,16 @@ from robot_rl.training.logger import METRICS_FILE, MetricsLogger, read_metrics
 from robot_rl.training.mujoco_log import mujoco_log_in
 from robot_rl.training.presets import preset_settings
 from robot_rl.training.run_guards import check_run_numbers, remove_stale_temp_files
-from robot_rl.training.setting_ranges import check_combination, check_settings
 from sim.validation import load_yaml_file
 
 CONFIG_FILE = "config.yaml"
 LAST, BEST = "last.pt", "best.pt"
+# `steps` of a run bounded by its time budget alone (`--time-budget` without `--steps`).
+NO_STEP_LIMIT = 10**12
 
 
 class TrainingDivergedError(RobotRLError):
     """A loss or a parameter became NaN or inf; the run stopped and kept its last good checkpoint."""
-
-
-class RunConfigError(RobotRLError):
-    """A run configuration (command line or config.yaml) is invalid."""
 
 
 @dataclass
@@ -80,6 +85,9 @@ class RunConfig:
     steps: int
     seed: int = 0
     engine: str | None = "mujoco"
+    # Our tasks: the robot, a shipped robot's name or a robot.yaml path (None: an alias's own, e.g. the
+    # iiwa for IiwaReach-v0; a task by kind such as Reach-v0 needs one).
+    robot: str | None = None
     randomize: str | None = None
     params: str | None = None
     eval_every: int = 50_000
@@ -95,9 +103,12 @@ class RunConfig:
     privileged_obs: bool = False
     workers: int = 0  # Ray rollout workers of num_envs envs each (robot_rl.distributed); 0: this process
     video_every: int = 0  # film a short clip at every N-th periodic evaluation (robot_rl.video); 0: never
+    # Wall-clock seconds of training after which the run ends (evaluated and checkpointed), whichever of
+    # this and `steps` comes first; None: steps alone. The run's total, across resumes, as `steps` is.
+    time_budget_s: float | None = None
 
     def task_kwargs(self) -> dict[str, Any]:
-        return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params)
+        return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params, self.robot)
 
     def algo_settings(self) -> dict[str, Any]:
         """The preset's settings (if any) with this run's explicit overrides on top."""
@@ -127,60 +138,19 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def algo_config(algo: str, overrides: dict[str, Any]) -> Any:
-    """The algorithm's config dataclass with ``overrides`` applied; unknown keys are an error."""
-    if algo not in ALGORITHMS:
-        raise RunConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGORITHMS)}")
-    cfg_cls = ALGORITHMS[algo].config_cls
-    fields = {f.name: f for f in dataclasses.fields(cfg_cls)}
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise RunConfigError(f"unknown {algo} setting(s) {unknown}; known settings: {', '.join(sorted(fields))}")
-    values = {name: _coerce_setting(algo, name, str(fields[name].type), value) for name, value in overrides.items()}
-    check_settings(algo, values)
-    if "hidden" in values:
-        values["hidden"] = tuple(int(w) for w in values["hidden"])
-    cfg = cfg_cls(**values)
-    check_combination(algo, cfg)
-    return cfg
-
-
-def _coerce_setting(algo: str, name: str, annotation: str, value: Any) -> Any:
-    """Check one setting against its declared type; numbers written as strings become numbers.
-
-    YAML 1.1 (PyYAML) reads ``1e-3`` as the string "1e-3" (it wants ``1.0e-3``), so ``--set
-    learning_rate=1e-3`` arrives as a string: it is converted here instead of failing deep in torch.
-    """
-    optional = annotation.endswith("| None")
-    base = annotation.removesuffix("| None").strip()
-    if value is None and optional:
-        return None
-    expected = {"float": float, "int": int, "bool": bool}.get(base)
-    if expected is None:
-        return value
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-    elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except ValueError:
-            pass
-        else:
-            if expected is float:
-                return number
-            if number.is_integer():
-                return int(number)
-    hint = " or null" if optional else ""
-    raise RunConfigError(f"{algo} setting '{name}' must be {base}{hint}, got {value!r}")
-
-
 def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
     """Vector env + algorithm for a run (``env_seed`` differs from the run seed after a resume)."""
     if config.workers:  # rollout workers on Ray; the learner is the same algorithm
         from robot_rl.distributed.rollout import build_distributed
 
-        return build_distributed(config, env_seed)
+        algo = build_distributed(config, env_seed)
+        if getattr(algo.cfg, "init_action", "zero") == "hold":  # the learner has no env: ask one of its own
+            probe = make_vec_env(config.env_id, 1, seed=env_seed, **config.task_kwargs())
+            try:
+                algo.start_actions_at(hold_action(probe))
+            finally:
+                probe.close()
+        return algo
     cfg = algo_config(config.algo, config.algo_settings())
     spec = ALGORITHMS[config.algo]
     env = make_vec_env(
@@ -380,9 +350,13 @@ class Trainer:
         status = "finished"
         final_eval = None
         stop_signal = None
+        budget = cfg.time_budget_s
+        time_up = budget is not None and elapsed_before >= budget
         try:
             with _StopFlag() as stop, cpu_training_settings():
-                while algo.global_step < cfg.steps:
+                while algo.global_step < cfg.steps and not time_up:
+                    if budget is not None:
+                        self._schedule_by_time(elapsed_before + time.perf_counter() - start_time, budget)
                     step_before, t0 = algo.global_step, time.perf_counter()
                     metrics = algo.iterate()
                     self._check_finite(metrics)
@@ -390,10 +364,12 @@ class Trainer:
                     metrics["time/fps"] = (algo.global_step - step_before) / max(now - t0, 1e-9)
                     metrics["time/elapsed_s"] = elapsed_before + now - start_time
                     self.runner_state["elapsed_s"] = metrics["time/elapsed_s"]
+                    time_up = budget is not None and metrics["time/elapsed_s"] >= budget
                     # Once a run has a best.pt, its last iteration is evaluated too, so the final state competes
                     # for it (80k steps with eval_every 50k: at 50k and at 80k); a run too short for any
                     # periodic evaluation keeps only last.pt and its final evaluation.
-                    last_iteration = algo.global_step >= cfg.steps and self.runner_state["best_return"] is not None
+                    last_iteration = (algo.global_step >= cfg.steps or time_up) and \
+                        self.runner_state["best_return"] is not None
                     if cfg.eval_every > 0 and (algo.global_step >= next_eval or last_iteration):
                         next_eval = _next_multiple(algo.global_step, cfg.eval_every)
                         metrics.update(self._periodic_eval())
@@ -403,6 +379,9 @@ class Trainer:
 
                             log_training_video(self.run_dir, algo.global_step, lambda obs: algo.act(obs[None])[0],
                                                cfg.env_id, cfg.task_kwargs(), logger.tb, cfg.privileged_obs)
+                    if budget is not None:  # a periodic evaluation counts: the budget is the run's wall clock
+                        left = budget - elapsed_before - (time.perf_counter() - start_time)
+                        metrics["time/left_s"], time_up = max(left, 0.0), left <= 0
                     logger.log(algo.global_step, metrics)
                     self._update_bar(bar, algo.global_step - step_before, metrics)
                     if cfg.checkpoint_every > 0 and algo.global_step >= next_ckpt:
@@ -425,8 +404,29 @@ class Trainer:
         elapsed = elapsed_before + time.perf_counter() - start_time
         result = TrainResult(status, stop_signal, algo.global_step, elapsed, final_eval, self.run_dir)
         summary = {"status": status, "global_step": algo.global_step, "elapsed_s": elapsed, "final_eval": final_eval}
+        if budget is not None:
+            summary["time_budget_s"] = budget
+            summary["stopped_by"] = "time_budget" if time_up and status == "finished" else \
+                ("steps" if status == "finished" else "signal")
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         return result
+
+    def _schedule_by_time(self, elapsed: float, budget: float) -> None:
+        """Under a time budget, point the algorithm's step-based schedules at the budget's end.
+
+        Why: PPO anneals its learning rate (DQN its exploration) over ``total_steps``; a budgeted run
+        does not know its step count ahead, so the runner sets ``total_steps`` to the steps the run would
+        reach at its present pace, ``global_step / (elapsed / budget)``. Every schedule ``f(step /
+        total_steps)`` then follows the elapsed fraction of the budget (capped by ``steps``).
+        """
+        algo = self.algo
+        if not hasattr(algo, "total_steps"):
+            return
+        fraction = elapsed / budget
+        if algo.global_step > 0 and fraction > 0:
+            algo.total_steps = int(min(self.config.steps, max(algo.global_step / min(fraction, 1.0), 1)))
+        else:
+            algo.total_steps = self.config.steps
 
     def _periodic_eval(self) -> dict[str, float]:
         # Eval episodes use seeds disjoint from training's env seeds.
@@ -444,6 +444,17 @@ class Trainer:
             return None
         from tqdm import tqdm
 
+        budget = self.config.time_budget_s
+        if budget is not None:  # the bar counts seconds of the budget: tqdm's "remaining" is the time left
+            return tqdm(
+                total=budget,
+                initial=min(float(self.runner_state["elapsed_s"]), budget),
+                unit="s",
+                dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 10.0,
+                desc=f"{self.config.algo} {self.config.env_id}",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s, {remaining} left{postfix}",
+            )
         return tqdm(
             total=self.config.steps,
             initial=self.algo.global_step,
@@ -454,11 +465,12 @@ class Trainer:
             desc=f"{self.config.algo} {self.config.env_id}",
         )
 
-    @staticmethod
-    def _update_bar(bar, steps: int, metrics: dict[str, float]) -> None:
+    def _update_bar(self, bar, steps: int, metrics: dict[str, float]) -> None:
         if bar is None:
             return
         post = {"fps": f"{metrics['time/fps']:.0f}"}
+        if self.config.time_budget_s is not None:
+            post = {"step": f"{self.algo.global_step:,}", **post}
         if "episode/return" in metrics:
             post["return"] = f"{metrics['episode/return']:.1f}"
         if "episode/success_rate" in metrics:
@@ -466,7 +478,10 @@ class Trainer:
         if "eval/mean_return" in metrics:
             post["eval"] = f"{metrics['eval/mean_return']:.1f}"
         bar.set_postfix(post, refresh=False)
-        bar.update(steps)
+        if self.config.time_budget_s is not None:
+            bar.update(min(metrics["time/elapsed_s"], self.config.time_budget_s) - bar.n)
+        else:
+            bar.update(steps)
 
 
 def _git_commit() -> str | None:
@@ -518,7 +533,13 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise RunConfigError(f"{path}: expected a mapping of run settings")
     config = RunConfig.from_dict(data, str(path))
     check_run_numbers(config, str(path))  # a hand-edited steps: 0 would otherwise end the run at once
+    budget = config.time_budget_s
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
+                               or not math.isfinite(budget) or budget <= 0):
+        raise RunConfigError(f"{path}: 'time_budget_s' is {budget!r}; expected seconds > 0 or null "
+                             "(--time-budget 10m)")
     return config
+
 
 
 def command_line() -> str:
@@ -566,7 +587,7 @@ def load_policy(run_dir: str | Path, checkpoint: str | None = LAST) -> tuple[tor
     DQN's is the greedy action index of its Q network instead). It is in eval mode
     and on the CPU.
 
-    ``meta`` holds: ``task`` (short name or None), ``env_id``, ``engine``, ``randomize``,
+    ``meta`` holds: ``task`` (short name or None), ``env_id``, ``robot`` (as given, or None), ``engine``, ``randomize``,
     ``params``, ``algo``, ``seed``, ``command`` (the exact training command line), ``obs_dim``,
     ``act_dim``, ``hidden``, ``activation``, ``normalize_obs``, ``squash``, ``global_step``,
     ``git_commit`` (at training time, or None), ``run_dir``, ``checkpoint`` (path) and ``config``
@@ -589,6 +610,7 @@ def load_policy(run_dir: str | Path, checkpoint: str | None = LAST) -> tuple[tor
     meta = {
         "task": config.get("task"),
         "env_id": config.get("env_id"),
+        "robot": config.get("robot"),
         "engine": config.get("engine"),
         "randomize": config.get("randomize"),
         "params": config.get("params"),

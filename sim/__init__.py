@@ -1,9 +1,20 @@
 """robot-rl simulation: robot descriptions, engines, tasks and domain randomization.
 
 `import sim` registers every task of the registry (sim/tasks/registry.py) as a Gymnasium env
-`robot_rl/<Task>` (when gymnasium is installed): CartpoleBalance-v0, CartpoleSwingup-v0,
-IiwaReach-v0, A1Walk-v0, and imports nothing heavy: engines load
-on first use, so the deploy runtime can import `sim.robot` and `sim.observations` without them.
+`robot_rl/<Task>` (when gymnasium is installed), and imports nothing heavy: engines load on first
+use, so the deploy runtime can import `sim.robot` and `sim.observations` without them.
+
+Tasks by kind of robot take the robot, a shipped robot's name or a robot.yaml path, and have no
+default (which robot a policy drives is the caller's choice; without one the error lists the shipped
+robots of the task's kind):
+
+    gymnasium.make("robot_rl/Reach-v0", robot="iiwa")         # any fixed-base arm
+    gymnasium.make("robot_rl/Walk-v0", robot="path/to/robot.yaml")  # any legged robot
+    gymnasium.make("robot_rl/PoleSwingup-v0", robot="cartpole")     # any cart-pole (PoleBalance-v0 too)
+
+The older ids are aliases bound to their robot (sim.tasks.registry.ALIASES) and need no robot:
+CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0 (= Reach-v0 on the iiwa), A1Walk-v0 (= Walk-v0
+on the A1). `TASKS` lists those, `GENERIC_TASKS` the tasks by kind.
 """
 
 from __future__ import annotations
@@ -11,9 +22,9 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.tasks.registry import TASK_SPECS, TASKS
+from sim.tasks.registry import GENERIC_TASKS, TASK_SPECS, TASKS
 
-__all__ = ["TASKS", "TASK_SPECS"]
+__all__ = ["GENERIC_TASKS", "TASKS", "TASK_SPECS"]
 
 
 def _default_gl() -> None:

@@ -1,9 +1,21 @@
-"""The actuator model shared by both engines: delay line and torque law.
+"""The actuator model shared by both engines: the action delay and the torque law.
 
 MuJoCo realizes the torque law natively (gain/bias parameters, force range); PyBullet calls
-`actuator_torques` at every substep. Both use `DelayLine`, so `action_delay` means the same thing
-in both: a command issued at the start of a control step takes effect `action_delay` seconds later,
-quantized to physics substeps.
+`actuator_torques` at every substep.
+
+`action_delay` has one rule, written here once: a command issued at the start of a control step
+takes effect `action_delay` seconds later, quantized to physics substeps (`delay_substeps`), so
+substep s of a step applies the command issued `delay_lags(...)[s]` control steps ago. Its forms:
+
+* `ActionDelay`: a batch of N robots, control step by control step (the episode core, sim/core.py);
+* `DelayLine`: one robot's `ActionDelay` as runs of substeps (each engine's own `step`);
+* `delay_lags`: the map itself, for a caller that lays out a whole plan (a model-based controller);
+* `delayed_command`: a whole log replayed at once (calibration): the logged commands, at whatever
+  times they were stamped, delayed and averaged over each physics step. That is the quantized rule
+  made continuous in the delay (equal to it at whole substeps, linear in between), so a
+  finite-difference Jacobian of a fit sees the delay (tests/test_calibration_excite.py). Before
+  the log's first command it holds that command, as a robot that was running before the log does;
+  `ActionDelay`/`DelayLine` keep their own start (`reset`: zero unless given), which training uses.
 """
 
 from __future__ import annotations
@@ -11,6 +23,24 @@ from __future__ import annotations
 import numpy as np
 
 from sim.robot import RobotSpec
+
+
+def delay_substeps(delay: float, physics_dt: float) -> int:
+    """`action_delay` (s) in whole physics substeps, rounded and never negative: what the engines realize."""
+    return max(0, int(round(delay / physics_dt)))
+
+
+def _lags(d: int, substeps: int) -> np.ndarray:
+    """Per substep s: ceil((d - s) / S) control steps ago = -floor((s - d) / S), d in substeps."""
+    return -np.floor_divide(np.arange(substeps) - d, substeps)
+
+
+def delay_lags(delay: float, physics_dt: float, substeps: int) -> np.ndarray:
+    """Per substep of a control step, how many control steps ago its command was issued (0 = this step's).
+
+    The map `ActionDelay` gathers with, for a caller that lays out commands without a stateful line.
+    """
+    return _lags(delay_substeps(delay, physics_dt), substeps)
 
 
 class ActionDelay:
@@ -36,9 +66,9 @@ class ActionDelay:
 
     def set_delay(self, i: int, delay: float) -> None:
         """Delay of robot i in seconds, quantized to physics substeps (takes effect from its next reset)."""
-        d = max(0, int(round(delay / self.physics_dt)))
+        d = delay_substeps(delay, self.physics_dt)
         if d not in self._offsets_of:
-            back = -np.floor_divide(np.arange(self.substeps) - d, self.substeps)
+            back = _lags(d, self.substeps)
             self._offsets_of[d] = (back, int(back.max()) + 1)
         back, need = self._offsets_of[d]
         if need > self.history.shape[1]:
@@ -102,7 +132,7 @@ class DelayLine:
 
     def set_delay(self, delay: float) -> None:
         self._delay.set_delay(0, delay)
-        self.delay_steps = max(0, int(round(delay / self.physics_dt)))
+        self.delay_steps = delay_substeps(delay, self.physics_dt)
 
     def reset(self, initial: np.ndarray | None = None) -> None:
         self._delay.reset(0, initial)
@@ -125,6 +155,36 @@ class DelayLine:
         """Commands to apply over the next control step, as runs of substeps."""
         control = self._delay.control(np.asarray(command, dtype=float).reshape(1, -1))[0]
         return [(control[0], self.substeps)] if len(control) == 1 else segments(control)
+
+
+def delayed_command(cmd_t: np.ndarray, cmd: np.ndarray, step_start: np.ndarray, dt: float,
+                    delay: float) -> np.ndarray:
+    """The delay rule over a whole log: per physics step starting at s (`step_start`), the average over
+    [s, s + dt) of the zero-order-hold command (`cmd` (M, U) issued at `cmd_t` (M,)) delayed by `delay`.
+
+    Before the first command the first command is held: a log starts with a robot that was already
+    doing what it is first told (a position servo holding its pose, which is the hold target the
+    control node sends before and at activation; a force actuator at the zero force the node's
+    start-up ramp begins from), never one whose servos jump to a zero target for the first `delay`.
+    Exact integration of the piecewise-constant signal through its piecewise-linear integral, so the
+    result is continuous (piecewise linear) in `delay`; at a whole number of substeps, with commands
+    issued at the control steps, it is what `ActionDelay` applies from a line reset to the first
+    command (`DelayLine.reset(cmd[0])`).
+    """
+    span = float(step_start[-1] - cmd_t[0]) + dt + abs(delay) + 1.0
+    knots = np.concatenate([[cmd_t[0] - span], cmd_t, [cmd_t[-1] + span]])
+    widths = np.diff(cmd_t)
+    integral = np.zeros((len(knots), cmd.shape[1]))
+    integral[0] = -cmd[0] * span  # the first command, held since long before the log
+    integral[2:-1] = np.cumsum(cmd[:-1] * widths[:, None], axis=0)
+    integral[-1] = integral[-2] + cmd[-1] * span
+    a = step_start - delay
+    out = np.empty((len(step_start), cmd.shape[1]))
+    for u in range(cmd.shape[1]):
+        hi = np.interp(a + dt, knots, integral[:, u])
+        lo = np.interp(a, knots, integral[:, u])
+        out[:, u] = (hi - lo) / dt
+    return out
 
 
 def actuator_torques(robot: RobotSpec, params: dict[str, float], command: np.ndarray,

@@ -2,37 +2,31 @@
 
 Why one: reset, domain randomization, initial state, pushes, observation noise, action delay,
 reward terms and success were written twice (single and vector env) and drifted. Here they exist
-once, on arrays with a leading batch dimension, over one of two physics backends:
+once, on arrays with a leading batch dimension, over a `sim.engines.batch.BatchEngine`: MuJoCo's
+threaded `mujoco.rollout` for a batch, a loop over single engines for PyBullet and small N. How the
+physics advances is the engines' business; the core calls only that protocol.
 
-* `MujocoRollout`: every robot has its own MjModel (so DR differs per robot) and the whole batch
-  advances one control step (all substeps, delayed commands laid out per substep) in one threaded
-  `mujoco.rollout` call; IMU, contact and actuator readings come back as sensordata.
-* `EngineLoop`: one `sim.engines` engine per robot, stepped in a loop (PyBullet, which has no
-  batched stepping; and MuJoCo for small N, where a rollout call costs more than it saves).
-
-`action_delay` is realized here by `sim.actuators.ActionDelay` (the engines' own delay is set to 0).
+`action_delay` is realized here by `sim.actuators.ActionDelay`: the batch gets the per-substep commands
+it lays out (the engines' own delay is set to 0).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sim.actuators import ActionDelay, segments
+from sim.actuators import ActionDelay
+from sim.engines.batch import BatchEngine, make_batch
 from sim.observations import task_interface
 from sim.params import ParamsLike, resolve_params
 from sim.randomization import RandomizationLike, load_randomization
-from sim.robot import RobotSpec, load_robot
+from sim.robot import RobotSpec
 from sim.state import ImuState, RobotState
 from sim.tasks.logic import TaskLogic
-from sim.tasks.registry import task_spec
-
-ROLLOUT_MIN_ENVS = 4  # below this a Python loop over engines is faster than a rollout call
+from sim.tasks.registry import bind_task
 
 
 def privileged_vector(robot: RobotSpec, params: dict[str, float]) -> np.ndarray:
@@ -61,160 +55,6 @@ def _scaled(noise: np.ndarray, scale: float) -> np.ndarray:
     return noise if scale == 1.0 else noise * scale
 
 
-class EngineLoop:
-    """One engine per robot (any engine), stepped in a Python loop."""
-
-    def __init__(self, robot: RobotSpec, engine: str, base_params: dict[str, float], n: int, delay: ActionDelay):
-        from sim.engines import make_engine
-
-        self.engines = [make_engine(robot, engine, base_params) for _ in range(n)]
-        self.robot = robot
-        self.joint_names = robot.joint_names  # properties that compute: read them once
-        self.substeps = robot.substeps
-        self.delay = delay
-
-    def set_params(self, i: int, params: dict[str, float]) -> None:
-        # The delay is realized by the core's ActionDelay, not the engine's.
-        self.engines[i].set_params({**params, "action_delay": 0.0})
-
-    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
-        if self.robot.base is not None:
-            self.engines[i].reset(q, qd, None)
-        else:
-            self.engines[i].reset(q, qd)
-
-    def step_one(self, command: list[float]) -> None:
-        """Robot 0 holds `command` for the whole control step: the single env's step without delay
-        (what `step` does with a (1, 1, nu) control, without building one)."""
-        self.engines[0].run_substeps(command, self.substeps)
-
-    def step(self, control: np.ndarray) -> None:
-        S = self.substeps
-        for i, engine in enumerate(self.engines):
-            if control.shape[1] == 1 or not self.delay.delayed(i):  # one command for the step: one call
-                engine.run_substeps(control[i, 0], S)
-            else:
-                for cmd, k in segments(control[i]):
-                    engine.run_substeps(cmd, k)
-
-    def state(self) -> RobotState:
-        if len(self.engines) == 1 and self.robot.base is None:  # the single env's hot path: no stacking
-            q, qd = self.engines[0].joint_state()
-            return RobotState(self.joint_names, q[None], qd[None])
-        return RobotState.stack([e.state() for e in self.engines])
-
-    def kick(self, i: int, dqd: np.ndarray) -> None:
-        self.engines[i].apply_velocity_kick(dqd)
-
-    def kick_base(self, i: int, dv: np.ndarray) -> None:
-        self.engines[i].apply_base_velocity_kick(dv)
-
-    def close(self) -> None:
-        for e in self.engines:
-            e.close()
-
-
-class MujocoRollout:
-    """N MuJoCo models stepped together with mujoco.rollout (one call per control step)."""
-
-    def __init__(self, robot: RobotSpec, base_params: dict[str, float], n: int, nthread: int):
-        import mujoco
-        import mujoco.rollout
-
-        from sim.engines.mujoco import ModelParamWriter, ModelViews, SensorLayout, _as_slice, build_spec, default_base
-
-        self.mujoco = mujoco
-        self.robot = robot
-        base = build_spec(robot).compile()
-        self.models = [copy.copy(base) for _ in range(n)]
-        self.writer = ModelParamWriter(base, robot)
-        self.views = [ModelViews(m) for m in self.models]
-        self.scratch = mujoco.MjData(base)
-        self.datas = [mujoco.MjData(base) for _ in range(nthread)]
-        self.runner = mujoco.rollout.Rollout(nthread=nthread)
-        self.bits = mujoco.mjtState.mjSTATE_FULLPHYSICS
-        nstate = mujoco.mj_stateSize(base, self.bits)
-        jid = [base.joint(j.name).id for j in robot.joints]
-        self.qadr = np.array([base.jnt_qposadr[i] for i in jid])
-        self.vadr = np.array([base.jnt_dofadr[i] for i in jid])
-        self.qpos_idx, self.qvel_idx = 1 + self.qadr, 1 + base.nq + self.vadr
-        # Episode resets write the joints through the scratch MjData's arrays: views made once, slices
-        # where the joints are contiguous (each attribute read and fancy index costs ~0.2 us, several per reset).
-        self._scratch_qpos, self._scratch_qvel = self.scratch.qpos, self.scratch.qvel
-        self._qset, self._vset = _as_slice(self.qadr), _as_slice(self.vadr)
-        self._qget, self._vget = _as_slice(self.qpos_idx), _as_slice(self.qvel_idx)  # columns of the state rows
-        self.state_now = np.zeros((n, nstate))
-        self.out = np.zeros((n, robot.substeps, nstate))
-        # The state mj_resetData leaves (time 0, qpos0, ...): it depends on no parameter DR writes, so a
-        # fixed-base robot's reset is this row with its joints written in, without the two MuJoCo calls.
-        mujoco.mj_resetData(base, self.scratch)
-        self._reset_state = np.zeros(nstate)
-        mujoco.mj_getState(base, self.scratch, self._reset_state, self.bits)
-        self.chunk = max(1, n // nthread)
-        self.floating = robot.base is not None
-        if self.floating:
-            free = base.body(robot.base.link).jntadr[0]
-            qa, va = base.jnt_qposadr[free], base.jnt_dofadr[free]
-            self.base_qpos_idx = 1 + qa + np.arange(7)
-            self.base_qvel_idx = 1 + base.nq + va + np.arange(6)
-            self.layout = SensorLayout(robot)
-            self.sens = np.zeros((n, base.nsensordata))
-            self.sens_out = np.zeros((n, robot.substeps, base.nsensordata))
-            self.default_base = default_base(robot)
-        for i in range(n):
-            self.set_params(i, base_params)
-
-    def set_params(self, i: int, params: dict[str, float]) -> None:
-        self.writer.apply(self.models[i], params, self.views[i])
-
-    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
-        if not self.floating:
-            row = self.state_now[i]
-            row[:] = self._reset_state
-            row[self._qget], row[self._vget] = q, qd
-            return
-        m, d, mj = self.models[i], self.scratch, self.mujoco
-        mj.mj_resetData(m, d)
-        self._scratch_qpos[self._qset] = q
-        self._scratch_qvel[self._vset] = qd
-        if self.floating:
-            b = self.default_base
-            d.qpos[self.base_qpos_idx[:3] - 1], d.qpos[self.base_qpos_idx[3:] - 1] = b.position, b.orientation
-            mj.mj_forward(m, d)  # sensors of the initial state
-            self.sens[i] = d.sensordata
-        mj.mj_getState(m, d, self.state_now[i], self.bits)
-
-    def step(self, control: np.ndarray) -> None:
-        if control.shape[1] != self.robot.substeps:  # the same command for every substep
-            control = np.broadcast_to(control, (control.shape[0], self.robot.substeps, control.shape[2]))
-        self.runner.rollout(self.models, self.datas, self.state_now, np.ascontiguousarray(control),
-                            control_spec=self.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True,
-                            nstep=self.robot.substeps, state=self.out,
-                            sensordata=self.sens_out if self.floating else None, chunk_size=self.chunk)
-        self.state_now[:] = self.out[:, -1]
-        if self.floating:
-            self.sens[:] = self.sens_out[:, -1]
-
-    def state(self) -> RobotState:
-        s = self.state_now
-        q, qd = s[:, self._qget].copy(), s[:, self._vget].copy()  # = the fancy index's copy, at half its cost
-        if not self.floating:
-            return RobotState(self.robot.joint_names, q, qd)
-        from sim.engines.mujoco import state_from_arrays
-
-        return state_from_arrays(self.robot, self.layout, q, qd, None, s[:, self.base_qpos_idx],
-                                 s[:, self.base_qvel_idx], self.sens)
-
-    def kick(self, i: int, dqd: np.ndarray) -> None:
-        self.state_now[i, self._vget] += dqd  # a slice where the joints are contiguous: no fancy read-modify-write
-
-    def kick_base(self, i: int, dv: np.ndarray) -> None:
-        self.state_now[i, self.base_qvel_idx[:3]] += dv
-
-    def close(self) -> None:
-        self.runner.close()
-
-
 @dataclass
 class StepResult:
     """One batched step. `obs` is of the state after the step (before any autoreset)."""
@@ -231,17 +71,20 @@ class EpisodeCore:
 
     Args mirror the Gymnasium envs: engine "mujoco" | "pybullet"; randomization: DR config name,
     path, mapping or None; params: params file or mapping applied before DR; seed seeds the one
-    numpy Generator every random draw comes from (same seed, same episodes).
+    numpy Generator every random draw comes from (same seed, same episodes); robot: a RobotSpec, a
+    shipped robot's name or a robot.yaml path (default: an alias's robot; a task by kind such as
+    Reach-v0 needs one, and refuses a robot of another kind).
     """
 
     def __init__(self, task: str, num_envs: int, *, engine: str = "mujoco", randomization: RandomizationLike = None,
                  params: ParamsLike = None, seed: int | None = None, robot: RobotSpec | str | None = None,
                  nthread: int | None = None):
-        self.spec = task_spec(task)
+        # The task bound to its robot (a task by kind takes any robot of its kind; an alias names its own):
+        # settings that depend on the robot (a reach's goal box, a walk's command ranges) resolved.
+        self.spec, self.robot = bind_task(task, robot)
         self.task_id = self.spec.id
-        self.robot = robot if isinstance(robot, RobotSpec) else load_robot(robot or self.spec.robot)
         self.interface = task_interface(self.spec.id, self.robot)
-        self.logic = self.spec.logic_class()(self.robot, self.interface, self.spec)
+        self.logic = self.spec.logic(self.robot, self.interface, self.spec)
         self.logic.bind(num_envs)
         self.num_envs = n = num_envs
         self.engine_name = engine
@@ -249,15 +92,7 @@ class EpisodeCore:
         self.randomization = load_randomization(self.robot, randomization)
         r = self.robot
         self.delay = ActionDelay(n, len(r.actuators), r.substeps, r.physics_dt)
-        if engine == "mujoco" and n >= ROLLOUT_MIN_ENVS:
-            nthread = nthread or min(os.cpu_count() or 1, 2 if n >= 8 else 1)
-            self.sim: EngineLoop | MujocoRollout = MujocoRollout(r, self.base_params, n, nthread)
-        else:
-            from sim.engines import ENGINES
-
-            if engine not in ENGINES:
-                raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
-            self.sim = EngineLoop(r, engine, self.base_params, n, self.delay)
+        self.sim: BatchEngine = make_batch(r, engine, self.base_params, n, delay=self.delay, nthread=nthread)
         self.rng = np.random.default_rng(seed)
         self.params = [dict(self.base_params) for _ in range(n)]
         self.physics = np.zeros((n, len(r.nominal)), np.float32)
@@ -509,4 +344,4 @@ class EpisodeCore:
         self.sim.close()
 
 
-__all__ = ["EngineLoop", "EpisodeCore", "MujocoRollout", "StepResult", "privileged_vector"]
+__all__ = ["EpisodeCore", "StepResult", "privileged_vector"]

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
-from sim.urdf import Urdf, read_urdf
+from sim.packages import PackageResolver, resolve_mesh_files
+from sim.robot_tasks import ReachSettings, WalkSettings, parse_reach, parse_walk
+from sim.urdf import Urdf, engine_urdf_text, read_urdf
 from sim.validation import base60_hint, check_interval, check_keys, check_number, did_you_mean, load_yaml_file
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
@@ -26,7 +28,8 @@ ACTUATOR_TYPES = ("force", "position")
 # The keys each mapping of robot.yaml may hold: any other is refused, naming the nearest of these
 # (a typo such as `velocity_limt:` must not leave the URDF's limit in force unseen).
 TOP_KEYS = ("name", "description", "urdf", "control_hz", "physics_dt", "integrator", "contacts", "end_effector",
-            "joints", "actuators", "nominal", "base", "imu", "feet", "floor", "default_pose")
+            "joints", "actuators", "nominal", "base", "imu", "feet", "floor", "default_pose", "packages", "held",
+            "reach", "walk")
 JOINT_KEYS = ("name", "type", "position_limits", "velocity_limit", "effort_limit")
 ACTUATOR_KEYS = ("name", "joint", "type", "gain", "kp", "kd", "effort_limit")
 # Rates a simulator and a control loop can run at: a control step of more than MAX_SUBSTEPS physics
@@ -87,6 +90,20 @@ class RobotSpec:
     # How both engines integrate velocity-proportional forces (joint damping, the PD servos' kd):
     # "euler" explicitly (the default), "implicit" at the end-of-step velocity (see INTEGRATORS).
     integrator: str = "euler"
+    # robot.yaml `reach:` / `walk:` (sim/robot_tasks.py): what this robot overrides of the tasks written for
+    # its kind (sim/tasks/reach.py, sim/tasks/walk.py); None: the task derives everything from the robot.
+    reach: ReachSettings | None = None
+    walk: WalkSettings | None = None
+    # URDF joints robot.yaml does not list (grippers, mimic joints) -> the position both engines hold
+    # them fixed at (robot.yaml `held:`, else 0 within the joint's limits): see sim.urdf.engine_urdf_text.
+    held: dict[str, float] = field(default_factory=dict)
+    # Each mesh `filename` of the URDF as written (`package://...`, relative) -> its absolute file
+    # (sim.packages, with robot.yaml's `packages:` map): the engines load the URDF with these.
+    mesh_files: dict[str, Path] = field(default_factory=dict, repr=False)
+
+    def engine_urdf_text(self) -> str:
+        """The URDF text both engines build the robot from (absolute mesh paths, held joints fixed)."""
+        return engine_urdf_text(self.urdf, self.mesh_files, self.held)
 
     @property
     def floating(self) -> bool:
@@ -225,6 +242,8 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
     name = _require(data, "name", str, source, "the robot's name, a string")
     urdf_path = _urdf_path(data, yaml_path)
     urdf = read_urdf(urdf_path)
+    resolver = PackageResolver(urdf_path, _packages(data, yaml_path))
+    mesh_files = resolve_mesh_files(urdf.meshes, resolver, str(urdf_path), urdf.collision_meshes)
     control_hz = check_number(_require(data, "control_hz", (int, float), source, "a rate in Hz, e.g. 50"),
                               source, "control_hz", minimum=0.0, min_open=True, maximum=MAX_CONTROL_HZ, unit="Hz")
     physics_dt = check_number(
@@ -322,11 +341,14 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
         raise ConfigError(source, "end_effector", f"link '{ee}' is not in {urdf_path.name}")
 
     base, default_pose = _floating_base(data, urdf, urdf_path, joints, source)
+    held = _held_joints(data, urdf, urdf_path, names, source)
+    _check_moving_masses(urdf, urdf_path, names, base)
     spec = RobotSpec(
         name=name, description=str(data.get("description", "")), root=yaml_path.parent, yaml_path=yaml_path,
         urdf_path=urdf_path, control_hz=control_hz, physics_dt=physics_dt, contacts=contacts,
         joints=tuple(joints), actuators=tuple(actuators), nominal={}, end_effector=ee, urdf=urdf,
-        base=base, default_pose=default_pose, integrator=integrator,
+        base=base, default_pose=default_pose, integrator=integrator, held=held, mesh_files=mesh_files,
+        reach=parse_reach(data, joints, base is not None, source), walk=parse_walk(data, base is not None, source),
     )
     nominal = _nominal_from_urdf(spec)
     overrides = data.get("nominal", {}) or {}
@@ -340,6 +362,86 @@ def load_robot(name_or_path: str | Path) -> RobotSpec:
             check_parameter(key, value, str(urdf_path), f"{key} (from the URDF)")
     spec.nominal.update(nominal)
     return spec
+
+
+def _packages(data: dict, yaml_path: Path) -> dict[str, Path]:
+    """robot.yaml `packages:` (ROS package name -> folder, relative to robot.yaml), folders checked."""
+    source = str(yaml_path)
+    packages = data.get("packages") or {}
+    if not isinstance(packages, dict):
+        raise ConfigError(source, "packages", f"got {packages!r}; expected a mapping ROS package name -> folder "
+                          "(relative to robot.yaml), e.g. {franka_description: ../franka_description}")
+    folders: dict[str, Path] = {}
+    for pkg, folder in packages.items():
+        if not isinstance(folder, str):
+            raise ConfigError(source, f"packages.{pkg}", f"got {folder!r}; expected a folder (relative to robot.yaml)")
+        path = (yaml_path.parent / folder).resolve()
+        if not path.is_dir():
+            raise ConfigError(source, f"packages.{pkg}", f"folder {path} not found (relative to robot.yaml)")
+        folders[str(pkg)] = path
+    return folders
+
+
+MOVABLE_URDF_TYPES = ("revolute", "continuous", "prismatic")
+
+
+def _held_joints(data: dict, urdf: Urdf, urdf_path: Path, listed: list[str], source: str) -> dict[str, float]:
+    """Every movable URDF joint robot.yaml does not list -> where both engines hold it (robot.yaml `held:`).
+
+    A gripper or a mimic joint the policy does not command must not swing freely (each engine would
+    let it drift its own way): it is held fixed, at its `held:` position or else at 0 within its limits.
+    """
+    held_data = data.get("held") or {}
+    if not isinstance(held_data, dict):
+        raise ConfigError(source, "held", f"got {held_data!r}; expected a mapping joint name -> position (rad or m)")
+    movable = [n for n, j in urdf.joints.items() if j.type in MOVABLE_URDF_TYPES]
+    unlisted = [n for n in movable if n not in listed]
+    for key in held_data:
+        if key in listed:
+            raise ConfigError(source, f"held.{key}", "is listed in joints: (a listed joint moves); remove it from "
+                              "one of the two")
+        if key not in unlisted:
+            raise ConfigError(source, f"held.{key}", f"not a movable joint of {urdf_path.name} outside joints:"
+                              f"{did_you_mean(key, unlisted)} (expected one of {', '.join(unlisted) or 'none'})")
+    for name, j in urdf.joints.items():
+        if j.type not in MOVABLE_URDF_TYPES + ("fixed",) and name not in listed:
+            raise ConfigError(str(urdf_path), f"joint[{name}]", f"type '{j.type}' cannot be held fixed; "
+                              f"supported joint types: {', '.join(MOVABLE_URDF_TYPES)}, fixed")
+    held: dict[str, float] = {}
+    for name in unlisted:
+        j = urdf.joints[name]
+        if j.mimic is not None and j.mimic in listed:
+            raise ConfigError(source, "joints", f"URDF joint '{name}' mimics listed joint '{j.mimic}' but is not "
+                              "listed: it would be held fixed while its leader moves; list it too (with its own "
+                              f"actuator) or leave '{j.mimic}' out as well (both held)")
+        limits = (j.lower, j.upper) if j.type != "continuous" and j.lower is not None and j.upper is not None else None
+        if name in held_data:
+            unit = "m" if j.type == "prismatic" else "rad"
+            value = check_number(held_data[name], source, f"held.{name}", unit=unit)
+            if limits is not None and not limits[0] <= value <= limits[1]:
+                raise ConfigError(source, f"held.{name}", f"{value:g} {unit} is outside the joint's URDF limits "
+                                  f"[{limits[0]:g}, {limits[1]:g}]")
+        else:
+            value = min(max(0.0, limits[0]), limits[1]) if limits is not None else 0.0
+        held[name] = float(value)
+    return held
+
+
+def _check_moving_masses(urdf: Urdf, urdf_path: Path, listed: list[str], base: BaseSpec | None) -> None:
+    """A link that moves (child of a listed joint, or the floating base) must have mass: one line naming it.
+
+    A massless moving link has no inertia to accelerate: MuJoCo refuses to compile it and PyBullet
+    makes it static or moves it arbitrarily. Massless links on fixed joints (the Panda's
+    `panda_link8`, a grasp frame) ride on their parent and are fine.
+    """
+    moving = [(urdf.joints[n].child, f"joint '{n}' is listed in robot.yaml") for n in listed]
+    if base is not None:
+        moving.insert(0, (base.link, "it is the floating base"))
+    for link, why in moving:
+        if urdf.links[link].mass <= 0.0:
+            raise ConfigError(str(urdf_path), f"link[{link}]", f"link '{link}' moves ({why}) but has no mass "
+                              "(no <inertial> or mass 0): give it an <inertial> with its mass and inertia, or leave "
+                              "its joint out of robot.yaml's joints: to hold it fixed")
 
 
 def _nominal_from_urdf(spec: RobotSpec) -> dict[str, float]:

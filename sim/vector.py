@@ -1,8 +1,9 @@
 """Batched vector env: N robots doing one task, stepped with one batched action (the episode core).
 
 MuJoCo: every env has its own MjModel (so domain randomization differs per env) and the whole
-batch advances one control step in a single threaded `mujoco.rollout` call (sim/core.py).
-PyBullet: a loop over engines. Task logic is the same batched code as the single env's.
+batch advances one control step in a single threaded `mujoco.rollout` call
+(sim/engines/mujoco_batch.py). PyBullet: a loop over engines (sim/engines/batch.py). Task logic is
+the same batched code as the single env's (sim/core.py).
 
 Autoreset follows Gymnasium's SAME_STEP mode: when an episode ends, the returned observation is
 already the next episode's first one; the terminal observation is in `info["final_obs"]` (mask
@@ -22,17 +23,20 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from sim.core import EpisodeCore
 from sim.params import ParamsLike
 from sim.randomization import RandomizationLike
+from sim.robot import RobotSpec
 
 
 class RobotVectorEnv(VectorEnv):
-    """N copies of a robot_rl task, batched. Same kwargs as the single env, plus num_envs and seed."""
+    """N copies of a robot_rl task, batched. Same kwargs as the single env (robot= included: a shipped
+    robot's name, a robot.yaml path or a RobotSpec), plus num_envs and seed."""
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, task_id: str, num_envs: int, *, seed: int | None = None, engine: str = "mujoco",
-                 randomization: RandomizationLike = None, params: ParamsLike = None, nthread: int | None = None):
+                 randomization: RandomizationLike = None, params: ParamsLike = None, nthread: int | None = None,
+                 robot: RobotSpec | str | None = None):
         self.core = EpisodeCore(task_id, num_envs, engine=engine, randomization=randomization, params=params,
-                                seed=seed, nthread=nthread)
+                                seed=seed, nthread=nthread, robot=robot)
         c = self.core
         self.robot, self.interface, self.logic, self.task_id = c.robot, c.interface, c.logic, c.task_id
         self.num_envs, self.engine_name = num_envs, engine

@@ -7,6 +7,9 @@ tests say it the same way.
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -31,3 +34,13 @@ def one_error_line(err: str, command: str) -> str:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes, to compare before and after a refused command."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def policy_with_card(source: Path, dest: Path, edit: Callable[[dict], object]) -> Path:
+    """A copy of the policy folder ``source`` at ``dest`` whose policy.json ``edit`` changed in place:
+    a tampered or mistaken card, for the checks that must refuse it."""
+    shutil.copytree(source, dest)
+    card = json.loads((dest / "policy.json").read_text())
+    edit(card)
+    (dest / "policy.json").write_text(json.dumps(card))
+    return dest

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from calibration.excitation import Excitation, rest_pose, run_excitation
 from calibration.rosbag_io import BagRecorder, read_robot_log
-from calibration.segments import delayed_command
-from sim.actuators import DelayLine
+from sim.actuators import DelayLine, delayed_command
 from sim.engines import make_engine
 from sim.robot import load_robot
 
@@ -17,8 +16,10 @@ CARTPOLE = load_robot("cartpole")
 
 
 def engine_applied(commands: np.ndarray, substeps: int, dt: float, delay: float) -> np.ndarray:
-    """The command each physics substep receives from sim.actuators.DelayLine (what both engines apply)."""
+    """The command each physics substep receives from sim.actuators.DelayLine (what both engines apply),
+    started holding the first command (a robot holding its pose before the log, as the fit assumes)."""
     line = DelayLine(commands.shape[1], substeps, dt, delay)
+    line.reset(commands[0])
     out = []
     for c in commands:
         for value, n in line.segments(c):

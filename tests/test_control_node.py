@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fake_clock import FakeClock
 
 from robot_rl.deploy import ros2_msgs as m
 from robot_rl.deploy.control_config import ControlNodeConfig, PolicyNodeConfig
@@ -30,19 +31,6 @@ from sim.robot import load_robot
 COMMANDS = "/forward_command_controller/commands"
 REPO = Path(__file__).resolve().parents[1]
 CARTPOLE_POLICY = REPO / "policies" / "cartpole_swingup"
-
-
-class FakeClock:
-    """The node's monotonic clock: `drive` moves it to each state's stamp (a robot in real time)."""
-
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, dt: float) -> None:
-        self.t += dt
 
 
 class FakeTransport:
@@ -93,7 +81,8 @@ def drive(transport: FakeTransport, robot, q, steps: int, start: int = 0) -> Non
 def excite(transport: FakeTransport, config: ControlNodeConfig, robot, schedule, duration: float,
            recorder=None) -> ControlNode:
     """An excitation node on the fake transport and clock, its e-stop heard released (on a robot the
-    node starts only after that)."""
+    node starts only after that). No settle before activation (the policy node's tests cover it)."""
+    config = dataclasses.replace(config, settle_time=0.0)
     node = excitation_node(transport, config, robot, schedule, duration, recorder,
                            clock=transport.clock, sleep=transport.clock.sleep)
     transport.subscribers["/estop"](m.Bool(False))
@@ -238,6 +227,11 @@ def test_deploy_and_excitation_bags_have_the_same_topics_types_and_hashes(tmp_pa
 # -- one configuration: CLI flags and ROS parameters are the dataclass fields ---------------------------
 
 
+# deploy's flags of a model-based controller (robot_rl.control.cli_args), not node settings: the ROS
+# package's node runs a policy.
+CONTROLLER_FLAGS = {"controller", "task", "model_params", "mpc_samples", "mpc_horizon"}
+
+
 def deploy_parser() -> argparse.ArgumentParser:
     from robot_rl.commands import deploy
 
@@ -248,7 +242,7 @@ def deploy_parser() -> argparse.ArgumentParser:
 
 def test_deploy_flags_are_the_config_fields() -> None:
     parser = deploy_parser()
-    dests = {a.dest for a in parser._actions} - {"help", "transport", "duration"}
+    dests = {a.dest for a in parser._actions} - {"help", "transport", "duration"} - CONTROLLER_FLAGS
     assert dests == {f.name for f in dataclasses.fields(PolicyNodeConfig)}
 
 
@@ -310,7 +304,7 @@ def test_ros_parameters_are_the_same_fields(monkeypatch: pytest.MonkeyPatch) -> 
     config = load_config(node, PolicyNodeConfig, required=("policy", "robot"), node_name="policy_node")
     optional_none = {f.name for f in dataclasses.fields(PolicyNodeConfig) if f.default is None}
     declared = set(node.params) | optional_none | {"node_name"}
-    flags = {a.dest for a in deploy_parser()._actions} - {"help", "transport", "duration"}
+    flags = {a.dest for a in deploy_parser()._actions} - {"help", "transport", "duration"} - CONTROLLER_FLAGS
     assert declared == flags
     assert config == PolicyNodeConfig(policy="p", robot="r")
 

@@ -16,25 +16,24 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from robot_rl.full_loop import DemoConfig
-from robot_rl.full_loop import run as run_demo
-from robot_rl.legged_loop import A1, group_of, parameter_rows
-from robot_rl.legged_sim_robot import summarize_metrics
+from robot_rl.demo import DemoConfig
+from robot_rl.demo import run as run_demo
+from robot_rl.demo.facts import demo_spec
+from robot_rl.demo.legged import group_of, parameter_rows
+from robot_rl.demo.legged_sim_robot import summarize_metrics
 
 # CPU ~20 s (two processes over DDS, an 8 s excitation, a 13-parameter fit); wall time is that on a
 # quiet machine and 5-20x more when other jobs hold both cores (a stall > 1 s also reruns the deployment).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def test_a1_demo_reduced(tmp_path: Path, monkeypatch):
-    import robot_rl.full_loop as full_loop
-
+def test_a1_demo_reduced(tmp_path: Path):
+    a1 = demo_spec("a1")
     gap = {"trunk.mass": {"scale": 1.25}, "*.gain": {"scale": 0.85}, "action_delay": 0.02}
-    reduced = replace(A1, reality_gap=gap, fit_names=("*.gain", "action_delay"), excite_duration=8.0,
-                      compare_in_sims=False)
-    monkeypatch.setitem(full_loop.DEMOS, "a1", reduced)
+    reduced = replace(a1, reality_gap=gap, fit_names=("*.gain", "action_delay"),
+                      kind=replace(a1.kind, excite_duration=8.0, compare_in_sims=False))
     cfg = DemoConfig(out=tmp_path, quick=True, robot="a1", robot_episodes=1, progress=False)
-    summary = run_demo(cfg, Console(quiet=True))
+    summary = run_demo(cfg, Console(quiet=True), reduced)
 
     robot = summary["episodes"]["robot_pybullet_gap_over_dds"]
     assert robot["episodes"] == 1 and len(robot["episode_metrics"]) == 1

@@ -232,6 +232,14 @@ def test_sim_robot_and_policy_node_swing_up(domain, policy_dir: Path, tmp_path: 
     assert len(states) >= 500 and len(commands) >= len(states)
     assert all(abs(v) <= EFFORT_LIMIT for c in commands for v in c.data)
     assert max(abs(math.cos(s.position[1]) - 1.0) for s in states[-20:]) < 0.05  # upright at the end
+    # The sim robot read its joints as a robot does (robot_rl.deploy.sensor_model): every published position
+    # is a whole count of its encoder (10 um on the rail, 2 pi / 2^14 on the hinge), not an engine float.
+    from robot_rl.deploy.sensor_model import PRISMATIC_ENCODER, REVOLUTE_ENCODER
+
+    for k, res in enumerate((PRISMATIC_ENCODER.resolution, REVOLUTE_ENCODER.resolution)):
+        counts = [s.position[k] / res for s in states]
+        assert max(abs(c - round(c)) for c in counts) < 1e-6, k
+    assert summary["sensors"]["model"].startswith("encoders")
 
 
 def test_sim_robot_in_real_time(domain, policy_dir: Path, tmp_path: Path) -> None:
@@ -243,6 +251,8 @@ def test_sim_robot_in_real_time(domain, policy_dir: Path, tmp_path: Path) -> Non
                 sys.executable,
                 *cli(
                     "sim-robot",
+                    "--robot",
+                    "cartpole",
                     "--engine",
                     "pybullet",
                     "--transport",

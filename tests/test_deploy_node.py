@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fake_clock import FakeClock
 
 from robot_rl.deploy import ros2_msgs as m
 from robot_rl.deploy.joint_map import JointMap, episode_frame_id, episode_of
@@ -36,21 +37,6 @@ class FakePublisher:
 
     def subscription_count(self) -> int:
         return 1
-
-
-class FakeClock:
-    """The node's monotonic clock, moved by the test (``sleep`` too: a stopping node waits on it)."""
-
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> None:
-        self.t += dt
-
-    sleep = advance
 
 
 class FakeTransport:
@@ -122,7 +108,9 @@ def state(
 
 def make_node(policy_dir: Path, estop_released: bool = True, **config: Any) -> tuple[PolicyNode, FakeTransport]:
     """A policy node on a fake transport and clock; by default its e-stop reports "released" at once
-    (on a robot the node activates only after hearing that)."""
+    (on a robot the node activates only after hearing that). States need not flow `settle_time` before
+    activation unless a test asks (these tests are about what follows; the settle has its own tests)."""
+    config.setdefault("settle_time", 0.0)
     transport = FakeTransport()
     node = PolicyNode(
         transport, PolicyNodeConfig(policy=str(policy_dir), robot=config.pop("robot", "cartpole"), **config),
@@ -514,6 +502,36 @@ def test_a_simulator_is_not_waited_for(policy_dir: Path) -> None:
 
 
 # -- the node's own clock ------------------------------------------------------------------------
+
+
+def test_a_standing_activate_order_waits_until_states_have_flowed_the_settle_time(policy_dir: Path) -> None:
+    node, t = make_node(policy_dir, activate=True, settle_time=0.3)
+    for i in range(15):  # 0.28 s of states at 50 Hz since the first
+        t.deliver("/joint_states", state(i))
+        assert node.state == "inactive", i
+    assert "once states have flowed 0.3 s on /joint_states" in node.request("activate")
+    t.deliver("/joint_states", state(15))  # 0.30 s
+    assert node.state == "active"
+
+
+@pytest.mark.parametrize(("settle_time", "faults"), [(0.3, False), (0.0, True)])
+def test_a_backlog_of_states_queued_at_start_up_is_not_taken_for_the_streams_delay(
+        policy_dir: Path, settle_time: float, faults: bool) -> None:
+    """States 0-9 queued while the node started arrive at once, 0.25 s after the last was sent; then states
+    flow on time. Activated on the backlog's first (settle 0), the on-time states read as stamped ahead of
+    the mapping it taught (the fault an e2e run once hit); after the settle time the mapping is the stream's."""
+    node, t = make_node(policy_dir, activate=True, settle_time=settle_time)
+    t.real_time = False
+    t.clock.t = 100.0 + 9 * 0.02 + 0.25  # stamps count from 1000 s, this clock from 100 s
+    for i in range(10):
+        t.deliver("/joint_states", state(i))
+    for i in range(22, 60):
+        t.clock.t = 100.0 + i * 0.02
+        t.deliver("/joint_states", state(i))
+    if faults:
+        assert node.state == "fault" and "/joint_states: stamped" in node.controller.fault_reason
+    else:
+        assert node.state == "active", node.controller.fault_reason
 
 
 def test_states_advancing_faster_than_real_time_fault_naming_the_topic(policy_dir: Path) -> None:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from error_checks import policy_with_card
 
 from robot_rl.cli import main
 
@@ -51,12 +52,7 @@ def test_shipped_swingup_card_states_transfer_and_robustness():
 
 
 def _card_copy(tmp_path: Path, edit) -> Path:
-    folder = tmp_path / "edited"
-    shutil.copytree(SHIPPED, folder)
-    card = json.loads((folder / "policy.json").read_text())
-    edit(card)
-    (folder / "policy.json").write_text(json.dumps(card))
-    return folder
+    return policy_with_card(SHIPPED, tmp_path / "edited", edit)
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:

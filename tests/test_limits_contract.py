@@ -154,6 +154,8 @@ def test_a_limited_robot_joint_against_an_unlimited_card_is_tighter(tmp_path: Pa
 
 def test_position_ranges_that_do_not_overlap_are_refused_even_with_the_flag(tmp_path: Path) -> None:
     robot = iiwa_variant(tmp_path, 2, "position_limits: [2.5, 3.0]")
+    # The reach block's home must lie within the joint's limits (load_robot checks it): move it along.
+    robot.write_text(robot.read_text().replace("lbr_iiwa_joint_2: 0.6", "lbr_iiwa_joint_2: 2.7", 1))
     with pytest.raises(PolicyContractError, match="position limits of joint 'lbr_iiwa_joint_2' .* do not overlap"):
         Controller(IIWA_POLICY, robot, allow_wider_limits=True)
 

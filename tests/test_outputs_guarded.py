@@ -195,7 +195,7 @@ def test_excite_refuses_an_existing_bag_even_with_force(tmp_path, capsys):
     bag = tmp_path / "run.bag"
     bag.mkdir()
     (bag / "metadata.yaml").write_text("x")
-    assert main(["excite", "--duration", "3", "--record", str(bag), "--force"]) == 1
+    assert main(["excite", "--robot", "cartpole", "--duration", "3", "--record", str(bag), "--force"]) == 1
     assert "never overwritten" in one_error_line(capsys.readouterr().err, "excite")
     assert snapshot(bag) == {"metadata.yaml": b"x"}
 

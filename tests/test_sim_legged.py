@@ -212,7 +212,7 @@ def test_batched_rollout_matches_single_env():
 @pytest.mark.parametrize("engine", ENGINES)
 def test_scripted_trot_steps_forward(engine):
     """The A1 steps in both engines: an open-loop trot carries it forward without a fall (3 s)."""
-    from sim.tasks.legged import scripted_trot
+    from sim.gaits import scripted_trot
 
     e = make_engine("a1", engine)
     e.reset(np.array(e.robot.default_pose), np.zeros(12))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from error_checks import assert_one_line
+from error_checks import assert_one_line, policy_with_card
 
 from robot_rl.cli import main
 from robot_rl.errors import PolicyContractError
@@ -129,12 +129,7 @@ def test_shipped_robots_params_and_dr_files_pass():
 
 
 def card_with(tmp_path: Path, edit) -> Path:
-    folder = tmp_path / "policy"
-    shutil.copytree(SHIPPED_CARD, folder)
-    card = json.loads((folder / "policy.json").read_text())
-    edit(card)
-    (folder / "policy.json").write_text(json.dumps(card))
-    return folder
+    return policy_with_card(SHIPPED_CARD, tmp_path / "policy", edit)
 
 
 @pytest.mark.parametrize(

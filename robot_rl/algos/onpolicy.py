@@ -80,6 +80,18 @@ class OnPolicyAlgorithm:
         self.generator = torch.Generator().manual_seed(seed)
         self.global_step = 0
         self.iteration = 0
+        if getattr(config, "init_action", "zero") == "hold" and not isinstance(env, VecCollector):
+            from robot_rl.envs import hold_action  # (a remote collector's learner: the runner sets it)
+
+            self.start_actions_at(hold_action(env))
+
+    def start_actions_at(self, action: np.ndarray) -> None:
+        """Start the actor's mean action at ``action`` (PPOConfig.init_action "hold"): its output bias.
+
+        A fresh actor's last layer has near-zero weights (gain 0.01), so its mean is its bias everywhere."""
+        last = [m for m in self.model.actor if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.bias.copy_(torch.as_tensor(np.asarray(action), dtype=last.bias.dtype))
 
     @property
     def batch_size(self) -> int:

@@ -1,4 +1,4 @@
-"""The whole sim-to-real loop on embedded defaults, end to end, on this machine.
+"""The whole sim-to-real loop on embedded defaults, end to end, on this machine, for any robot.
 
   1. train   PPO on the robot's task in MuJoCo under its default domain randomization
   2. export  the actor to ONNX with its model card
@@ -8,38 +8,50 @@
              DDS, recorded), then identify the gap's parameters from it (mujoco.sysid)
   5. compare return in the training sim, on the "robot", and in the calibrated sim, plus the
              identified parameters against the sim robot's true ones
-  6. retrain (--robot iiwa) fine-tune the policy on the calibrated simulator, deploy it to the
-             robot again, and print success and final position error before and after
+  6. retrain (an arm) fine-tune the policy on the calibrated simulator, deploy it to the robot
+             again, and print success and final position error before and after
 
-Robots:
-  cartpole (default)  CartpoleSwingup-v0; the gap: heavier pole, stiffer hinge, rougher rail,
-                      weaker motor, slower command path (5 parameters). About 1-3 minutes
-                      (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
-  iiwa                IiwaReach-v0 on the 7-DoF KUKA arm; the gap: links 3 and 5 heavier, a
-                      0.5 kg payload, shoulder/elbow damping x3/x2.5, 0.5-1 Nm joint friction,
-                      20 ms latency (9 parameters). Trains 5M steps, fine-tunes 500k: about 13
-                      minutes here; --quick starts from policies/iiwa_reach (and its
-                      checkpoint.pt) and fine-tunes 100k steps: under a minute.
-  a1 (--quick only)   A1Walk-v0 on the Unitree A1 with the shipped policies/a1_walk (training it
-                      takes about an hour here: pass --policy for your own). The gap: the policy
-                      card's (trunk payload +25%, floor friction 0.5x, motors -15%, kd +30%, 20 ms
-                      latency, encoder/IMU noise) plus 0.2 N*m joint friction. Deploys over DDS
-                      (JointState, Imu, /cmd_vel), reports success, falls and velocity tracking
-                      error; identifies the motors with the robot hung on a gantry
-                      (excite --suspended, then sysid of *.gain,*.kd,*.frictionloss,action_delay);
-                      compares with the training and the calibrated simulator. 65 s of CPU;
-                      11 min 40 s wall here with two trainings on both cores (load ~8, nice 15).
+--robot R (a shipped robot's name or a robot.yaml path; default: the cart-pole) runs the loop of R's
+kind (robot_rl/demo/):
+  cart-pole  PoleSwingup-v0. Its gap (sim/robots/cartpole/demo.yaml): heavier pole, stiffer hinge,
+             rougher rail, weaker motor, slower command path (5 parameters). About 1-3 minutes
+             (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
+  arm        Reach-v0 (the iiwa, the panda, an arm of your own). The iiwa's gap
+             (sim/robots/iiwa/demo.yaml): links 3 and 5 heavier, a 0.5 kg payload, shoulder/elbow
+             damping x3/x2.5, 0.5-1 Nm joint friction, 20 ms latency (9 parameters). Trains 5M
+             steps, fine-tunes 500k: about 13 minutes here on the iiwa; --quick starts from the
+             shipped policy (and its checkpoint.pt, if it has one) and fine-tunes 100k steps.
+  legged     Walk-v0 (the A1, the Laikago, yours), --quick or --policy only (training a walk takes
+             about an hour here). The gap: base +25%, floor friction 0.5x, motors -15%, kd +30%,
+             20 ms latency, encoder/IMU noise, 0.2 N*m joint friction. Deploys over DDS (JointState,
+             Imu, /cmd_vel), reports success, falls and velocity tracking error; identifies the
+             motors with the robot hung on a gantry (excite --suspended, then sysid of
+             *.gain,*.kd,*.frictionloss,action_delay); compares with the training and the calibrated
+             simulator. On the A1: 65 s of CPU; 11 min 40 s wall here with two trainings on both
+             cores (load ~8, nice 15).
+A robot whose folder has no demo.yaml gets its kind's gap, derived from its structure (robot_rl/demo/
+arm.py, legged.py, pole.py); write ROBOT_DIR/demo.yaml (reality_gap:, fit:) to choose your own. --quick
+uses the policy under policies/ whose card names the robot and the kind's task; without one it says
+how to train it.
 
-Writes summary.json, training_curve.png, deployment.png and the sysid report (calib/report.html)
-into --out (and, for the iiwa, the fine-tuned policy in policy_calibrated/). An --out that already
+The sim robots read their joints as real robots do (encoder counts and noise, a MEMS IMU's noise:
+robot_rl.deploy.sensor_model), so the identified parameters come with the errors and intervals of
+noisy data; --ideal-sensors gives them the simulator's exact values (summary.json's "sensors" says
+which).
+
+Writes summary.json, training_curve.png, deployment.png, the sysid report (calib/report.html) and in
+it a replay of the identification run's first --video-seconds (default 10) beside the nominal and
+the calibrated simulator (calib/replay.mp4; --video-seconds 0: none, 10-20 s less on a software renderer)
+into --out (and, for an arm, the fine-tuned policy in policy_calibrated/). An --out that already
 holds files (an earlier demo's) is refused unless --force, which replaces the demo's outputs there.
-The A1's summary.json adds per-episode falls and tracking error and every identified parameter.
+A legged robot's summary.json adds per-episode falls and tracking error and every identified parameter.
 
 Examples:
   robot-rl demo                       # what `make demo` runs
   robot-rl demo --quick
   robot-rl demo --robot iiwa --quick --out demo_out/iiwa
   robot-rl demo --robot a1 --quick    # -> demo_out/a1
+  robot-rl demo --robot robots/myarm/robot.yaml --quick
   robot-rl demo --policy runs/my_policy_folder --out demo_out/mine
 """
 
@@ -48,30 +60,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from robot_rl.commands._args import seed_int
+from robot_rl.commands._args import seconds, seed_int
 
 NAME = "demo"
 HELP = "the whole loop on embedded defaults: train, export, deploy over DDS, identify, compare (, retrain)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from robot_rl.full_loop import DEMOS
+    from robot_rl.demo.config import DEFAULT_VIDEO_SECONDS
 
-    parser.add_argument("--robot", default="cartpole", choices=sorted(DEMOS),
-                        help="which robot's loop to run (default cartpole)")
+    parser.add_argument("--robot", default=None,
+                        help="a shipped robot's name (`robot-rl robots` lists them) or a robot.yaml path: runs the "
+                        "loop of its kind (default: the cart-pole's swing-up)")
     parser.add_argument("--quick", action="store_true", help="use the shipped policy instead of training")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default demo_out/; demo_out/<robot> for the others)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="training seed (default 0; a1: the excitation's)")
+                        help="output folder (default demo_out/; demo_out/<robot> with --robot)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="training seed (default 0; legged: the excitation's)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="training env steps (default: cartpole 600k, iiwa 5M)")
+                        help="training env steps (default: the kind's: cart-pole 600k, arm 5M)")
     parser.add_argument("--finetune-steps", type=int, default=None,
-                        help="fine-tuning env steps on the calibrated simulator (iiwa; default 500k, --quick 100k)")
+                        help="fine-tuning env steps on the calibrated simulator (an arm; default 500k, --quick 100k)")
     parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes on the robot and in each sim (default 6; a1: 3, 20 s each)")
+                        help="episodes on the robot and in each sim (default 6; legged: 3, 20 s each)")
     parser.add_argument("--policy", type=Path, default=None, help="deploy this policy folder instead")
     parser.add_argument("--force", action="store_true",
                         help="run in an --out that already holds files, replacing an earlier demo's outputs there")
+    parser.add_argument("--ideal-sensors", action="store_true",
+                        help="the sim robots publish the simulator's exact joint values, not encoder counts and "
+                        "noise (exact identification; no real robot reads its joints this way)")
+    parser.add_argument("--video-seconds", type=seconds(0.0), default=DEFAULT_VIDEO_SECONDS, metavar="S",
+                        help=f"film the identification run's first S seconds beside the nominal and calibrated "
+                        f"simulators into calib/replay.mp4 (default {DEFAULT_VIDEO_SECONDS:g}; 0: no video)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -79,27 +98,26 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from rich.console import Console
 
-    from robot_rl.full_loop import DemoConfig, demo_robot
-    from robot_rl.full_loop import run as run_loop
-    from robot_rl.legged_loop import LeggedDemo
+    from robot_rl.demo import DemoConfig
+    from robot_rl.demo import run as run_loop
+    from robot_rl.demo.facts import demo_spec
 
     torch.set_num_threads(1)
     for flag, value in (("--steps", args.steps), ("--finetune-steps", args.finetune_steps),
                         ("--episodes", args.episodes)):
         if value is not None and value < 1:
             raise SystemExit(f"robot-rl demo: {flag} must be positive, got {value}")
-    spec = demo_robot(args.robot)
-    if isinstance(spec, LeggedDemo) and (args.steps is not None or args.finetune_steps is not None):
-        raise SystemExit(f"robot-rl demo --robot {args.robot}: --steps and --finetune-steps do not apply "
+    spec = demo_spec(args.robot)
+    if spec.kind.loop == "legged" and (args.steps is not None or args.finetune_steps is not None):
+        raise SystemExit(f"robot-rl demo --robot {spec.robot}: --steps and --finetune-steps do not apply "
                          "(the legged demo deploys a trained policy: --quick or --policy)")
-    if args.episodes is None:
-        args.episodes = spec.default_episodes if isinstance(spec, LeggedDemo) else 6
-    out = args.out or (Path("demo_out") if args.robot == "cartpole" else Path("demo_out") / args.robot)
+    out = args.out or (Path("demo_out") if args.robot is None else Path("demo_out") / spec.name)
     check_demo_out(out, args.force)
     cfg = DemoConfig(out=out, quick=args.quick, seed=args.seed, train_steps=args.steps,
                      robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress,
-                     robot=args.robot, finetune_steps=args.finetune_steps)
-    run_loop(cfg, Console())
+                     robot=spec.robot, finetune_steps=args.finetune_steps, ideal_sensors=args.ideal_sensors,
+                     video_seconds=args.video_seconds)
+    run_loop(cfg, Console(), spec)
     return 0
 
 

@@ -22,6 +22,12 @@ Success is the env's info["success"] at the end of each episode (when the env re
 --json prints one JSON object: mean_return, std_return, min_return, max_return, mean_length,
 success_rate, episodes, returns, plus what was evaluated.
 
+A model-based controller (LQR, sampling MPC on the MuJoCo model) is evaluated on the same episodes
+with --controller instead of RUN_DIR; --model-params is the model it plans with, --params the plant:
+
+  robot-rl eval --controller mpc --task CartpoleSwingup-v0 --engine pybullet --params gap.yaml \
+      --model-params calib/params.yaml --episodes 20 --json
+
 A run directory is evaluated from its best checkpoint (checkpoints/best.pt, the state with the best
 periodic evaluation during training) when it has one, else from last.pt; --checkpoint best|last (or a
 file such as step_000100000.pt) chooses, and the command says which it used.
@@ -39,9 +45,13 @@ HELP = "evaluate a run or an exported policy folder for N episodes (optionally o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR|POLICY_DIR",
-                        help="run directory written by `robot-rl train`, or a policy folder with policy.json")
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR|POLICY_DIR", nargs="?", default=None,
+                        help="run directory written by `robot-rl train`, or a policy folder with policy.json "
+                        "(or --controller instead)")
     parser.add_argument("--task", default=None, help="task to evaluate on (default: the run's)")
+    parser.add_argument("--robot", default=None, metavar="NAME|ROBOT_YAML",
+                        help="robot of a task by kind (Reach, Walk, ...): a shipped robot's name or a robot.yaml "
+                        "path (default: the run's, or the card's)")
     parser.add_argument("--env-id", default=None, help="Gymnasium env id to evaluate on (default: the run's)")
     parser.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="default: the run's")
     parser.add_argument("--randomize", default=None, metavar="CFG", help="config name, YAML path or 'none'")
@@ -61,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-episodes", type=positive_int, default=3, metavar="N",
                         help="episodes filmed by --video (default 3, at most --episodes)")
     parser.add_argument("--force", action="store_true", help="replace an existing --video file")
+    from robot_rl.control.cli_args import add_controller_arguments
+
+    add_controller_arguments(parser, with_task=False)
 
 
 def _evaluated_object(args: argparse.Namespace):
@@ -74,6 +87,7 @@ def _evaluated_object(args: argparse.Namespace):
         training = policy.card.get("training", {}) or {}
         defaults = {"env_id": policy.card["task"], "engine": training.get("engine"),
                     "randomize": training.get("randomize"), "params": training.get("params"),
+                    "robot": training.get("robot") or policy.card["robot"]["name"],
                     "card": policy.card, "sizes": (policy.obs_size, policy.act_size)}
         return policy, defaults, {"policy_dir": str(args.run_dir), "policy": "onnx"}
 
@@ -101,7 +115,8 @@ def _evaluated_object(args: argparse.Namespace):
         return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
 
     defaults = {"env_id": config.env_id, "engine": config.engine, "randomize": config.randomize,
-                "params": config.params, "card": None, "sizes": (meta.get("obs_dim"), meta.get("act_dim"))}
+                "params": config.params, "robot": config.robot, "card": None,
+                "sizes": (meta.get("obs_dim"), meta.get("act_dim"))}
     import sys
 
     # Say which checkpoint (best or last) is evaluated; on stderr with --json, whose stdout is one JSON object.
@@ -131,6 +146,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise SystemExit("robot-rl eval: --episodes must be at least 1")
+    if (args.run_dir is None) == (getattr(args, "controller", None) is None):
+        from robot_rl.errors import RobotRLError
+
+        raise RobotRLError("give RUN_DIR|POLICY_DIR or --controller lqr|mpc (with --task), not both"
+                           if args.run_dir is not None
+                           else "give what to evaluate: RUN_DIR|POLICY_DIR, or --controller lqr|mpc with --task")
+    if args.controller is not None:
+        from robot_rl.control.evaluation import run_controller_eval
+
+        return run_controller_eval(args)
     if getattr(args, "video", None) is not None:
         from robot_rl.video import check_video_path
 
@@ -143,12 +168,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         randomize = defaults["randomize"]
     params = args.params if args.params is not None else defaults["params"]
-    kwargs = task_kwargs_for(env_id, engine, randomize, params)
+    robot = eval_robot(env_id, getattr(args, "robot", None), defaults["robot"])
+    kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
 
     if defaults["card"] is not None:  # before any env is built: the card names the robot it needs
-        check_card_for_task(defaults["card"], env_id, str(args.run_dir))
+        check_card_for_task(defaults["card"], env_id, str(args.run_dir), robot)
     elif is_our_task(env_id) and is_our_task(defaults["env_id"]):
-        check_same_robot(defaults["env_id"], env_id, str(args.run_dir))
+        check_same_robot(defaults["env_id"], env_id, str(args.run_dir), defaults["robot"], robot)
     env = make_env(env_id, **kwargs)
     try:
         check_sizes(env, *defaults["sizes"], env_id, str(args.run_dir))
@@ -160,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(
         {
             "env_id": env_id,
+            "robot": robot if is_our_task(env_id) else None,
             "engine": engine if is_our_task(env_id) else None,
             "randomize": randomize if is_our_task(env_id) else None,
             "params": params if is_our_task(env_id) else None,
@@ -187,23 +214,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_card_for_task(card: dict, env_id: str, where: str) -> None:
+def eval_robot(env_id: str, given: str | None, trained: str | None) -> str | None:
+    """The robot to evaluate on: --robot, else for a task by kind the run's (or card's) robot, else None
+    (an alias's own robot)."""
+    from robot_rl.envs import is_our_task
+    from sim.tasks.registry import default_robot
+
+    if given is not None or not is_our_task(env_id):
+        return given
+    return trained if default_robot(env_id) is None else None
+
+
+def check_card_for_task(card: dict, env_id: str, where: str, robot: str | None = None) -> None:
     """A policy folder against the task it is evaluated on: deploy's check of the card against the task's
     robot (robot, joint order, actuators, rate, observation layout, action scaling), then, for another
-    task of that robot, the same observation layout and action size."""
+    task of that robot, the same observation layout and action size. `robot`: the robot of a task by
+    kind (a name or a robot.yaml path); an alias's own robot if None."""
     from robot_rl.envs import is_our_task
     from robot_rl.errors import PolicyContractError
     from robot_rl.runtime.card import check_card_against_robot
-    from sim.observations import TASK_ROBOTS, task_interface
-    from sim.robot import load_robot
+    from sim.observations import task_interface
+    from sim.tasks.registry import ALL_TASKS, resolve_robot
 
     task = env_id.split("/", 1)[-1]
-    if not is_our_task(env_id) or task not in TASK_ROBOTS:
+    if not is_our_task(env_id) or task not in ALL_TASKS:
         raise PolicyContractError(
-            f"{where}: a policy folder runs on our robot tasks ({', '.join(TASK_ROBOTS)}), whose observation "
+            f"{where}: a policy folder runs on our robot tasks ({', '.join(ALL_TASKS)}), whose observation "
             f"function its card describes; '{env_id}' is not one (evaluate the training run instead)"
         )
-    robot = load_robot(TASK_ROBOTS[task])
+    robot = resolve_robot(task, robot)
     interface = check_card_against_robot(card, robot, where)  # the very check `robot-rl deploy` makes
     trained = str(card["task"]).removeprefix("robot_rl/")
     if task != trained:
@@ -218,18 +257,32 @@ def check_card_for_task(card: dict, env_id: str, where: str) -> None:
             )
 
 
-def check_same_robot(trained_id: str, env_id: str, where: str) -> None:
-    """A run trained on one robot's task is not evaluated on another robot's task."""
+def check_same_robot(trained_id: str, env_id: str, where: str, trained_robot: str | None = None,
+                     robot: str | None = None) -> None:
+    """A run trained on one robot is not evaluated on another robot (robots: names or robot.yaml paths;
+    None: the task's alias's own)."""
     from robot_rl.errors import RobotRLError
-    from sim.observations import TASK_ROBOTS
 
     trained, task = trained_id.split("/", 1)[-1], env_id.split("/", 1)[-1]
-    robots = TASK_ROBOTS.get(trained), TASK_ROBOTS.get(task)
+    robots = _robot_name(trained, trained_robot), _robot_name(task, robot)
     if None not in robots and robots[0] != robots[1]:
         raise RobotRLError(
             f"{where}: the run was trained on task '{trained}' of robot '{robots[0]}'; task '{task}' drives robot "
             f"'{robots[1]}' (evaluate it on a task of robot '{robots[0]}')"
         )
+
+
+def _robot_name(task: str, robot: str | None) -> str | None:
+    """The name of `robot` (as given: a name or a robot.yaml path), else of `task`'s alias's robot; None if
+    unknown (another gymnasium id, or a task by kind without a robot)."""
+    from sim.robot import load_robot
+    from sim.tasks.registry import ALL_TASKS, default_robot
+
+    if task not in ALL_TASKS:
+        return None
+    if robot is None:
+        return default_robot(task)
+    return load_robot(robot).name
 
 
 def check_sizes(env, obs_size: int | None, act_size: int | None, env_id: str, where: str) -> None:

@@ -14,7 +14,8 @@ from 20 s. Targets keep 10% of each joint's half range from its limits (the Safe
 is 2% of the range) and move at most 0.25x the velocity limit (its rate limit is 1x).
 
 Every excitation starts with 0.5 s at rest (a clean initial state and a noise floor for the fit's
-adequacy check) and fades in over 1 s.
+adequacy check) and fades in over 1 s. A simulated one starts its command delay line holding the
+first command, as a robot holds its pose before it is told anything (the fit replays it so).
 
 On a simulated robot (the default) the run is recorded as a rosbag2 folder, the same format the
 ROS 2 recorder writes: /joint_states (sensor_msgs/JointState) and the command topic
@@ -58,7 +59,8 @@ HELP = "play a safe multisine excitation on a simulated or real robot and record
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
+    parser.add_argument("--robot", required=True,
+                        help="the robot to excite: a shipped robot's name (`robot-rl robots`) or a robot.yaml path")
     parser.add_argument("--engine", default="mujoco", choices=("mujoco", "pybullet"), help="simulator to excite")
     parser.add_argument(
         "--suspended",
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             console.print(f"  wrote {path}")
     if args.record is not None:
-        console.print(f"next: robot-rl sysid --robot {robot.name} --log {args.record} --fit <names> --out calib/NAME")
+        console.print(f"next: robot-rl sysid --robot {args.robot} --log {args.record} --fit <names> --out calib/NAME")
     return 0
 
 

@@ -80,44 +80,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None) -> dict:
+def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str = "pybullet", progress=None,
+                        robot: str | None = None) -> dict:
     """The policy under each case of the robot's `robustness.yaml` (realistic model errors), in `engine`.
 
     Cases are params mappings (absolute or {scale: s}), so the card states exactly which amounts of
     mass, friction, gain and delay error the policy was shown to survive. Empty if the robot has none.
+    `robot`: the robot of a task by kind (a name or robot.yaml path); an alias's own if None.
     """
     from robot_rl.envs import make_env, resolve_env_id
     from robot_rl.training.evaluation import evaluate
-    from sim.observations import TASK_ROBOTS
     from sim.params import load_yaml_mapping, resolve_params
-    from sim.robot import load_robot
+    from sim.robot import ROBOTS_DIR
+    from sim.tasks.registry import resolve_robot
 
-    robot = load_robot(TASK_ROBOTS[task.removeprefix("robot_rl/")])
-    path = robot.root / "robustness.yaml"
+    spec = resolve_robot(task.removeprefix("robot_rl/"), robot)
+    path = spec.root / "robustness.yaml"
     if not path.is_file():
         return {}
     cases = load_yaml_mapping(path, "robustness").get("cases") or {}
     results = {}
+    kwargs = {} if robot is None else {"robot": robot}
     for name, params in cases.items():
-        resolve_params(robot, params)  # a bad case fails here, naming the file's field
+        resolve_params(spec, params)  # a bad case fails here, naming the file's field
         if progress is not None:
             progress(f"{engine}, robustness case {name}")
 
         def factory(params=params):
-            return make_env(resolve_env_id(task), engine=engine, randomization=None, params=params)
+            return make_env(resolve_env_id(task), engine=engine, randomization=None, params=params, **kwargs)
 
         res = evaluate(policy, factory, episodes, seed)
         results[name] = {"params": params, **{k: res[k] for k in ("mean_return", "std_return", "success_rate")}}
-    return {"engine": engine, "source": f"sim/robots/{robot.name}/robustness.yaml", "episodes": episodes,
-            "seed": seed, "cases": results}
+    shipped = spec.root.resolve().parent == ROBOTS_DIR
+    return {"engine": engine, "source": f"sim/robots/{spec.root.name}/robustness.yaml" if shipped else str(path),
+            "episodes": episodes, "seed": seed, "cases": results}
 
 
-def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: str, progress=None) -> dict:
+def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: str, progress=None,
+                        robot: str | None = None) -> dict:
     """The card's evaluation: the ONNX policy in each engine, nominal and under domain randomization."""
     from robot_rl.envs import make_env, resolve_env_id
     from robot_rl.training.evaluation import evaluate
 
     env_id = resolve_env_id(task)
+    kwargs = {} if robot is None else {"robot": robot}
     results = {}
     for engine in ENGINES:
         for label, dr in (("", None), ("_dr", randomize)):
@@ -125,7 +131,7 @@ def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: 
                 progress(f"{engine}{' + DR ' + dr if dr else ''}")
 
             def factory(engine=engine, dr=dr):
-                return make_env(env_id, engine=engine, randomization=dr)
+                return make_env(env_id, engine=engine, randomization=dr, **kwargs)
 
             results[engine + label] = evaluate(policy, factory, episodes, seed)
     return {
@@ -138,7 +144,7 @@ def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: 
 
 
 def evaluate_behind_safety_filter(
-    folder: Path, task: str, engine: str, randomize: str | None, episodes: int, seed: int
+    folder: Path, task: str, engine: str, randomize: str | None, episodes: int, seed: int, robot: str | None = None
 ) -> dict:
     """The policy as a robot runs it: `robot_rl.runtime.Controller` (observation, ONNX, default SafetyFilter
     with its start-up ramp) reading the simulated robot's joint state, its safe command driving it.
@@ -153,19 +159,24 @@ def evaluate_behind_safety_filter(
     from robot_rl.runtime import Controller, SafetyState
     from robot_rl.training.evaluation import summarize_episodes
 
-    ctl = Controller(folder)
+    ctl = Controller(folder, robot)  # robot None: the card's own
     interface, dt = ctl.runner.interface, ctl.robot.control_dt
-    env = make_env(task, engine=engine, randomization=randomize)
+    env = make_env(task, engine=engine, randomization=randomize, **({} if robot is None else {"robot": robot}))
     sim = env.unwrapped
     returns, lengths, successes, faults, filtered = [], [], [], 0, 0
+    t = 0.0  # the node's clock: it runs on across episodes, as a real node's does (the filter checks it)
     try:
         for i in range(episodes):
             env.reset(seed=seed + i)
             goal = sim.command if interface.command_size else None
             q, qd = sim.engine.joint_state()
             ctl.reset()
-            ctl.activate(0.0, q)
-            t, total, steps, done, faulted, info = 0.0, 0.0, 0, False, False, {}
+            # The simulator put the robot at a new episode's start: without this the rate limit would
+            # continue from the last episode's final target (safety.py, SafetyFilter.relocated).
+            ctl.safety.relocated()
+            t += 1.0
+            ctl.activate(t, q)
+            total, steps, done, faulted, info = 0.0, 0, False, False, {}
             while not done:
                 state = sim.state()  # what the robot reports: joints, and an IMU on a legged robot
                 q, qd = state.q, state.qd
@@ -285,16 +296,18 @@ def run(args: argparse.Namespace) -> int:
             def say(condition: str) -> None:
                 print(f"  evaluating {args.eval_episodes} episodes: {condition}", flush=True)
 
-            n, seed = args.eval_episodes, args.eval_seed
-            evaluation = evaluate_conditions(load_policy_folder(folder), meta["task"], n, seed, randomize, say)
+            n, seed, robot = args.eval_episodes, args.eval_seed, meta.get("robot")  # a task by kind's robot
+            evaluation = evaluate_conditions(load_policy_folder(folder), meta["task"], n, seed, randomize, say,
+                                             robot=robot)
             say(f"mujoco + DR {randomize}, behind the default SafetyFilter (robot_rl.runtime.Controller)")
             evaluation["results"][DEPLOYED] = evaluate_behind_safety_filter(
-                folder, meta["task"], "mujoco", randomize, n, seed
+                folder, meta["task"], "mujoco", randomize, n, seed, robot=robot
             )
             policy = load_policy_folder(folder)
-            evaluation["robustness"] = evaluate_robustness(policy, meta["task"], n, seed, progress=say)
+            evaluation["robustness"] = evaluate_robustness(policy, meta["task"], n, seed, progress=say, robot=robot)
             if evaluation["robustness"]:  # the same cases in the training engine: a sim2sim check of each
-                evaluation["robustness_mujoco"] = evaluate_robustness(policy, meta["task"], n, seed, "mujoco", say)
+                evaluation["robustness_mujoco"] = evaluate_robustness(policy, meta["task"], n, seed, "mujoco", say,
+                                                                      robot=robot)
             return evaluation
 
     card = export_actor(

@@ -66,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from robot_rl.commands.eval import _evaluated_object, check_card_for_task, check_same_robot, finite_actions
+    from robot_rl.commands.eval import (
+        _evaluated_object,
+        check_card_for_task,
+        check_same_robot,
+        eval_robot,
+        finite_actions,
+    )
     from robot_rl.envs import is_our_task, resolve_env_id, task_kwargs_for
     from robot_rl.video import check_video_path, film_policy
 
@@ -79,11 +85,13 @@ def run(args: argparse.Namespace) -> int:
     randomize = defaults["randomize"] if args.randomize is None else (None if args.randomize == "none"
                                                                        else args.randomize)
     params = args.params if args.params is not None else defaults["params"]
+    # The robot the policy was trained on (a task by kind, Reach-v0, needs it; an alias names its own).
+    robot = eval_robot(env_id, None, defaults["robot"])
     if defaults["card"] is not None:
-        check_card_for_task(defaults["card"], env_id, str(args.run_dir))
+        check_card_for_task(defaults["card"], env_id, str(args.run_dir), robot)
     elif is_our_task(env_id) and is_our_task(defaults["env_id"]):
         check_same_robot(defaults["env_id"], env_id, str(args.run_dir))
-    kwargs = task_kwargs_for(env_id, engine, randomize, params)
+    kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
     rec = film_policy(finite_actions(policy_fn, str(args.run_dir)), env_id, kwargs, args.out, args.episodes,
                       args.seed, args.fps, args.seconds, width, height, args.shadows)
     result = {"video": str(args.out), "frames": len(rec.frames), "fps": rec.fps, "env_id": env_id,

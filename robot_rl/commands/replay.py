@@ -31,7 +31,8 @@ HELP = "render a recorded robot run (rosbag2/CSV) beside the simulator's open-lo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("log", type=Path, metavar="BAG|CSV", help="rosbag2 folder (or its .mcap/.db3) or CSV log")
-    parser.add_argument("--robot", required=True, help="robot the log is of (sim/robots/<name>)")
+    parser.add_argument("--robot", required=True,
+                        help="robot the log is of: a name (sim/robots/<name>) or a path to its robot.yaml")
     parser.add_argument("--params", default=None, metavar="FILE",
                         help="calibrated params (robot-rl sysid's params.yaml): a second, magenta ghost")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.mp4|FILE.gif", help="video to write")
@@ -151,9 +152,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def sysid_replay(result, log_path: Path, robot_name: str, command_topic: str | None = None) -> Path:
+def sysid_replay(result, log_path: Path, robot_name: str, command_topic: str | None = None, *,
+                 seconds: float | None = None, width: int = 640, height: int = 480) -> Path:
     """`robot-rl sysid --video`: the log beside the nominal and the fitted simulator, as replay.mp4 next to
-    the fit's report.html, which then shows it (a <video> before its notes).
+    the fit's report.html, which then shows it (a <video> before its notes). `seconds`, `width` and
+    `height` keep it short and small where rendering time counts (`robot-rl demo` films the log's start).
 
     The fitted ghost uses params.yaml where the fit wrote one, else the fitted values themselves (a fit
     judged not adequate still shows how far it got).
@@ -162,7 +165,8 @@ def sysid_replay(result, log_path: Path, robot_name: str, command_topic: str | N
     params_file = result.paths.get("params")
     params = str(params_file) if params_file is not None and Path(params_file).is_file() else dict(result.fitted)
     video = report.parent / "replay.mp4"
-    film_replay(log_path, robot_name, video, params, command_topic=command_topic)
+    film_replay(log_path, robot_name, video, params, seconds=seconds, width=width, height=height,
+                command_topic=command_topic)
     if report.is_file():
         html = report.read_text()
         tag = ('<h2>Replay</h2><p>The log (solid) beside the simulator replaying its commands open loop: cyan '

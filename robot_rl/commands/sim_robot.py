@@ -14,6 +14,11 @@ deploy chain instead of in-process.
 A legged robot (--robot a1) also publishes its IMU (sensor_msgs/Imu on /imu/data) and, as its
 operator, each episode's velocity command (geometry_msgs/Twist on /cmd_vel).
 
+The joints are read as a real robot's are (robot_rl.deploy.sensor_model): 14-bit encoders on
+revolute joints and 10 um on prismatic ones, with jitter, drive velocities with noise, and a MEMS
+IMU's noise; --ideal-sensors publishes the simulator's exact values instead. The --json summary's
+"sensors" says which.
+
 Examples:
   robot-rl sim-robot --robot cartpole --engine pybullet
   robot-rl sim-robot --robot a1 --engine pybullet --episodes 3 --lockstep --json
@@ -35,12 +40,15 @@ HELP = "simulated robot with the ros2_control interface (joint states, commands,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
+    parser.add_argument("--robot", default=None,
+                        help="a shipped robot's name (`robot-rl robots`) or a robot.yaml path (default: the robot "
+                        "an alias --task names, e.g. the cart-pole for CartpoleSwingup-v0)")
     parser.add_argument("--engine", default="pybullet", choices=("pybullet", "mujoco"))
     parser.add_argument(
         "--task",
         default=None,
-        help="task whose episodes to run (default: the robot's task, CartpoleSwingup-v0 for the cart-pole)",
+        help="task whose episodes to run (default: the robot's: the swing-up for a cart-pole, Reach for an arm, "
+        "Walk for a legged robot; an alias such as IiwaReach-v0 where one names the robot)",
     )
     parser.add_argument(
         "--params",
@@ -83,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start the first episode at once instead of holding until a controller answers",
     )
+    parser.add_argument(
+        "--ideal-sensors",
+        action="store_true",
+        help="publish the simulator's exact joint and IMU values, not encoder counts and sensor noise "
+        "(a test of exact recovery; no real robot reads its joints this way)",
+    )
     parser.add_argument("--transport", default="auto", choices=("auto", "dds", "rclpy"))
     parser.add_argument("--state-topic", default="/joint_states")
     parser.add_argument("--command-topic", default=DEFAULT_COMMAND_TOPIC)
@@ -99,7 +113,7 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
     """Serve the sim robot until its episodes are done; with --json print the summary.
 
     `instrument(sim_robot)`, called before the episodes start, may wrap the robot's env to measure
-    more than the task reports (robot_rl.legged_sim_robot: falls and velocity tracking error); it
+    more than the task reports (robot_rl.demo.legged_sim_robot: falls and velocity tracking error); it
     returns a function of the finished episodes' results giving extra summary fields.
     """
     import json
@@ -134,6 +148,7 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
         goal_topic=args.goal_topic,
         imu_topic=args.imu_topic,
         cmd_vel_topic=args.cmd_vel_topic,
+        ideal_sensors=args.ideal_sensors,
         node_name=args.node_name,
     )
     transport = make_transport(args.transport, args.node_name)
@@ -146,7 +161,8 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
         transport.spin_in_background()
         print(
             f"{args.node_name}: {sim_robot.task} on '{sim_robot.robot.name}' in {args.engine}, "
-            f"{'lockstep' if args.lockstep else f'real time x{args.realtime_factor:g}'}; "
+            f"{'lockstep' if args.lockstep else f'real time x{args.realtime_factor:g}'}, "
+            f"{'ideal sensors' if args.ideal_sensors else 'encoder and sensor noise'}; "
             f"states on {args.state_topic}, commands on {args.command_topic}",
             file=sys.stderr,
             flush=True,
@@ -159,7 +175,8 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
             sim_robot.close()
         transport.close()
     if args.json:
-        summary = summarize(results, config, sim_robot.task if sim_robot else None)
+        summary = summarize(results, config, sim_robot.task if sim_robot else None,
+                            sim_robot.describe_sensors() if sim_robot else None)
         summary.update(extra(results) if extra is not None else {})
         print(json.dumps(summary))
     return 0

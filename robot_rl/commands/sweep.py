@@ -5,6 +5,7 @@ Examples:
   robot-rl sweep --task CartpoleSwingup-v0 --seeds 0-4 --grid randomize=none,default --out runs/dr
   robot-rl sweep --task CartpoleSwingup-v0 --seeds 0,1 --grid params=nominal.yaml,calibrated.yaml --out runs/cal
   robot-rl sweep --env-id Pendulum-v1 --algo sac --steps 20000 --seeds 0,1 --address 10.0.0.1:6379 --out runs/p
+  robot-rl sweep --task Reach --robot panda --seeds 0,1 --grid learning_rate=1e-3,3e-4 --out runs/panda-lr
 
 Every combination of --grid values at every seed is a trial trained in DIR/<config>-s<seed>/, the
 folder `robot-rl train` writes (resume it, evaluate it, export it). --grid takes any --set key and
@@ -28,7 +29,12 @@ HELP = "train seeds x a grid of settings as Ray work, each a normal run folder; 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_argument_group("what to train")
-    which.add_argument("--task", help="one of our tasks: CartpoleBalance-v0, CartpoleSwingup-v0, IiwaReach-v0")
+    from robot_rl.envs import OUR_TASKS
+
+    which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)} ('-v0' may be left out)")
+    which.add_argument("--robot", default=None, metavar="NAME|ROBOT_YAML",
+                       help="the robot of a task by kind (Reach, Walk, ...): a shipped robot's name or a "
+                       "robot.yaml path")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1")
     which.add_argument("--algo", default="ppo", help="algorithm (default: ppo)")
     which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")
@@ -65,15 +71,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _base_config(args: argparse.Namespace):
     from robot_rl.algos import ALGORITHMS
     from robot_rl.commands.train import set_values
-    from robot_rl.envs import is_our_task
+    from robot_rl.envs import is_our_task, task_robot
     from robot_rl.train import RunConfig, RunConfigError, command_line, resolve_task
 
     env_id = resolve_task(args.task, args.env_id)
     if args.algo not in ALGORITHMS:
         raise RunConfigError(f"--algo {args.algo}: unknown; choose one of {sorted(ALGORITHMS)}")
     ours = is_our_task(env_id)
-    if not ours and (args.engine or args.randomize or args.params):
-        raise RunConfigError("--engine/--randomize/--params apply to our tasks (--task), not to --env-id envs")
+    if not ours and (args.engine or args.randomize or args.params or getattr(args, "robot", None)):
+        raise RunConfigError("--engine/--randomize/--params/--robot apply to our tasks (--task), not to --env-id "
+                             "envs")
     if args.steps is not None and args.steps < 1:
         raise RunConfigError(f"--steps must be >= 1, got {args.steps}")
     if args.cpus_per_trial <= 0:
@@ -85,6 +92,7 @@ def _base_config(args: argparse.Namespace):
         algo=args.algo,
         steps=args.steps or ALGORITHMS[args.algo].default_steps,
         engine=(args.engine or "mujoco") if ours else None,
+        robot=task_robot(env_id, getattr(args, "robot", None)) if ours else None,
         randomize=None if randomize == "none" else randomize,
         params=args.params,
         algo_config=overrides,

@@ -6,9 +6,11 @@ action_delay. obs_noise is estimated from the post-fit residuals. Everything not
 robot.yaml value, or the value in --params (which is also where the fit starts).
 
 The log's commands are replayed open loop in the simulator from the log's initial state (fitted
-along for joints not held by a PD servo), and the simulated joint positions and velocities are
+along for joints not held by a PD servo), the first command held before the log (a robot holds its
+pose before it is told anything else), and the simulated joint positions and velocities are
 matched to the measured ones by least squares (mujoco.sysid + mujoco.minimize on MuJoCo; the
-same solver over PyBullet rollouts with --engine pybullet). Intervals are 95%, from the Jacobian at the optimum.
+same solver over PyBullet rollouts with --engine pybullet). Intervals are 95%, from the Jacobian at
+the optimum, plus the noise of the initial states estimated for servoed joints.
 
 Logs:
   rosbag2 folder   /joint_states (sensor_msgs/JointState) + the command topic
@@ -20,16 +22,20 @@ Logs:
 Unsorted or duplicate timestamps are an error (or sorted/dropped with --repair-log); a gap in the
 joint states splits the log into segments fitted separately. The report lists every such step.
 
-How it finds a global answer on an arm: action_delay is searched on a grid over its whole
-interval first (position residuals; velocities sampled once per control period make the cost a
-sawtooth in the delay), then every parameter is refined by Levenberg-Marquardt with finite
-differences batched into threaded mujoco.rollout calls. Search bounds scale with the robot:
+How it finds a global answer: first on the log cut into 2 s windows, each replayed from its own
+measured start (a long open-loop replay of a pendulum has a local minimum per cycle of phase
+error), action_delay on a grid over its whole interval (position residuals; velocities sampled
+once per control period make the cost a sawtooth in the delay); then every parameter is refined
+on the whole log by Levenberg-Marquardt with finite differences batched into threaded
+mujoco.rollout calls; a fine delay grid and restarts pick the deepest of the ripples that
+Coulomb friction puts in the cost. Search bounds scale with the robot:
 masses 0.2-5x nominal, friction up to 10% of the joint's effort limit (and at most what a PD
 servo overcomes with 0.2 rad of error), damping up to half the effort limit at full speed.
 
 Is the model right? The last --holdout of the log (default 25%) is not fitted; the fitted model
 replays it and its residual is compared with the sensor noise floor estimated from the data
-(third differences over the quietest windows). The verdict goes to the top of result.json:
+(third differences over the quietest windows, and at least count/sqrt(12) for readings in
+encoder counts). The verdict goes to the top of result.json:
   "adequate": true|false, "converged": true|false, "reasons": [...], "suggestions": [...]
 Not adequate: the held-out residual exceeds 2x the noise floor on some signal, a parameter is
 unidentified, ends on its search bound, or is correlated with another beyond |r| 0.99. Then a
@@ -73,7 +79,8 @@ HELP = "fit simulator parameters (masses, friction, gains, delay) to a robot log
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="cartpole", help="robot name or path to a robot.yaml (default cartpole)")
+    parser.add_argument("--robot", required=True,
+                        help="the robot the log is of: a shipped robot's name (`robot-rl robots`) or a robot.yaml path")
     parser.add_argument("--log", required=True, help="rosbag2 folder, or .csv file")
     parser.add_argument(
         "--fit", required=True, help="comma-separated parameter names or glob patterns to fit, e.g. "

@@ -2,12 +2,15 @@
 
 Examples:
   robot-rl train --task CartpoleSwingup-v0 --algo ppo --randomize default --steps 1000000 --out runs/swingup
+  robot-rl train --task Reach --robot panda --out runs/panda-reach      a task by kind, on any robot of its kind
+  robot-rl train --task Walk --robot path/to/robot.yaml --preset legged --out runs/walk
   robot-rl train --env-id Pendulum-v1 --algo sac --steps 20000 --out runs/pendulum
   robot-rl train --env-id CartPole-v1 --algo dqn --steps 50000 --out runs/cartpole-dqn
   robot-rl train --task CartpoleSwingup-v0 --privileged-obs --out runs/teacher   (then: robot-rl distill)
   robot-rl train --task CartpoleBalance-v0 --algo ppo --set num_envs=32 --set hidden=[128,128] --out runs/b
   robot-rl train --env-id Hopper-v5 --preset locomotion --steps 1000000 --out runs/hopper
   robot-rl train --resume runs/swingup                 continue after Ctrl-C (or --steps N to extend)
+  robot-rl train --task Reach --robot panda --time-budget 10m --out runs/p   stop after 10 min of training
   robot-rl train --task CartpoleBalance-v0 --workers 2 --out runs/b2        2 Ray rollout workers
   robot-rl train --task CartpoleSwingup-v0 --workers 8 --address 10.0.0.1:6379 --out runs/s8   on a cluster
 
@@ -28,10 +31,11 @@ started with `ray start` (README, "More CPUs than one machine"). config.yaml rec
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from robot_rl.commands._args import non_negative_int, num_envs_int, positive_int, seed_int
-from robot_rl.training.presets import describe_presets
+from robot_rl.training.presets import NO_PRESET, PRESETS, describe_presets, task_preset
 from robot_rl.training.run_guards import PARAMS_VS_RANDOMIZATION
 
 # Names and one-line summaries, kept here so `robot-rl train --help` does not import torch.
@@ -53,7 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_argument_group("what to train")
     from robot_rl.envs import OUR_TASKS
 
-    which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)}")
+    which.add_argument("--task", help=f"one of our tasks: {', '.join(OUR_TASKS)} ('-v0' may be left out)")
+    which.add_argument(
+        "--robot", default=None, metavar="NAME|ROBOT_YAML",
+        help="the robot of a task by kind (Reach, Walk, PoleBalance, PoleSwingup): a shipped robot's name or a "
+        "robot.yaml path; the older ids (aliases, sim.tasks.registry.ALIASES) name their own",
+    )
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1, Hopper-v5")
     which.add_argument(
         "--algo",
@@ -74,7 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run = parser.add_argument_group("how long and where")
     run.add_argument(
-        "--steps", type=positive_int, default=None, help="total env steps, >= 1 (default: ppo 1M, sac 100k)"
+        "--steps", type=positive_int, default=None,
+        help="total env steps, >= 1 (default: the task's preset's, else ppo 1M, sac 100k; none with --time-budget)"
+    )
+    run.add_argument(
+        "--time-budget", type=time_budget, default=None, metavar="DURATION",
+        help="wall-clock training time after which the run ends, evaluated and checkpointed as at --steps: 90s, "
+        "10m, 1h, 1h30m or plain seconds; with --steps, whichever comes first; the run's total, like --steps (on "
+        "--resume, the time already trained counts; give a larger one to extend). Schedules such as PPO's "
+        "learning-rate annealing follow the budget; the final evaluation comes after it",
     )
     run.add_argument("--seed", type=seed_int, default=None, help="random seed, 0 to 2**32-1 (default: 0)")
     run.add_argument(
@@ -151,6 +168,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_duration(text: str) -> float:
+    """Seconds from a duration as people write one: ``90s``, ``10m``, ``1h``, ``1h30m``, ``2.5m`` or
+    plain seconds (``600``); ValueError, saying what is expected, for anything else or a zero.
+    Here, not in robot_rl.train, so that parsing the command line imports no torch."""
+    import re
+
+    given, number = text.strip().lower(), r"(\d+(?:\.\d*)?|\.\d+)"
+    plain = re.fullmatch(number, given)
+    parts = plain or re.fullmatch(rf"(?:{number}h)?(?:{number}m)?(?:{number}s)?", given)
+    if not given or parts is None:
+        raise ValueError(f"expected a duration such as 90s, 10m, 1h, 1h30m or plain seconds (600), got {text!r}")
+    groups = (None, None, parts.group(1)) if plain else parts.groups()
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in groups)
+    total = 3600 * hours + 60 * minutes + seconds
+    if not math.isfinite(total) or total <= 0:
+        raise ValueError(f"expected a duration > 0 (90s, 10m, 1h), got {text!r}")
+    return total
+
+
+def time_budget(text: str) -> float:
+    """argparse type of ``--time-budget``: argparse names the flag in the error."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def set_values(items: list[str]) -> dict:
     """``--set KEY=VALUE`` items to {key: value}, each value read as YAML (1e-3 is a number);
     shared by `train` and `sweep`. The values' ranges are checked where the run's settings are built."""
@@ -178,9 +222,10 @@ def _overrides(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     import signal
 
-    from robot_rl.envs import is_our_task
+    from robot_rl.envs import is_our_task, task_robot
     from robot_rl.train import RunConfig, RunConfigError, command_line, read_run_config, resolve_task, train
     from robot_rl.training.run_guards import check_out_dir
+    from sim.tasks.registry import default_robot
 
     if args.workers is not None and args.workers < 0:
         raise RunConfigError(f"--workers must be >= 0 (0: collect in this process), got {args.workers}")
@@ -188,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         raise RunConfigError("--address is where --workers run; add --workers K (K >= 1) or drop --address")
     if args.resume is not None:
         given = (
-            ("--task", args.task), ("--env-id", args.env_id), ("--algo", args.algo), ("--engine", args.engine),
+            ("--task", args.task), ("--env-id", args.env_id), ("--robot", args.robot), ("--algo", args.algo),
+            ("--engine", args.engine),
             ("--randomize", args.randomize), ("--params", args.params), ("--seed", args.seed),
             ("--out", args.out), ("--preset", args.preset), ("--num-envs", args.num_envs),
             ("--init-from", args.init_from),
@@ -199,8 +245,8 @@ def run(args: argparse.Namespace) -> int:
         if conflicting:
             raise RunConfigError(
                 f"--resume continues {args.resume} in place with its saved config.yaml; drop "
-                f"{', '.join(conflicting)} (only --steps, --eval-every, --eval-episodes and --checkpoint-every "
-                "may change)"
+                f"{', '.join(conflicting)} (only --steps, --time-budget, --eval-every, --eval-episodes and "
+                "--checkpoint-every may change)"
             )
         config = read_run_config(args.resume)
         if args.workers is not None:
@@ -209,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
             raise RunConfigError(f"--address: {args.resume} collects in one process; add --workers K to use Ray")
         if args.steps is not None:
             config.steps = args.steps
+        if args.time_budget is not None:
+            config.time_budget_s = args.time_budget
         for name in ("eval_every", "eval_episodes", "checkpoint_every", "video_every"):
             if getattr(args, name, None) is not None:
                 setattr(config, name, getattr(args, name))
@@ -216,26 +264,30 @@ def run(args: argparse.Namespace) -> int:
         run_dir = args.resume
     else:
         env_id = resolve_task(args.task, args.env_id)
-        algo = args.algo or "ppo"
         ours = is_our_task(env_id)
-        if not ours and (args.engine or args.randomize or args.params):
-            raise RunConfigError("--engine/--randomize/--params apply to our tasks (--task), not to --env-id envs")
+        preset, task_default = _preset(args, env_id if ours else None)
+        algo = args.algo or (PRESETS[preset].algo if preset in PRESETS else "ppo")
+        if not ours and (args.engine or args.randomize or args.params or args.robot):
+            raise RunConfigError("--engine/--randomize/--params/--robot apply to our tasks (--task), not to --env-id "
+                                 "envs")
         randomize = (args.randomize or "default") if ours else None
         seed = 0 if args.seed is None else args.seed
         config = RunConfig(
             env_id=env_id,
             algo=algo,
-            steps=args.steps if args.steps is not None else (1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000),
+            steps=_default_steps(args, algo, preset),
             seed=seed,
             engine=(args.engine or "mujoco") if ours else None,
+            robot=task_robot(env_id, args.robot) if ours else None,
             randomize=None if randomize == "none" else randomize,
             params=args.params,
             algo_config=_overrides(args),
-            preset=args.preset,
+            preset=preset,
             command=command_line(),
             init_from=None if args.init_from is None else str(args.init_from),
             privileged_obs=args.privileged_obs,
             workers=args.workers or 0,
+            time_budget_s=args.time_budget,
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every", "video_every"):
             if getattr(args, name, None) is not None:
@@ -245,8 +297,17 @@ def run(args: argparse.Namespace) -> int:
 
             config.eval_every = default_eval_every(config.steps)
         short = env_id.split("/")[-1]
+        if config.robot is not None and default_robot(env_id) is None:  # Reach-v0-panda-ppo-s0: a task by kind
+            short += "-" + (Path(config.robot).parent.name if config.robot.endswith((".yaml", ".yml"))
+                            else Path(config.robot).name)
         run_dir = args.out or Path("runs") / f"{short}-{algo}-s{seed}"
         check_out_dir(run_dir, args.force)
+        if task_default:
+            import sys
+
+            print(f"{env_id.split('/')[-1]} trains with its own settings, preset '{preset}' "
+                  f"({PRESETS[preset].summary}); --set overrides any, --preset {NO_PRESET} trains with {algo}'s "
+                  "defaults", file=sys.stderr, flush=True)
     _warn_params_overlap(config)
 
     if config.workers:
@@ -261,13 +322,39 @@ def run(args: argparse.Namespace) -> int:
         return 128 + int(result.stop_signal or signal.SIGINT)
     ev = result.final_eval or {}
     success = ev.get("success_rate")
+    budget = "" if config.time_budget_s is None else f" (time budget {config.time_budget_s:.0f} s)"
     print(
-        f"finished {result.global_step} steps in {result.elapsed_s:.0f} s; eval return "
+        f"finished {result.global_step} steps in {result.elapsed_s:.0f} s{budget}; eval return "
         f"{ev.get('mean_return', float('nan')):.1f} +- {ev.get('std_return', float('nan')):.1f}"
         + (f", success {success:.2f}" if success is not None else "")
         + f"; run dir: {run_dir}"
     )
     return 0
+
+
+def _preset(args: argparse.Namespace, task: str | None) -> tuple[str | None, bool]:
+    """(the run's preset, whether it is the task's own): --preset, else the task's (TASK_PRESETS) when
+    --algo is its algorithm or not given; --preset none: none."""
+    if args.preset == NO_PRESET:
+        return None, False
+    if args.preset is not None or task is None:
+        return args.preset, False
+    name = task_preset(task, args.algo)
+    return name, name is not None
+
+
+def _default_steps(args: argparse.Namespace, algo: str, preset: str | None) -> int:
+    """--steps, else no step limit under --time-budget, else the preset's measured length, else the
+    algorithm's default length."""
+    from robot_rl.train import NO_STEP_LIMIT
+
+    if args.steps is not None:
+        return args.steps
+    if args.time_budget is not None:
+        return NO_STEP_LIMIT
+    if preset in PRESETS and PRESETS[preset].steps is not None:
+        return PRESETS[preset].steps
+    return 1_000_000 if algo in ("ppo", "a2c", "trpo") else 100_000
 
 
 def _warn_params_overlap(config) -> None:
@@ -276,11 +363,11 @@ def _warn_params_overlap(config) -> None:
 
     from robot_rl.envs import is_our_task
     from robot_rl.training.run_guards import params_randomization_overlap
-    from sim.observations import TASK_ROBOTS
+    from sim.tasks.registry import default_robot
 
     if not is_our_task(config.env_id):
         return
-    robot = TASK_ROBOTS.get(config.env_id.split("/", 1)[1])
+    robot = config.robot or default_robot(config.env_id)
     if robot is None:
         return
     warning = params_randomization_overlap(robot, config.params, config.randomize)

@@ -12,7 +12,8 @@ Modules (import what you need; nothing heavy is imported here):
   (the ROS parameters and the CLI flags); ``policy_node`` and ``excitation_node`` build it with a
   policy or an identification excitation; ``joint_map`` reorders JointStates by name; ``stamps``
   maps each input's header stamps onto the node's own clock and says when they cannot be true.
-* ``sim_robot_node``: a simulated robot with the ros2_control interface.
+* ``sim_robot_node``: a simulated robot with the ros2_control interface; ``sensor_model`` what its
+  encoders and IMU report (counts and noise, or the engine's values with ``--ideal-sensors``).
 * ``recorder``: rosbag2 recording and reading with ``rosbags``: the project's one bag writer.
 * ``echo``, ``latency``, ``procs``: the bare echo, round-trip measurement and process helpers
   of the latency benchmark and the end-to-end tests; ``reference_controller``: a classical

@@ -106,6 +106,12 @@ class ControlNodeConfig:
         "started, so a press made before it started is never missed; with this flag, 1 s without a message "
         "on it counts as released (a latched or repeated press is still seen)",
     )
+    settle_time: float = option(
+        0.3, "on a robot, activation waits until states have flowed for S s of this node's clock, 0-5 (default "
+        "0.3): readings queued while the node started arrive in a burst, late, and a stamp mapping learned from "
+        "them alone would take the on-time ones after it for readings stamped ahead (not with --sim, whose "
+        "stamps are the clock)", metavar="S", bounds=(0.0, 5.0),
+    )
     activate_timeout: float = option(
         3.0, "an activate request waiting for a valid state expires after S seconds, 0-600 (default 3)",
         metavar="S", bounds=(0.0, 600.0), min_open=True,

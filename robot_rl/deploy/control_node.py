@@ -367,9 +367,15 @@ class ControlNode:
 
     def _ready(self, mapped: MappedState, now: float) -> bool:
         """A valid joint state, and for a legged robot a fresh IMU reading: what activation needs."""
-        if mapped.problem is not None:
+        if mapped.problem is not None or not self._states_settled():
             return False
         return not self._needs_imu or (self._imu is not None and abs(now - self._imu[1]) <= self.watchdog)
+
+    def _states_settled(self) -> bool:
+        """States have flowed for ``settle_time`` of node time (always, under a simulator's clock)."""
+        if self.sim_time:
+            return True
+        return self._clocks[self.config.state_topic].heard_for(self._clock()) >= self.config.settle_time - 1e-9
 
     def _velocity_command(self) -> np.ndarray:
         """The latest /cmd_vel, or zero (stand) when none arrived within cmd_vel_timeout of node time."""
@@ -609,6 +615,9 @@ class ControlNode:
         mapped = self._last[0]
         if mapped.problem is not None:
             return f"pending: latest state is invalid ({mapped.problem}; {expires})"
+        if not self._states_settled():
+            return (f"pending: will activate once states have flowed {self.config.settle_time:g} s on "
+                    f"{self.config.state_topic} ({expires})")
         if not self._ready(mapped, now):
             return f"pending: will activate when a fresh IMU reading arrives on {self.config.imu_topic} ({expires})"
         self._activate_asked = None
@@ -754,7 +763,8 @@ class ControlNode:
             lat = np.asarray(self._latency_ms) if self._latency_ms else np.asarray([np.nan])
             times = list(self._command_times)
             window = [t for t in times if t >= self._clock() - 2.0]
-            rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 2 else 0.0
+            span = window[-1] - window[0] if len(window) > 2 else 0.0
+            rate = (len(window) - 1) / span if span > 0 else 0.0  # a burst on one clock tick has no rate
             values = {
                 "state": state,
                 "source": ctl.source.kind if ctl is not None else "none",

@@ -33,7 +33,7 @@ from cyclonedds.util import duration
 from robot_rl.deploy.discovery import DISCOVERY_TOPIC, NodeGraphInfo
 from robot_rl.deploy.errors import TransportError
 from robot_rl.deploy.ros2_msgs import Clock, ParticipantEntitiesInfo, time_to_ns
-from robot_rl.deploy.transport import DEFAULT_QOS, LATCHED_QOS, QosProfile, domain_id_from_env, resolve_topic
+from robot_rl.deploy.ros_conventions import DEFAULT_QOS, LATCHED_QOS, QosProfile, domain_id_from_env, resolve_topic
 from robot_rl.deploy.type_hash import type_hash
 
 M = TypeVar("M")

@@ -30,6 +30,13 @@ def serve_echo(transport: Transport, state_topic: str, command_topic: str) -> No
     transport.subscribe(state_topic, JointState, on_state)
 
 
+def card_robot(policy: str) -> str:
+    """The robot a policy folder's card names (the runtime still checks the card against it in full)."""
+    from robot_rl.runtime.card import read_card
+
+    return str(read_card(policy)[0]["robot"]["name"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state", default="/echo/state", help="JointState topic to answer")
@@ -37,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", default="dds", choices=("dds", "rclpy"))
     parser.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
     parser.add_argument("--policy", default=None, help="also run an active policy node with this policy folder")
-    parser.add_argument("--robot", default="cartpole", help="robot of the policy node (default cartpole)")
+    parser.add_argument("--robot", default=None,
+                        help="robot of the policy node: a shipped robot's name or a robot.yaml path (default: the "
+                        "robot its policy's card names)")
     args = parser.parse_args(argv)
     transport = make_transport(args.transport, "robot_rl_echo")
     signal.signal(signal.SIGTERM, lambda *_: transport.shutdown())
@@ -48,7 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
             # The driver plays a simulator faster than real time (states stamped a 50 Hz period apart,
             # sent at up to 500 Hz): sim time, as `--sim` runs it; a robot's node would fault on them.
-            node = PolicyNode(transport, PolicyNodeConfig(policy=args.policy, robot=args.robot, activate=True,
+            from robot_rl.errors import RobotRLError
+
+            try:
+                robot = args.robot or card_robot(args.policy)
+            except RobotRLError as exc:  # no card, or not one this runtime reads: one line, as the node's own
+                print(exc, file=sys.stderr)
+                return 1
+            node = PolicyNode(transport, PolicyNodeConfig(policy=args.policy, robot=robot, activate=True,
                                                           follow_episodes=True))
             if node.config_error:
                 print(node.config_error, file=sys.stderr)

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from robot_rl.deploy.errors import TransportError
 from robot_rl.deploy.ros2_msgs import ros_type_name
-from robot_rl.deploy.transport import DEFAULT_QOS, QosProfile
+from robot_rl.deploy.ros_conventions import DEFAULT_QOS, QosProfile
 
 M = TypeVar("M")
 

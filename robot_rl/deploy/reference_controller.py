@@ -1,4 +1,5 @@
-"""A classical cart-pole swing-up controller, exported as a policy folder like any trained policy.
+"""A classical swing-up controller for any robot of the cart-pole kind, exported as a policy folder like
+any trained policy.
 
 Why: the deploy chain (transport, policy node, safety filter, sim robot) must be testable without
 waiting for a training run, and a robot's first bring-up should not depend on a learned policy
@@ -15,6 +16,10 @@ The law (Astrom & Furuta energy pumping, then LQR):
   linearized cart-pole (Q = diag(5, 50, 1, 1), R = 0.05).
 On the nominal lab cart-pole it swings up within ~3 s in both engines (5 s episodes).
 Needs torch and scipy (export time only).
+
+Written for the kind, not a robot: the cart is the first joint's child link, the pole the second's
+(the kind's layout, sim/tasks/pole.py), masses and inertia come from the robot's description; the
+robot defaults to the one the alias table binds the kind's swing-up to.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np
 
 from sim.robot import RobotSpec, load_robot
 
-TASK = "CartpoleSwingup-v0"
+TASK = "PoleSwingup-v0"  # the task by kind this controller does
 POLE_COM = 0.25  # m from the hinge to the pole's centre of mass (robot.urdf, pole inertial origin)
 GRAVITY = 9.81
 
@@ -79,23 +84,39 @@ def build_actor(robot: RobotSpec) -> Any:
     return SwingupController()
 
 
-def export_reference_policy(out_dir: str | Path, robot: RobotSpec | str = "cartpole") -> dict[str, Any]:
-    """Write the controller as a policy folder (policy.onnx + policy.json) for `robot`; returns the card."""
+def default_robot() -> str:
+    """The robot the alias table binds `TASK` to (the shipped cart-pole): the default of the two functions below."""
+    from sim.tasks.registry import ALIASES
+
+    return next(r for t, r in ALIASES.values() if t == TASK)
+
+
+def task_id(robot: RobotSpec) -> str:
+    """`TASK` under the alias id naming `robot` where the alias table has one (the id a shipped policy's card
+    carries, so the runtime treats this policy as it treats the trained one), else `TASK`."""
+    from sim.tasks.registry import ALIASES
+
+    return next((a for a, (t, r) in ALIASES.items() if t == TASK and r == robot.name), TASK)
+
+
+def export_reference_policy(out_dir: str | Path, robot: RobotSpec | str | None = None) -> dict[str, Any]:
+    """Write the controller as a policy folder (policy.onnx + policy.json) for `robot` (default:
+    `default_robot()`); returns the card."""
     from robot_rl.export import export_actor
 
-    spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
+    spec = robot if isinstance(robot, RobotSpec) else load_robot(robot or default_robot())
     meta = {
-        "task": TASK,
+        "task": task_id(spec),
         "robot": spec.name,
         "algo": "reference-controller (energy pumping + LQR)",
         "command": "robot_rl.deploy.reference_controller.export_reference_policy",
     }
     return export_actor(
-        build_actor(spec), meta, out_dir, name="cartpole_swingup_reference", robot=spec, parity_samples=200
+        build_actor(spec), meta, out_dir, name=f"{spec.name}_swingup_reference", robot=spec, parity_samples=200
     )
 
 
-def cached_reference_policy(cache_root: str | Path, robot: str = "cartpole") -> Path:
+def cached_reference_policy(cache_root: str | Path, robot: str | None = None) -> Path:
     """The exported reference policy under `cache_root`, re-exported only when its sources change.
 
     Exporting takes ~10 s (torch.onnx); tests and benchmarks share one copy keyed by a hash of
@@ -106,7 +127,7 @@ def cached_reference_policy(cache_root: str | Path, robot: str = "cartpole") -> 
     from robot_rl import export
     from robot_rl.runtime.card import CARD_FILE
 
-    spec = load_robot(robot)
+    spec = load_robot(robot or default_robot())
     digest = hashlib.sha256()
     for source in (Path(__file__), Path(export.__file__), spec.yaml_path, spec.urdf_path):
         digest.update(source.read_bytes())

@@ -9,16 +9,22 @@ or with NaN is rejected and the previous one kept, as ros2_control's controller 
 The physics is a task env (``gymnasium.make("robot_rl/<task>", engine=..., params=...,
 randomization=...)``), so the simulator can carry a reality gap: a params file shifts the
 physical parameters, domain randomization resamples them each episode, and ``obs_noise`` adds
-sensor noise to the published joint states. Episodes use the task's own initial states, reward
-and success, so ``--episodes N`` scores a deployed policy exactly as ``robot-rl eval`` scores it
-in simulation, but through the whole deploy chain.
+the task's sensor noise to the published joint states.
+
+The joints are read as a real robot reads them (`robot_rl.deploy.sensor_model`): encoder counts
+with jitter (14 bits per revolution, 10 um on a prismatic joint) and a drive's noisy velocity, and a
+legged robot's IMU with a MEMS part's noise, on top of ``obs_noise``. ``ideal_sensors``
+(``--ideal-sensors``) publishes the engine's values unchanged instead; the run's summary says which.
+
+Episodes use the task's own initial states, reward and success, so ``--episodes N`` scores a
+deployed policy exactly as ``robot-rl eval`` scores it in simulation, but through the whole deploy chain.
 
 A legged robot (a task that observes an IMU, e.g. A1Walk-v0 on the A1) also publishes its IMU as
 ``sensor_msgs/Imu`` on ``/imu/data`` (stamped like the joint states, frame ``imu_link``), with
-the same sensor noise model the task trains with (``obs_noise`` per channel), and plays the
-operator: the episode's sampled velocity command goes out on ``/cmd_vel`` as a
-``geometry_msgs/Twist`` before each state, so the task's success (tracking that command) is
-scored through the node as in ``robot-rl eval``.
+the same sensor noise model the task trains with (``obs_noise`` per channel) plus the IMU part's
+own (the sensor model above), and plays the operator: the episode's sampled velocity command goes
+out on ``/cmd_vel`` as a ``geometry_msgs/Twist`` before each state, so the task's success (tracking
+that command) is scored through the node as in ``robot-rl eval``.
 
 Each episode's states carry ``header.frame_id = robot_rl/episode/<n>``: a policy node following
 episodes ramps in again from the new initial state instead of faulting on the jump.
@@ -64,6 +70,7 @@ from robot_rl.deploy.ros2_msgs import (
     Vector3,
     time_from_ns,
 )
+from robot_rl.deploy.sensor_model import SensorModel, Sensors
 from robot_rl.deploy.transport import Transport, subscribe_durable
 
 log = logging.getLogger(__name__)
@@ -71,9 +78,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SimRobotConfig:
-    robot: str = "cartpole"
+    # A shipped robot's name or a robot.yaml path; None: the robot the alias `task` names (sim.tasks.registry
+    # ALIASES), so that no robot is a default of the code: with neither, the node says what to give.
+    robot: str | None = None
     engine: str = "pybullet"
-    task: str | None = None  # default: the robot's first task in sim.observations.TASK_ROBOTS
+    task: str | None = None  # default: the robot's first task (sim.tasks.registry.tasks_for)
     params: str | None = None  # params file (absolute values or {scale: s})
     randomization: str | None = None  # DR config name or file; None: nominal physics
     seed: int = 0
@@ -94,6 +103,9 @@ class SimRobotConfig:
     goal_topic: str = "/goal_point"  # the episode's goal, for tasks with one (the reach)
     estop_topic: str = "/estop"  # std_msgs/Bool, true = pressed: commands are ignored, the safe action applied
     publish_clock: bool = True
+    # True: publish the engine's joint (and IMU) values as they are; False: through the sensor model
+    # (encoder counts and noise, robot_rl.deploy.sensor_model), as a real robot reports them.
+    ideal_sensors: bool = False
     node_name: str = "sim_robot"
 
 
@@ -106,19 +118,54 @@ class EpisodeResult:
     final_goal_distance: float | None = None  # m, for tasks with a goal position (the reach)
 
 
-def default_task(robot: str) -> str:
-    from sim.observations import TASK_ROBOTS
+# Among the tasks a robot fits, the one a sim robot runs unless told: a cart-pole's swing-up (it starts hanging
+# and ends balanced, the whole of the cart-pole's job; the balance task is its second half).
+PREFERRED_TASKS = ("PoleSwingup-v0",)
 
-    tasks = [t for t, r in TASK_ROBOTS.items() if r == robot]
-    return "CartpoleSwingup-v0" if "CartpoleSwingup-v0" in tasks else (tasks[0] if tasks else "")
+
+def default_task(robot) -> str:
+    """The task a sim robot runs unless told (a RobotSpec's): the preferred task by kind it fits, else the first,
+    under the alias id naming this robot where the alias table has one (the id its shipped policy's card
+    carries); '' if it fits none."""
+    from sim.robot import ROBOTS_DIR
+    from sim.tasks.registry import ALIASES, GENERIC_TASKS, tasks_for
+
+    by_kind = [t for t in tasks_for(robot) if t in GENERIC_TASKS]
+    if not by_kind:
+        return ""
+    task = next((t for t in PREFERRED_TASKS if t in by_kind), by_kind[0])
+    shipped = robot.yaml_path.resolve() == (ROBOTS_DIR / robot.name / "robot.yaml").resolve()
+    return next((a for a, (t, r) in ALIASES.items() if shipped and t == task and r == robot.name), task)
+
+
+def robot_of(config: SimRobotConfig) -> str:
+    """The robot to simulate: the config's, else the one its alias task names; a ConfigError if neither says."""
+    from sim.errors import ConfigError
+    from sim.tasks.registry import task_spec
+
+    if config.robot:
+        return config.robot
+    if not config.task:
+        raise ConfigError("robot", "", "no robot given: pass --robot (a shipped robot's name, `robot-rl robots` lists "
+                          "them, or a robot.yaml path), or a --task alias that names one")
+    try:
+        robot = task_spec(config.task).robot
+    except ValueError as exc:
+        raise ConfigError("task", "", str(exc)) from None
+    if robot is None:
+        raise ConfigError("robot", "", f"task '{config.task}' is written for a kind of robot and names none: pass "
+                          "--robot (a shipped robot's name or a robot.yaml path)")
+    return robot
 
 
 def summarize(
-    results: list[EpisodeResult], config: SimRobotConfig | None = None, task: str | None = None
+    results: list[EpisodeResult], config: SimRobotConfig | None = None, task: str | None = None,
+    sensors: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The evaluation summary with the keys of `robot-rl eval --json` (robot_rl.training.evaluation),
     plus what was evaluated. Episode i used seed + i there and here, so the two compare episode
-    for episode."""
+    for episode. `sensors` (`SimRobot.describe_sensors()`) says what the published states went
+    through; without it, the config's `ideal_sensors` does, in brief."""
     from robot_rl.training.evaluation import summarize_episodes
 
     if results:
@@ -141,6 +188,7 @@ def summarize(
                 "seed": config.seed,
                 "through": "deploy chain (sim robot + policy node)",
                 "clock": "lockstep" if config.lockstep else f"real time x{config.realtime_factor:g}",
+                "sensors": sensors or SensorModel(ideal=config.ideal_sensors).describe(),
             }
         )
     return summary
@@ -149,7 +197,9 @@ def summarize(
 class SimRobot:
     """Steps a task env from command messages and publishes its joint states and clock."""
 
-    def __init__(self, transport: Transport, config: SimRobotConfig) -> None:
+    def __init__(self, transport: Transport, config: SimRobotConfig, sensors: SensorModel | None = None) -> None:
+        """`sensors`: the sensor model (default: `SensorModel()`'s encoders and IMU, or none with
+        `config.ideal_sensors`)."""
         import gymnasium
 
         import sim  # noqa: F401  (registers the robot_rl/* envs)
@@ -158,10 +208,10 @@ class SimRobot:
 
         self.transport = transport
         self.config = config
-        self.robot = load_robot(config.robot)
-        task = (config.task or default_task(self.robot.name)).removeprefix("robot_rl/")
+        self.robot = load_robot(robot_of(config))
+        task = (config.task or default_task(self.robot)).removeprefix("robot_rl/")
         if not task:
-            raise ConfigError(config.robot, "", "no task uses this robot; pass --task")
+            raise ConfigError(str(self.robot.yaml_path), "", "no task uses this robot; pass --task")
         self.env = gymnasium.make(
             f"robot_rl/{task}",
             engine=config.engine,
@@ -183,6 +233,10 @@ class SimRobot:
         self._state_pub = transport.publisher(config.state_topic, JointState)
         self._clock_pub = transport.publisher(config.clock_topic, Clock) if config.publish_clock else None
         self.legged = self.core.interface.needs_imu
+        model = SensorModel(ideal=True) if config.ideal_sensors else (sensors or SensorModel())
+        self._joint_types = [(j.name, j.type) for j in self.robot.joints]
+        self.sensors = Sensors(model, self._joint_types, config.seed)
+        self._reading: tuple[int, tuple] | None = None  # (sim time ns, reading): see `_read`
         self._imu_pub = transport.publisher(config.imu_topic, Imu) if self.legged else None
         self._cmd_vel_pub = transport.publisher(config.cmd_vel_topic, Twist) if self.legged else None
         # A task with a goal position (the reach) publishes each episode's goal, as an operator or
@@ -239,32 +293,72 @@ class SimRobot:
         return np.array([0.0 if a.type == "force" else float(held[j])
                          for a, j in zip(self.robot.actuators, self._act_joints, strict=True)])
 
+    def _hold_before_first_command(self) -> None:
+        """Start the episode's command path as a robot's: each position servo holding the pose it is
+        at, each force actuator at zero, until the first command has come through the delay.
+
+        The episode core resets its delay line to zeros (what training uses, unchanged); on this robot
+        that sent every position servo to a 0 rad target for the first `action_delay`, a kick no arm
+        gives and that system identification (which replays a log from a robot that was holding its
+        pose, `sim.actuators.delayed_command`) rightly does not model.
+        """
+        delay = getattr(self.core.core, "delay", None)
+        if delay is None:
+            return
+        q, _ = self.core.engine.joint_state()
+        held = np.array([0.0 if a.type == "force" else float(q[j])
+                         for a, j in zip(self.robot.actuators, self._act_joints, strict=True)])
+        delay.reset(0, held)
+
     def stop(self) -> None:
         self._stop.set()
 
+    def describe_sensors(self) -> dict[str, Any]:
+        """What the published states went through, for the run's summary."""
+        return self.sensors.model.describe(self._joint_types, imu=self.legged)
+
     # -- outputs -----------------------------------------------------------------------------
-    def _publish(self, episode: int) -> None:
-        stamp = time_from_ns(self.sim_time_ns)
+    def _read(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """The joints (and a legged robot's IMU: orientation w,x,y,z, gyro, accelerometer) as the robot's
+        sensors report them now: the task's `obs_noise`, then the encoders and the IMU's noise.
+
+        One reading per sim time: the initial state re-published while waiting for a controller is the
+        same reading, so how long the wait took changes no later draw and a lockstep run reproduces.
+        """
+        if self._reading is not None and self._reading[0] == self.sim_time_ns:
+            return self._reading[1]
+        imu = None
         if self.legged:
             # The sensors as the task's observation sees them: the episode core's noise model.
             state = self.core.core.sensed_state().row(0)
             q, qd = state.q, state.qd
-            cmd = self.core.command
-            self._cmd_vel_pub.publish(Twist(linear=Vector3(float(cmd[0]), float(cmd[1]), 0.0),
-                                            angular=Vector3(0.0, 0.0, float(cmd[2]))))
-            w, x, y, z = (float(v) for v in state.imu.orientation)
-            self._imu_pub.publish(Imu(
-                header=Header(stamp=stamp, frame_id=self.robot.base.imu_link),
-                orientation=Quaternion(x, y, z, w),
-                angular_velocity=Vector3(*(float(v) for v in state.imu.angular_velocity)),
-                linear_acceleration=Vector3(*(float(v) for v in state.imu.linear_acceleration)),
-            ))
+            imu = self.sensors.read_imu(state.imu.orientation, state.imu.angular_velocity,
+                                        state.imu.linear_acceleration)
         else:
             q, qd = self.core.engine.joint_state()
             noise = float(self.core.params.get("obs_noise", 0.0))
             if noise > 0:
                 rng = self.core.np_random
                 q, qd = q + rng.normal(0.0, noise, q.shape), qd + rng.normal(0.0, noise, qd.shape)
+        q, qd = self.sensors.read_joints(q, qd)  # the encoders and drives (unchanged with ideal sensors)
+        self._reading = (self.sim_time_ns, (q, qd, imu))
+        return q, qd, imu
+
+    def _publish(self, episode: int) -> None:
+        stamp = time_from_ns(self.sim_time_ns)
+        q, qd, imu = self._read()
+        if self.legged:
+            cmd = self.core.command
+            self._cmd_vel_pub.publish(Twist(linear=Vector3(float(cmd[0]), float(cmd[1]), 0.0),
+                                            angular=Vector3(0.0, 0.0, float(cmd[2]))))
+            quat, gyro, accel = imu
+            w, x, y, z = (float(v) for v in quat)
+            self._imu_pub.publish(Imu(
+                header=Header(stamp=stamp, frame_id=self.robot.base.imu_link),
+                orientation=Quaternion(x, y, z, w),
+                angular_velocity=Vector3(*(float(v) for v in gyro)),
+                linear_acceleration=Vector3(*(float(v) for v in accel)),
+            ))
         if self._goal_pub is not None:
             # With every state, before it: the node has the episode's goal when its first state
             # arrives, and a goal lost on the way is replaced one period later.
@@ -299,6 +393,8 @@ class SimRobot:
         episode = 0
         while not self._stop.is_set() and (self.config.episodes is None or episode < self.config.episodes):
             self.env.reset(seed=self.config.seed + episode)
+            self._hold_before_first_command()
+            self.sensors.reseed(episode)
             if episode > 0:  # the reset takes one period: every state has its own, later stamp
                 self.sim_time_ns += int(round(self.dt * 1e9))
             self._command = np.zeros(self._n_act)

@@ -20,11 +20,12 @@ more than that are not clocks). So, on the node's clock:
   its old mapped stamp, so the SafetyFilter's watchdog sees its true age.
 
 While the node is not driving on the stream (``learning``) the offset also follows readings that
-arrive sooner than it predicts, by up to ``tolerance`` each (the first reading may have been slow to
-arrive), and re-anchors on a reading later than the tolerance (the first reading may have been the
-one stamped ahead): nothing is commanded meanwhile. A reading further ahead than the tolerance is
-reported even then, and not learned from. A zero stamp means "not stamped" (ROS tools): the caller's arrival time
-is used instead.
+arrive sooner than it predicts, however much sooner (the readings before may have queued while the node
+started, and arrived in a burst), and re-anchors on a reading later than the tolerance (the first reading
+may have been the one stamped ahead): nothing is commanded meanwhile, and the control node activates only
+after the stream has flowed a while (``heard_for``). Once driving, a reading further ahead than the
+tolerance is a fault, and not learned from. A zero stamp means "not stamped" (ROS tools): the caller's
+arrival time is used instead.
 
 Under a simulator (``sim_time``) the stamps *are* the node's clock (ROS ``use_sim_time``: a
 lockstep simulator runs faster than real time by design); only a clock going backwards is checked.
@@ -51,6 +52,16 @@ class StreamClock:
         self._offset: float | None = None  # node time - stamp
         self._offset_at = -math.inf  # node time the offset was last moved
         self._last_stamp = -math.inf
+        self._first_arrival: float | None = None  # node time of the first reading the mapping rests on
+
+    def heard_for(self, now: float) -> float:
+        """Node time (s) since the first reading of the stream the current mapping rests on (0: none yet).
+
+        Why: readings queued while the node started arrive in a burst, each later than it was sent; a
+        mapping learned from the burst alone takes that backlog for the stream's delay, and the on-time
+        readings after it would read as stamped ahead. Activation waits until the stream has flowed a while.
+        """
+        return 0.0 if self._first_arrival is None else max(0.0, now - self._first_arrival)
 
     def map(self, stamp: float, arrived: float, learning: bool) -> tuple[float, str | None]:
         """``(stamp on the node's clock, problem or None)`` for a reading stamped ``stamp`` (s, the
@@ -69,18 +80,21 @@ class StreamClock:
         offset = arrived - stamp
         if self._offset is None:
             self._offset, self._offset_at, self._last_stamp = offset, arrived, stamp
+            self._first_arrival = arrived
             return arrived, problem
         # The mapping drifts towards this reading by at most MAX_DRIFT per second since it last moved.
         allowance = MAX_DRIFT * max(0.0, arrived - self._offset_at)
         drifted = min(max(offset, self._offset - allowance), self._offset + allowance)
         lead = drifted - offset  # how far this reading is stamped ahead of the mapping
-        if lead > self.tolerance:  # not learned from, not the reference of the next backwards check
+        if lead > self.tolerance and not learning:  # not learned from, nor the next backwards check's reference
             ahead = (f"{self.topic}: stamped {lead:.3g} s ahead of the node's clock (in the future, or advancing "
                      f"faster than real time; tolerance {self.tolerance:g} s)")
             return stamp + drifted, problem or ahead
         self._last_stamp = max(self._last_stamp, stamp)
         if learning and (offset < drifted or offset - drifted > self.tolerance):
-            drifted = offset  # sooner than predicted, or so late that the mapping must have been wrong
+            # Sooner than predicted (the readings before it were held up: a start-up backlog), or so late
+            # that the mapping must have been wrong (its first reading was the one stamped ahead).
+            drifted = offset
         if drifted != self._offset:
             self._offset, self._offset_at = drifted, arrived
         return stamp + drifted, problem

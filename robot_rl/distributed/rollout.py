@@ -39,6 +39,7 @@ from robot_rl.algos.collector import EpisodeStats, VecCollector
 from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 from robot_rl.distributed.cluster import ClusterError, cluster_layout, import_ray, require_cpus
 from robot_rl.envs import make_vec_env
+from robot_rl.training.algo_settings import RunConfigError, algo_config
 
 # The on-policy rollout fields a worker sends back, each (num_steps, num_envs, ...): concatenated on dim 1.
 ROLLOUT_FIELDS = (
@@ -80,8 +81,6 @@ class RolloutWorker:
     """One Ray actor: a batched env and the algorithm's collection code (see the module docstring)."""
 
     def __init__(self, config: Any, index: int, env_seed: int) -> None:
-        from robot_rl.train import algo_config
-
         torch.set_num_threads(1)
         self.index = index
         cfg = algo_config(config.algo, config.algo_settings())
@@ -328,8 +327,6 @@ class DistributedSAC(SAC):
 
 def distributed_class(algo: str) -> type:
     """The learner class for ``--workers``: on-policy algorithms gather rollouts, SAC streams."""
-    from robot_rl.train import RunConfigError
-
     cls = ALGORITHMS[algo].cls
     if issubclass(cls, OnPolicyAlgorithm):
         return type(f"Distributed{cls.__name__}", (DistributedOnPolicy, cls), {})
@@ -345,8 +342,6 @@ def build_distributed(config: Any, env_seed: int) -> OnPolicyAlgorithm | SAC:
     ``cfg.num_envs`` is per worker; the learner's config holds the total, so its batch (PPO) and
     storage are those of one process with ``workers * num_envs`` envs.
     """
-    from robot_rl.train import algo_config
-
     ray = import_ray("--workers")
     if not ray.is_initialized():
         raise ClusterError("--workers needs a Ray session; robot-rl train starts one (or connects with --address)")

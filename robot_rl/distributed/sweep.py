@@ -175,6 +175,8 @@ def _train_command(config: RunConfig, run_dir: Path) -> str:
     args += ["--algo", config.algo, "--steps", str(config.steps), "--seed", str(config.seed)]
     if short:
         args += ["--engine", str(config.engine), "--randomize", str(config.randomize or "none")]
+        if config.robot:
+            args += ["--robot", str(config.robot)]
         if config.params:
             args += ["--params", str(config.params)]
     if config.preset:

@@ -17,8 +17,9 @@ from typing import Any
 
 from robot_rl.errors import PolicyContractError
 from robot_rl.runtime.card_schema import validate_card
-from sim.observations import TASK_ROBOTS, TaskInterface, task_interface
+from sim.observations import TaskInterface, task_interface
 from sim.robot import RobotSpec
+from sim.tasks.registry import ALL_TASKS, TaskRobotError
 
 SCHEMA = "robot-rl/policy-card/1"
 CARD_FILE = "policy.json"
@@ -179,13 +180,15 @@ def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, where: str)
     """Refuse a policy trained for another robot, joint order, rate, observation or action scaling.
 
     Returns the task's interface for this robot (built only once the robot itself matches, since a
-    task's observation function may not even apply to another robot).
+    task's observation function may not even apply to another robot). The card's task may be an alias
+    bound to its robot (IiwaReach-v0) or a task by kind (Reach-v0): either way the robot's name, joints
+    and actuators must be the card's, so a Reach policy for one arm never drives another.
     """
     task = str(card.get("task", "")).removeprefix("robot_rl/")
-    if task not in TASK_ROBOTS:
+    if task not in ALL_TASKS:
         raise PolicyContractError(
-            f"{where}: task '{task}' has no observation function in sim.observations "
-            f"(known tasks: {', '.join(TASK_ROBOTS)})"
+            f"{where}: task '{task}' is not one of our tasks (sim.tasks.registry), whose observation functions "
+            f"the runtime shares (known tasks: {', '.join(ALL_TASKS)})"
         )
     r = card["robot"]
     if r.get("name") != robot.name:
@@ -208,7 +211,10 @@ def check_card_against_robot(card: dict[str, Any], robot: RobotSpec, where: str)
             f"{where}: policy was trained at control_hz {hz}, but {robot.yaml_path} says "
             f"{robot.control_hz:g}; run it at its own rate (or retrain)"
         )
-    interface = task_interface(task, robot)
+    try:
+        interface = task_interface(task, robot)
+    except TaskRobotError as exc:
+        raise PolicyContractError(f"{where}: {exc}") from None
     expected_layout = interface.layout_dicts()
     card_layout = [
         {k: f.get(k) for k in ("name", "size", "unit", "description")} for f in card["observation"].get("layout", [])

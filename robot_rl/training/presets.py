@@ -12,8 +12,14 @@ defaults). Measured on Hopper-v5 at 300k env steps, seeds 0/1/2, deterministic e
   (Stable-Baselines3 PPO with its defaults: 2855 / 3070 / 2823, at 1.5k env steps/s;
   ``bench/train_vs_sb3.py``, section ppo_hopper).
 
-A preset only fills algorithm settings; ``--set KEY=VALUE`` still overrides any of them, and the
-run's config.yaml records the preset's name and the resolved settings.
+A preset only fills algorithm settings (and, if it has one, the run length it was measured with, for a
+run given neither ``--steps`` nor ``--time-budget``); ``--set KEY=VALUE`` still overrides any of them,
+and the run's config.yaml records the preset's name and the resolved settings.
+
+A task carries its own fast settings: `TASK_PRESETS` names the preset that ``robot-rl train --task T``
+uses when no ``--preset`` is given (and ``--algo`` is the preset's or not given); ``--preset none`` trains
+with the algorithm's plain defaults instead. The table is keyed by task id: an alias (IiwaReach-v0) is
+not its task by kind (Reach-v0), so the commands on the shipped policies' cards train as they did.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Preset:
     algo: str
     summary: str
     settings: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None  # the run length it was measured with: --steps when neither it nor --time-budget is given
 
 
 PRESETS: dict[str, Preset] = {
@@ -66,7 +73,7 @@ PRESETS: dict[str, Preset] = {
     # the KL at ~0.02 per update.
     "legged": Preset(
         algo="ppo",
-        summary="PPO for legged velocity tracking (A1Walk-v0): 192 envs x 32 steps, 5 epochs x 4 minibatches, "
+        summary="PPO for legged velocity tracking (Walk-v0): 192 envs x 32 steps, 5 epochs x 4 minibatches, "
         "ELU 256-128-64, lr 3e-4, asymmetric critic",
         settings={
             "num_envs": 192,
@@ -83,7 +90,52 @@ PRESETS: dict[str, Preset] = {
             "asymmetric": True,
         },
     ),
+    # Reach for any fixed-base arm (Reach-v0), from scratch under the arm gap-class DR, behind the
+    # SafetyFilter's rate limit. Measurements: docs/training.md ("Reach from scratch").
+    "reach": Preset(
+        algo="ppo",
+        summary="PPO for arm reach (Reach-v0): 64 envs x 32 steps, 5 epochs x 4 minibatches, gamma 0.95, "
+        "the actor starting at the pose that holds the arm at home, initial std 0.08",
+        settings={
+            "num_envs": 64,
+            "num_steps": 32,
+            "update_epochs": 5,
+            "gamma": 0.95,
+            "init_log_std": -2.5,
+            "init_action": "hold",
+        },
+        steps=2_000_000,
+    ),
 }
+
+
+# A task's own settings (`robot-rl train --task T` without --preset): task id -> preset name.
+TASK_PRESETS: dict[str, str] = {
+    "Reach-v0": "reach",
+    "Walk-v0": "legged",
+}
+# Tasks whose aliases (sim/tasks/registry.py ALIASES) train with the task's preset too: the legged alias's
+# shipped card was trained with --preset legged, so nothing changes for it; the arm alias's card predates
+# the reach preset and records every setting it used, so its alias keeps the algorithm's plain defaults.
+ALIASES_USE_PRESET = frozenset({"Walk-v0"})
+NO_PRESET = "none"  # --preset none: the algorithm's plain defaults, not the task's preset
+
+
+def task_preset(task: str, algo: str | None) -> str | None:
+    """The preset `robot-rl train --task <task>` uses without --preset: the task's own (TASK_PRESETS), if
+    ``algo`` (--algo, None when not given) is its algorithm or not given; else None."""
+    from robot_rl.envs import resolve_env_id
+    from sim.tasks.registry import task_spec
+
+    try:
+        spec = task_spec(resolve_env_id(task))  # a short name (Reach) too
+    except ValueError:  # not one of ours (a gymnasium id): no preset
+        return None
+    generic = spec.alias_of or spec.id
+    name = TASK_PRESETS.get(generic) if spec.alias_of is None or generic in ALIASES_USE_PRESET else None
+    if name is None or (algo is not None and algo != PRESETS[name].algo):
+        return None
+    return name
 
 
 def preset_settings(name: str | None, algo: str) -> dict[str, Any]:
@@ -99,4 +151,7 @@ def preset_settings(name: str | None, algo: str) -> dict[str, Any]:
 
 
 def describe_presets() -> str:
-    return "; ".join(f"{name} ({p.summary})" for name, p in PRESETS.items())
+    tasks = ", ".join(f"{task}: {name}" for task, name in TASK_PRESETS.items())
+    return ("; ".join(f"{name} ({p.summary})" for name, p in PRESETS.items())
+            + f". Without --preset a task trains with its own ({tasks}); --preset {NO_PRESET}: the algorithm's "
+            "defaults")

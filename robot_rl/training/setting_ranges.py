@@ -97,6 +97,7 @@ RANGES: dict[str, Range] = {
     "max_grad_norm": POSITIVE,
     "target_kl": Range(0.0, min_open=True, optional=True),
     "init_log_std": Range(-20.0, 5.0),
+    "smoothness_coef": NON_NEGATIVE,
     # SAC
     "buffer_size": COUNT,
     "batch_size": COUNT,
@@ -139,6 +140,9 @@ def _fail(algo: str, name: str, value: Any, expected: str) -> SettingRangeError:
     )
 
 
+INIT_ACTIONS = ("zero", "hold")  # where a PPO actor's mean action starts (PPOConfig.init_action)
+
+
 def check_settings(algo: str, values: Mapping[str, Any]) -> None:
     """Refuse any setting in ``values`` outside its range, and combinations that cannot run.
 
@@ -155,6 +159,10 @@ def check_settings(algo: str, values: Mapping[str, Any]) -> None:
         if name == "activation":
             if value not in ACTIVATIONS:
                 raise _fail(algo, name, value, f"one of {', '.join(ACTIVATIONS)}")
+            continue
+        if name == "init_action":  # PPOConfig.init_action
+            if value not in INIT_ACTIONS:
+                raise _fail(algo, name, value, f"one of {', '.join(INIT_ACTIONS)}")
             continue
         rule = RANGES.get(name)
         if rule is not None and not rule.accepts(value):

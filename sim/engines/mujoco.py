@@ -33,19 +33,21 @@ def _urdf_spec(robot: RobotSpec) -> mujoco.MjSpec:
     0.06 kg feet became part of their calves, and writing the calf's URDF mass (0.166 kg) then
     dropped the foot while keeping the fused centre of mass: the suspended A1's calves had 27% too
     little inertia about the knee, and a fit of its motors blamed the gains.
+
+    The text is `RobotSpec.engine_urdf_text()`, for every robot: mesh files absolute (`package://`
+    URIs resolved by sim.packages; MuJoCo's URDF import knows no packages, and a string has no folder
+    for relative names), joints robot.yaml does not list (grippers) fixed at their held position.
     """
+    text = robot.engine_urdf_text()
     if robot.base is None:
-        spec = mujoco.MjSpec.from_file(str(robot.urdf_path))
+        spec = mujoco.MjSpec.from_string(text)
         spec.compiler.fusestatic = False
         return spec
-    text = robot.urdf_path.read_text()
     m = re.search(r"<link\s+name\s*=\s*[\"']" + re.escape(robot.base.link) + r"[\"']", text)
     if m is None:  # robot.yaml validation found the link, so this is a formatting we do not parse
         raise ValueError(f"{robot.urdf_path}: cannot find <link name=\"{robot.base.link}\"> to add a free joint")
     text = (text[: m.start()] + '<link name="world"/><joint name="floating_base" type="floating">'
             f'<parent link="world"/><child link="{robot.base.link}"/></joint>\n' + text[m.start():])
-    text = re.sub(r'filename\s*=\s*"(?!/|package:)([^"]+)"',
-                  lambda mm: f'filename="{(robot.urdf_path.parent / mm.group(1)).as_posix()}"', text)
     spec = mujoco.MjSpec.from_string(text)
     spec.compiler.fusestatic = False
     return spec

@@ -105,7 +105,9 @@ class PybulletEngine:
             self.plane = pb.createMultiBody(0, shape, physicsClientId=c)
         self._com: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._tmp: tempfile.TemporaryDirectory | None = None
-        self._load(str(robot.urdf_path))
+        self._writes = 0  # URDF files written (each text a file name of its own: see _write_urdf)
+        self._com_file: Path | None = None  # the file of the last base `com_*` reload
+        self._load(str(self._write_urdf(robot.engine_urdf_text())))
         self.delay = DelayLine(len(robot.actuators), robot.substeps, robot.physics_dt)
         self._steps = 0
         self._base_acc = np.zeros(3)
@@ -131,9 +133,12 @@ class PybulletEngine:
         if robot.integrator == "implicit":
             movable = [i for i in range(pb.getNumJoints(self.body, physicsClientId=c))
                        if pb.getJointInfo(self.body, i, physicsClientId=c)[2] != pb.JOINT_FIXED]
+            # Joints robot.yaml does not list are fixed in the loaded URDF (held: RobotSpec.engine_urdf_text),
+            # so the movable joints are exactly the listed ones; a floating base adds 6 dofs the step ignores.
             if floating or sorted(self.joint_ids) != movable:
-                raise ConfigError(str(robot.yaml_path), "integrator", "implicit needs a fixed-base robot whose "
-                                  "every moving URDF joint is in robot.yaml (PyBullet's mass matrix order)")
+                raise ConfigError(str(robot.yaml_path), "integrator", "implicit needs a fixed-base robot in "
+                                  "PyBullet (its step corrects the joints through the fixed base's mass matrix); "
+                                  "use integrator: euler for a floating base")
             dof = [movable.index(i) for i in self.joint_ids]  # robot joint k -> PyBullet dof
             self._dof = None if dof == list(range(len(dof))) else np.array(dof)
             self._diag = np.diag_indices(len(movable))
@@ -162,10 +167,27 @@ class PybulletEngine:
             self._inertial = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=c)[3])
             self._imu_offset = fixed_offset_quat(robot, robot.base.imu_link)
 
+    def _write_urdf(self, text: str) -> Path:
+        """`text` as a new URDF file in this engine's temporary folder (kept until `close`), for `loadURDF`.
+
+        The robot is always loaded from `RobotSpec.engine_urdf_text()` (the text MuJoCo builds from
+        too): mesh paths absolute, `package://` URIs resolved by sim.packages (PyBullet resolves a
+        `package://` against its own search path only, not ROS packages), and the joints robot.yaml
+        does not list fixed at their held position, so they cannot drift.
+        Every text gets a file name of its own: PyBullet caches a loaded URDF by its file name, and a
+        second base `com_*` reload written over the first file's name got the first one's centre of mass.
+        """
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="robot_rl_urdf_")
+        self._writes += 1
+        path = Path(self._tmp.name) / f"{self._writes}_{self.robot.urdf_path.name}"
+        path.write_text(text)
+        return path
+
     def _reload_with_com(self, com: tuple[float, float, float]) -> None:
         """PyBullet fixes a link's inertial frame at load: write the URDF with the base's shifted, reload."""
         link = self.robot.base.link
-        text = self.robot.urdf_path.read_text()
+        text = self.robot.engine_urdf_text()
         m = re.search(r"<link\s+name\s*=\s*[\"']" + re.escape(link) + r"[\"'][^>]*>(.*?)</link>", text, re.S)
         inertial = re.search(r"<inertial>.*?</inertial>", m.group(1), re.S) if m else None
         if inertial is None:
@@ -178,15 +200,12 @@ class PybulletEngine:
             block.replace("<inertial>", f'<inertial><origin xyz="{new_xyz}" rpy="0 0 0"/>', 1)
         start = m.start(1) + inertial.start()
         text = text[:start] + new_block + text[start + len(block):]
-        text = re.sub(r'filename\s*=\s*"(?!/|package:)([^"]+)"',
-                      lambda mm: f'filename="{(self.robot.urdf_path.parent / mm.group(1)).as_posix()}"', text)
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="robot_rl_urdf_")
-        path = Path(self._tmp.name) / self.robot.urdf_path.name
-        path.write_text(text)
+        path = self._write_urdf(text)
         pb.removeBody(self.body, physicsClientId=self.client)
         self._load(str(path))
-        self._com = com
+        if self._com_file is not None:  # one reload per episode under DR: keep one file, not thousands
+            self._com_file.unlink(missing_ok=True)
+        self._com, self._com_file = com, path
 
     def set_params(self, params: dict[str, float]) -> None:
         c = self.client

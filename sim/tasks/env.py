@@ -16,7 +16,10 @@ __all__ = ["RobotTaskEnv", "privileged_vector"]
 
 
 class RobotTaskEnv(gym.Env):
-    """One robot doing one task (see sim/tasks/registry.py for each task's reward and success).
+    """One robot doing one task (see sim/tasks/<task>.py for each task's reward and success).
+
+    `robot`: a RobotSpec, a shipped robot's name or a robot.yaml path; a task by kind (Reach-v0, Walk-v0)
+    needs one, an alias (IiwaReach-v0) names its own (sim/tasks/registry.py).
 
     Args:
         engine: "mujoco" or "pybullet".

@@ -2,11 +2,11 @@
 
 Written for a batch of N robots at once so the single env (N=1) and the vector env run exactly
 the same code through one episode core (sim/core.py). A reward is named terms; the task's
-TaskSpec (sim/tasks/registry.py) gives their weights, so a term can be reweighted or logged
+TaskSpec (sim/tasks/spec.py, bound to the robot) gives their weights, so a term can be reweighted or logged
 without touching the code that computes it (MuJoCo Playground's and legged_gym's convention).
 
 A task may compute one robot (N=1) with Python floats, where ufuncs on 1-element arrays would cost
-more than the formulas (sim/tasks/cartpole.py): a reward term may then be a float and `terminated` a
+more than the formulas (sim/tasks/pole.py): a reward term may then be a float and `terminated` a
 bool; the episode core takes either (`EpisodeCore.step_one`) and hands `success_update` back what
 `terminated` returned.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.observations import TaskInterface
 from sim.robot import RobotSpec
 from sim.state import RobotState
-from sim.tasks.registry import TaskSpec
+from sim.tasks.interface import TaskInterface
+from sim.tasks.spec import TaskSpec
 
 
 class TaskLogic:

@@ -9,11 +9,11 @@ simulator as that external observer: per episode its length, whether it ended in
 termination) and the mean planar velocity tracking error (m/s) over the window the task's success
 judges (after its first second), in the base frame, as the task measures it.
 
-  python -m robot_rl.legged_sim_robot --robot a1 --engine pybullet --params gap.yaml \\
+  python -m robot_rl.demo.legged_sim_robot --robot a1 --engine pybullet --params gap.yaml \\
       --transport dds --lockstep --episodes 3 --json
 
 prints `robot-rl sim-robot --json`'s summary plus `falls`, `mean_tracking_error` and per-episode
-`episode_metrics`. `robot-rl demo --robot a1` runs it as its robot.
+`episode_metrics`. `robot-rl demo --robot R` runs it as a legged robot R.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def measure(robot) -> Callable[[list], dict[str, Any]]:
     """`robot-rl sim-robot`'s instrument hook: wrap a legged robot's env in `EpisodeMetrics`; the
     returned function gives the summary's falls, mean tracking error and per-episode metrics."""
     if not robot.legged:
-        raise SystemExit(f"python -m robot_rl.legged_sim_robot: robot '{robot.robot.name}' is not legged; "
+        raise SystemExit(f"python -m robot_rl.demo.legged_sim_robot: robot '{robot.robot.name}' is not legged; "
                          "use `robot-rl sim-robot`")
     settle = int(getattr(robot.core.core.logic, "success_after", round(robot.robot.control_hz)))
     robot.env = metrics = EpisodeMetrics(robot.env, settle)
@@ -90,7 +90,7 @@ def measure(robot) -> Callable[[list], dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     from robot_rl.commands import sim_robot as cli
 
-    parser = argparse.ArgumentParser(prog="python -m robot_rl.legged_sim_robot", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m robot_rl.demo.legged_sim_robot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_arguments(parser)
     return cli.run(parser.parse_args(argv), instrument=measure)
