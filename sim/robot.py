@@ -18,7 +18,15 @@ from sim.errors import ConfigError
 from sim.packages import PackageResolver, resolve_mesh_files
 from sim.robot_tasks import ReachSettings, WalkSettings, parse_reach, parse_walk
 from sim.urdf import Urdf, engine_urdf_text, read_urdf
-from sim.validation import base60_hint, check_interval, check_keys, check_number, did_you_mean, load_yaml_file
+from sim.validation import (
+    base60_hint,
+    check_interval,
+    check_keys,
+    check_number,
+    did_you_mean,
+    joint_pose,
+    load_yaml_file,
+)
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
 JOINT_TYPES = ("prismatic", "revolute", "continuous")
@@ -539,19 +547,7 @@ def _floating_base(data: dict, urdf: Urdf, urdf_path: Path, joints: list[JointSp
     pose = data.get("default_pose")
     default_pose = None
     if pose is not None:
-        if not isinstance(pose, dict):
-            raise ConfigError(source, "default_pose", "expected a mapping joint name -> position (rad or m)")
-        names = [j.name for j in joints]
-        for key, value in pose.items():
-            if key not in names:
-                raise ConfigError(source, f"default_pose.{key}", f"not a listed joint{did_you_mean(key, names)} "
-                                  f"(expected one of {', '.join(names)})")
-            check_number(value, source, f"default_pose.{key}", unit="rad or m")
-        default_pose = tuple(float(pose.get(n, 0.0)) for n in names)
-        for j, v in zip(joints, default_pose, strict=True):
-            if j.position_limits is not None and not j.position_limits[0] <= v <= j.position_limits[1]:
-                raise ConfigError(source, f"default_pose.{j.name}", f"{v:g} is outside the joint's limits "
-                                  f"{list(j.position_limits)}")
+        default_pose = joint_pose(pose, joints, source, "default_pose")
     base = data.get("base")
     if base is None:
         for key in ("imu", "feet", "floor"):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sim.errors import ConfigError
-from sim.validation import check_interval, check_keys, check_number, did_you_mean, is_number
+from sim.validation import check_interval, check_keys, check_number, is_number, joint_pose
 
 REACH_KEYS = ("home", "goal_low", "goal_high", "success_distance")
 # The Walk task's settings a robot may override (sim/tasks/walk.py says what each means), and `reward`:
@@ -84,21 +84,7 @@ def parse_reach(data: dict, joints: list, floating: bool, source: str) -> ReachS
     check_keys(block, REACH_KEYS, source, "reach.")
     home = None
     if "home" in block:
-        pose = block["home"]
-        names = [j.name for j in joints]
-        if not isinstance(pose, dict):
-            raise ConfigError(source, "reach.home", f"got {pose!r}; expected a mapping joint name -> position "
-                              "(rad or m); joints left out start at 0")
-        for key, value in pose.items():
-            if key not in names:
-                raise ConfigError(source, f"reach.home.{key}", f"not a listed joint{did_you_mean(key, names)} "
-                                  f"(expected one of {', '.join(names)})")
-            check_number(value, source, f"reach.home.{key}", unit="rad or m")
-        home = tuple(float(pose.get(n, 0.0)) for n in names)
-        for j, v in zip(joints, home, strict=True):
-            if j.position_limits is not None and not j.position_limits[0] <= v <= j.position_limits[1]:
-                raise ConfigError(source, f"reach.home.{j.name}", f"{v:g} is outside the joint's limits "
-                                  f"{list(j.position_limits)}" + ("" if j.name in pose else " (left out: 0)"))
+        home = joint_pose(block["home"], joints, source, "reach.home")
     corners = [_point(block[k], source, f"reach.{k}") if k in block else None for k in ("goal_low", "goal_high")]
     if (corners[0] is None) != (corners[1] is None):
         given = "goal_low" if corners[0] is not None else "goal_high"

@@ -296,3 +296,26 @@ def check_interval(
     if maximum is not None and hi > maximum:
         raise ConfigError(source, field, f"got {list(value)!r}: upper bound out of range; expected {shape}")
     return lo, hi
+
+
+def joint_pose(pose: Any, joints: Iterable[Any], source: str, field: str) -> tuple[float, ...]:
+    """A robot.yaml pose (a mapping joint name -> position, rad or m) as one value per joint in order:
+    names must be listed joints, values finite and within each joint's position limits; joints left out
+    are 0. `joints`: the robot's JointSpecs (name, position_limits). Why one function: the legged default
+    pose and the reach home are the same kind of field, and must be refused the same way."""
+    joints = list(joints)
+    names = [j.name for j in joints]
+    if not isinstance(pose, dict):
+        raise ConfigError(source, field, f"got {pose!r}; expected a mapping joint name -> position (rad or m); "
+                          "joints left out are 0")
+    for key, value in pose.items():
+        if key not in names:
+            raise ConfigError(source, f"{field}.{key}", f"not a listed joint{did_you_mean(key, names)} "
+                              f"(expected one of {', '.join(names)})")
+        check_number(value, source, f"{field}.{key}", unit="rad or m")
+    values = tuple(float(pose.get(n, 0.0)) for n in names)
+    for j, v in zip(joints, values, strict=True):
+        if j.position_limits is not None and not j.position_limits[0] <= v <= j.position_limits[1]:
+            raise ConfigError(source, f"{field}.{j.name}", f"{v:g} is outside the joint's limits "
+                              f"{list(j.position_limits)}" + ("" if j.name in pose else " (left out: 0)"))
+    return values

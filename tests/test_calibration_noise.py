@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sensed_engine import Sensed
 
 from calibration import identify
 from calibration.adequacy import count_size, noise_floor
@@ -43,17 +44,6 @@ SEEDS = (0, 1, 5)
 DURATION = 12.0
 
 
-class Sensed:
-    """An engine whose joint state is read through `Sensors`, as the sim robot publishes it."""
-
-    def __init__(self, engine, sensors: Sensors) -> None:
-        self.engine, self.sensors = engine, sensors
-
-    def joint_state(self):
-        return self.sensors.read_joints(*self.engine.joint_state())
-
-    def __getattr__(self, name: str):
-        return getattr(self.engine, name)
 
 
 def demo_gap() -> tuple[dict, list[str]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sensed_engine import Sensed
 
 from robot_rl.deploy.sensor_model import (
     PRISMATIC_ENCODER,
@@ -196,17 +197,6 @@ def test_the_legged_sim_robot_reads_its_imu_through_the_mems_model():
 
 
 # -- identification on encoder readings ------------------------------------------------------------
-class Sensed:
-    """An engine whose joint state is read through `Sensors`, as the sim robot publishes it."""
-
-    def __init__(self, engine, sensors: Sensors) -> None:
-        self.engine, self.sensors = engine, sensors
-
-    def joint_state(self):
-        return self.sensors.read_joints(*self.engine.joint_state())
-
-    def __getattr__(self, name: str):
-        return getattr(self.engine, name)
 
 
 def identify_demo_gap(tmp_path, ideal: bool):
