@@ -108,3 +108,91 @@ def test_the_hold_action_holds_the_arm_at_home(robot):
     # compensation), where the zero action takes the arm to the middle of its joint ranges.
     assert drift["hold"] < 0.15 and drift["zero"] > 2 * drift["hold"] + 0.05, drift
     hold_ppo.close()
+
+
+def test_smoothness_pairs_consecutive_steps_of_one_episode_only():
+    """PPO's temporal smoothness term (PPOConfig.smoothness_coef) compares the actor's mean at step t and
+    t+1 of the same env, never across an episode's end or the rollout's edge: the loss it reports equals
+    the mean squared change over exactly those pairs."""
+    import torch
+
+    from robot_rl.algos.ppo import PPO, PPOConfig
+
+    venv = make_vec_env("CartpoleBalance-v0", 3, seed=0)
+    cfg = PPOConfig(num_envs=3, num_steps=5, num_minibatches=1, update_epochs=1, hidden=(8,), smoothness_coef=1.0)
+    algo = PPO(venv, cfg, total_steps=1000, seed=0)
+    with torch.no_grad():
+        algo.model.actor[-1].weight.mul_(100.0)  # a fresh actor's mean hardly moves (gain 0.01): make it
+    algo.collect()
+    s = algo.storage
+    s.dones.zero_()
+    s.dones[1, 0] = 1.0  # env 0's episode ended at step 1: (1, 2) is no pair for it
+    with torch.no_grad():
+        mean = algo.model.actor(algo.model.actor_normalizer(s.obs))  # (T, N, act)
+        change = (mean[1:] - mean[:-1]).square().sum(-1)  # (T - 1, N)
+        expected = change[s.dones[:-1] == 0].mean().item()
+    metrics = algo.update()
+    assert metrics["loss/smoothness"] == pytest.approx(expected, rel=1e-5)
+    naive = change.mean().item()  # what pairing across the episode's end would give
+    assert abs(naive - expected) > 0.01 * expected
+    algo.close()
+
+
+# -- the shipped Panda reach policy ----------------------------------------------------------------------
+
+def _card() -> dict:
+    if not (PANDA / "policy.json").is_file():
+        pytest.fail(f"{PANDA} is not shipped: train and export it (docs/training.md, 'Reach from scratch')")
+    return json.loads((PANDA / "policy.json").read_text())
+
+
+def test_card_validates_and_says_how_it_was_trained():
+    from robot_rl.runtime.card import check_onnx_file, read_card
+
+    card, card_path, onnx_path = read_card(PANDA)  # every field typed and in range
+    check_onnx_file(card, card_path, onnx_path)  # the ONNX file is the one the card describes
+    assert card["task"] == "Reach-v0" and card["robot"]["name"] == "panda"
+    training = card["training"]
+    # Trained the task's own way: no --preset, no --set; its run recorded the preset it got.
+    args = _train_args(training["command"])
+    assert (args.task, args.robot, args.preset, args.set, args.algo) == ("Reach", "panda", None, [], None)
+    assert training["run_config"]["preset"] == "reach" and training["run_config"]["randomize"] == "default"
+    # Issue 22's targets, as the card's 50-episode evaluations measured them.
+    results = card["evaluation"]["results"]
+    assert results["mujoco"]["success_rate"] >= 0.95 and results["pybullet"]["success_rate"] >= 0.95
+    assert results["mujoco_dr_safety_filter"]["success_rate"] >= 0.9
+    for key in ("robustness", "robustness_mujoco"):
+        cases = card["evaluation"][key]["cases"]
+        assert len(cases) >= 7 and min(c["success_rate"] for c in cases.values()) >= 0.9, key
+
+
+def test_policy_reaches_in_both_engines(capsys):
+    """The ONNX policy through the runtime (`robot-rl eval POLICY_DIR`), a few gap-class episodes each."""
+    for engine in ("mujoco", "pybullet"):
+        assert main(["eval", str(PANDA), "--engine", engine, "--episodes", "3", "--seed", "70", "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["success_rate"] >= 2 / 3, (engine, result)
+
+
+def test_policy_reaches_behind_the_safety_filter():
+    """As a robot runs it: Controller (observation, ONNX, default SafetyFilter with its start-up ramp)
+    reading the simulated Panda's joints under the gap-class DR, its filtered command driving it."""
+    from robot_rl.runtime import Controller, SafetyState
+
+    successes = []
+    for seed in (80, 81):
+        ctl = Controller(PANDA)
+        env = make_env("Reach-v0", robot="panda", engine="mujoco", randomization="default")
+        sim = env.unwrapped
+        env.reset(seed=seed)
+        assert ctl.activate(0.0, sim.engine.joint_state()[0]) is SafetyState.ACTIVE
+        t, done, info = 0.0, False, {}
+        while not done:
+            q, qd = sim.engine.joint_state()
+            out = ctl.step(t, t, q, qd, sim.command)
+            assert out.state is SafetyState.ACTIVE, out.fault_reason
+            _, _, terminated, truncated, info = env.step(ctl.runner.interface.command_to_action(out.values))
+            done, t = terminated or truncated, t + ctl.robot.control_dt
+        successes.append(bool(info["success"]))
+        env.close()
+    assert all(successes), successes  # the card: 1.00 behind the filter over 50 episodes

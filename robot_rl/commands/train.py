@@ -20,7 +20,10 @@ summary.json. best.pt is the state with the best periodic evaluation (about ten 
 iteration included; --eval-every), which `robot-rl eval` and `export` use by default.
 Ctrl-C or SIGTERM saves a checkpoint before stopping. Algorithm settings are the
 fields of the algorithm's config (robot_rl/algos/<algo>.py, e.g. PPOConfig), set with --set KEY=VALUE;
-a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them.
+a --preset fills several at once (robot_rl/training/presets.py), --set still overrides them. Without
+--preset a task trains with its own preset (Reach: reach; Walk and A1Walk: legged; IiwaReach and the
+cart-pole ids: the algorithm's defaults, as their shipped cards trained), --preset none with the
+algorithm's defaults.
 
 --workers K collects with K Ray actors of num_envs envs each (PPO, A2C, TRPO: synchronous, like one
 process with K * num_envs envs; SAC: transitions streamed into the learner's replay buffer). Without
