@@ -123,7 +123,8 @@ def _check_time_scale(t: np.ndarray, source: str) -> None:
                        "states", f"{units}; or cut the log to the excitation (seconds to minutes)")
 
 
-def _as_2d(values: np.ndarray | list, rows: int, cols: int, source: str, what: str) -> np.ndarray:
+def _as_2d(values: np.ndarray | list, rows: int, cols: int, source: str, what: str,
+           names: tuple[str, ...] = ()) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 1 and cols == 1:
         arr = arr[:, None]
@@ -133,7 +134,9 @@ def _as_2d(values: np.ndarray | list, rows: int, cols: int, source: str, what: s
                        "every message/row must carry one value per joint or actuator")
     if not np.all(np.isfinite(arr)):
         r, c = np.argwhere(~np.isfinite(arr))[0]
-        raise LogError(source, f"{what} is not finite at sample #{r}, column {c}", "fix or drop that sample")
+        field = f" ({names[c]})" if len(names) == cols else ""
+        raise LogError(source, f"{what} is not finite at sample #{r}, column {c}{field}: {arr[r, c]}",
+                       "fix or drop that sample")
     return arr
 
 
@@ -157,9 +160,9 @@ def make_log(
     command_t = np.asarray(command_t, dtype=float)
     order = _check_times(t, source, "joint state", repair, notes)
     n, nj, nu = t.size, len(joint_names), len(actuator_names)
-    q = _as_2d(q, n, nj, source, "joint positions")
-    qd_arr = None if qd is None else _as_2d(qd, n, nj, source, "joint velocities")
-    eff = None if effort is None else _as_2d(effort, n, nj, source, "joint efforts")
+    q = _as_2d(q, n, nj, source, "joint positions", joint_names)
+    qd_arr = None if qd is None else _as_2d(qd, n, nj, source, "joint velocities", joint_names)
+    eff = None if effort is None else _as_2d(effort, n, nj, source, "joint efforts", joint_names)
     if order is not None:
         t, q = t[order], q[order]
         qd_arr = None if qd_arr is None else qd_arr[order]
@@ -174,7 +177,7 @@ def make_log(
         raise LogError(source, "no command samples", "record the command topic (e.g. "
                        "/forward_command_controller/commands) together with /joint_states")
     corder = _check_times(command_t, source, "command", repair, notes)
-    command = _as_2d(command, command_t.size, nu, source, "commands")
+    command = _as_2d(command, command_t.size, nu, source, "commands", actuator_names)
     if corder is not None:
         command_t, command = command_t[corder], command[corder]
     t0 = float(t[0])

@@ -105,8 +105,10 @@ class BagRecorder:
         self.close()
 
 
-def _pick_topic(topics: dict[str, str], msgtype: str, wanted: str | None, default: str, source: str,
-                role: str, option: str) -> str:
+def pick_topic(topics: dict[str, str], msgtype: str, wanted: str | None, default: str, source: str,
+               role: str, option: str) -> str:
+    """The one topic of `msgtype` to read: `wanted` when given (an error naming the bag and `option` when
+    it is absent or of another type), else `default`, else the only topic of that type."""
     of_type = sorted(name for name, typ in topics.items() if typ == msgtype)
     if wanted is not None:
         if wanted not in topics:
@@ -160,14 +162,14 @@ def _open_bag(path: Path) -> Iterator[tuple[dict[str, str], Callable, dict[str, 
         for conn, t_ns, raw in reader.messages(connections=conns):
             yield conn.topic, t_ns, decode(raw, conn.msgtype)
 
-    custom = _custom_data(path) if path.is_dir() else {}
+    custom = bag_custom_data(path) if path.is_dir() else {}
     try:
         yield {c.topic: c.msgtype for c in reader.connections}, messages, custom
     finally:
         reader.close()
 
 
-def _custom_data(path: Path) -> dict[str, str]:
+def bag_custom_data(path: Path) -> dict[str, str]:
     """A rosbag2 folder's metadata.yaml custom_data (what `BagRecorder(metadata=...)` stored), or {}."""
     from sim.validation import load_yaml_text
 
@@ -204,9 +206,9 @@ def read_robot_log(path: str | Path, robot: RobotSpec, command_topic: str | None
         raise LogError(source, f"time_source {time_source!r} is not 'bag' or 'header'")
     with _open_bag(path) as (topics, messages, custom):
         check_bag_robot(custom, robot, source)
-        js_topic = _pick_topic(topics, JOINT_STATE_TYPE, joint_state_topic, DEFAULT_JOINT_STATE_TOPIC, source,
+        js_topic = pick_topic(topics, JOINT_STATE_TYPE, joint_state_topic, DEFAULT_JOINT_STATE_TOPIC, source,
                                "joint state topic", "--joint-state-topic")
-        cmd_topic = _pick_topic(topics, COMMAND_TYPE, command_topic, DEFAULT_COMMAND_TOPIC, source,
+        cmd_topic = pick_topic(topics, COMMAND_TYPE, command_topic, DEFAULT_COMMAND_TOPIC, source,
                                 "command topic", "--command-topic")
         wanted = list(robot.joint_names)
         t, q, qd, eff = [], [], [], []

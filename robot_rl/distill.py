@@ -22,7 +22,7 @@ import yaml
 from robot_rl.algos.distill import Distillation, DistillConfig, ObservationHistory
 from robot_rl.envs import make_env, make_vec_env
 from robot_rl.errors import RobotRLError
-from robot_rl.train import CONFIG_FILE, LAST, _git_commit, _plain, load_policy, read_run_config
+from robot_rl.train import CONFIG_FILE, LAST, _git_commit, load_policy, plain_data, read_run_config
 from robot_rl.training.checkpoint import save_checkpoint
 from robot_rl.training.cpu import cpu_training_settings
 from robot_rl.training.evaluation import evaluate
@@ -74,7 +74,7 @@ def distill(
         "params": run_cfg.params,
         "teacher_run": str(teacher_run),
         "teacher_privileged_obs": run_cfg.privileged_obs,
-        "algo_config": _plain(dataclasses.asdict(cfg)),
+        "algo_config": plain_data(dataclasses.asdict(cfg)),
         "command": command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "git_commit": _git_commit(),
@@ -103,7 +103,7 @@ def distill(
             "algo": "distill",
             "global_step": algo.global_step,
             "model_meta": algo.model_meta(),
-            "algo_config": _plain(dataclasses.asdict(cfg)),
+            "algo_config": plain_data(dataclasses.asdict(cfg)),
             "runner": {"elapsed_s": time.perf_counter() - start},
             "state": algo.state_dict(),
         }

@@ -178,6 +178,8 @@ def make_vec_env(
                 params=task_kwargs.get("params"),
                 nthread=physics_threads,
                 robot=task_kwargs.get("robot"),
+                **{k: task_kwargs[k] for k in ("actuator_net", "motor_model") if task_kwargs.get(k) is not None},
+                **({"terrain": task_kwargs["terrain"]} if task_kwargs.get("terrain") is not None else {}),
             )
             _check_spaces(env_id, venv.single_observation_space, venv.single_action_space)
             return venv

@@ -106,16 +106,30 @@ class RunConfig:
     # Wall-clock seconds of training after which the run ends (evaluated and checkpointed), whichever of
     # this and `steps` comes first; None: steps alone. The run's total, across resumes, as `steps` is.
     time_budget_s: float | None = None
+    # Our tasks: a `robot-rl sysid --actuator-net` file; the engines compute joint torques by it every
+    # physics step instead of the PD servo (sim/actuator_net.py). None: robot.yaml's PD servos.
+    actuator_net: str | None = None
+    # Our legged tasks: the ground (sim/terrain.py: "rough", "stairs:step_height=0.08", a YAML file; its
+    # `curriculum=true` moves the training robots between rows). None: the plane.
+    terrain: str | None = None
+    # A learned reward (`robot-rl irl` writes RUN/reward.pt; robot_rl.imitation.reward): the learner is
+    # trained on it instead of the task's reward; evaluations still report the task's true return.
+    reward: str | None = None
 
     def task_kwargs(self) -> dict[str, Any]:
-        return task_kwargs_for(self.env_id, self.engine, self.randomize, self.params, self.robot)
+        kwargs = task_kwargs_for(self.env_id, self.engine, self.randomize, self.params, self.robot)
+        if self.actuator_net is not None and kwargs:
+            kwargs["actuator_net"] = self.actuator_net
+        if self.terrain is not None and kwargs:
+            kwargs["terrain"] = self.terrain
+        return kwargs
 
     def algo_settings(self) -> dict[str, Any]:
         """The preset's settings (if any) with this run's explicit overrides on top."""
         return {**preset_settings(self.preset, self.algo), **self.algo_config}
 
     def to_yaml_dict(self) -> dict[str, Any]:
-        data = _plain(dataclasses.asdict(self))
+        data = plain_data(dataclasses.asdict(self))
         data["task"] = self.env_id.split("/", 1)[1] if is_our_task(self.env_id) else None
         return data
 
@@ -129,12 +143,12 @@ class RunConfig:
         return cls(**known)
 
 
-def _plain(obj: Any) -> Any:
+def plain_data(obj: Any) -> Any:
     """Tuples to lists (YAML's safe dumper only knows plain types)."""
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain_data(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
+        return [plain_data(v) for v in obj]
     return obj
 
 
@@ -162,7 +176,24 @@ def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
         kind = "Discrete" if discrete else "continuous (Box)"
         fits = sorted(n for n, s in ALGORITHMS.items() if s.action_space == ("discrete" if discrete else "box"))
         raise RunConfigError(f"{config.env_id} has {kind} actions, which {config.algo} does not train; use {fits}")
+    if config.reward is not None:
+        env = _with_learned_reward(env, config)
     return spec.cls(env, cfg, total_steps=config.steps, seed=config.seed)
+
+
+def _with_learned_reward(env: gym.vector.VectorEnv, config: RunConfig) -> gym.vector.VectorEnv:
+    """The env with the reward of `config.reward` (a `robot-rl irl` reward file) instead of the task's."""
+    from robot_rl.imitation.reward import LearnedRewardVecEnv, load_reward
+    from sim.tasks.registry import resolve_robot
+
+    task = config.env_id.split("/", 1)[-1]
+    robot = resolve_robot(task, config.robot).name if is_our_task(config.env_id) else None
+    try:
+        net, _ = load_reward(config.reward, task, robot, int(env.single_observation_space.shape[0]))
+    except Exception:
+        env.close()
+        raise
+    return LearnedRewardVecEnv(env, net)
 
 
 def _load_into(algo: Algorithm, payload: dict[str, Any], path: Path) -> None:
@@ -272,7 +303,7 @@ class Trainer:
     def _write_config(self, resume: bool) -> None:
         path = self.run_dir / CONFIG_FILE
         data = self.config.to_yaml_dict()
-        data["algo_config"] = _plain(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_settings())))
+        data["algo_config"] = plain_data(dataclasses.asdict(algo_config(self.config.algo, self.config.algo_settings())))
         previous = load_yaml_file(path, "run config") if (resume and path.exists()) else {}
         previous = previous if isinstance(previous, dict) else {}
         data["created"] = previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -301,7 +332,7 @@ class Trainer:
             "algo": self.config.algo,
             "global_step": self.algo.global_step,
             "model_meta": self.algo.model_meta(),
-            "algo_config": _plain(dataclasses.asdict(self.algo.cfg)),
+            "algo_config": plain_data(dataclasses.asdict(self.algo.cfg)),
             "runner": dict(self.runner_state),
             "state": state,
         }
@@ -635,6 +666,7 @@ def _actor_from_state(algo: str, meta: dict[str, Any], state: dict[str, Any], pa
 
     builders = {name: spec.cls.actor_from_state for name, spec in ALGORITHMS.items()}
     builders["distill"] = Distillation.actor_from_state  # students of `robot-rl distill`
+    builders["bc"] = Distillation.actor_from_state  # clones of `robot-rl bc` (the same network)
     if algo not in builders:
         raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint; known: {sorted(builders)}")
     try:

@@ -20,6 +20,8 @@ import numpy as np
 
 from sim.actuators import ActionDelay
 from sim.engines.batch import BatchEngine, make_batch
+from sim.errors import ConfigError
+from sim.motor_model import resolve_torque_model
 from sim.observations import task_interface
 from sim.params import ParamsLike, resolve_params
 from sim.randomization import RandomizationLike, load_randomization
@@ -27,6 +29,8 @@ from sim.robot import RobotSpec
 from sim.state import ImuState, RobotState
 from sim.tasks.logic import TaskLogic
 from sim.tasks.registry import bind_task
+from sim.terrain import make_terrain, parse_terrain
+from sim.terrain_curriculum import TerrainPlacement
 
 
 def privileged_vector(robot: RobotSpec, params: dict[str, float]) -> np.ndarray:
@@ -73,12 +77,18 @@ class EpisodeCore:
     path, mapping or None; params: params file or mapping applied before DR; seed seeds the one
     numpy Generator every random draw comes from (same seed, same episodes); robot: a RobotSpec, a
     shipped robot's name or a robot.yaml path (default: an alias's robot; a task by kind such as
-    Reach-v0 needs one, and refuses a robot of another kind).
+    Reach-v0 needs one, and refuses a robot of another kind). motor_model ('default', a YAML file or
+    mapping) or actuator_net (a `robot-rl sysid --actuator-net` file): drives computed every physics
+    step instead of the PD servo (sim/motor_model.py, sim/actuator_net.py; MuJoCo only). terrain: the
+    ground of a legged robot (sim/terrain.py: a name such as "rough", "stairs:step_height=0.08", a YAML
+    file or a mapping; None or "flat": the plane, exactly as without one); robots start on their tile and
+    a terrain with `curriculum=true` moves them between its rows (sim/terrain_curriculum.py).
     """
 
     def __init__(self, task: str, num_envs: int, *, engine: str = "mujoco", randomization: RandomizationLike = None,
                  params: ParamsLike = None, seed: int | None = None, robot: RobotSpec | str | None = None,
-                 nthread: int | None = None):
+                 nthread: int | None = None, motor_model: Any = None, actuator_net: Any = None,
+                 terrain: Any = None):
         # The task bound to its robot (a task by kind takes any robot of its kind; an alias names its own):
         # settings that depend on the robot (a reach's goal box, a walk's command ranges) resolved.
         self.spec, self.robot = bind_task(task, robot)
@@ -92,7 +102,17 @@ class EpisodeCore:
         self.randomization = load_randomization(self.robot, randomization)
         r = self.robot
         self.delay = ActionDelay(n, len(r.actuators), r.substeps, r.physics_dt)
-        self.sim: BatchEngine = make_batch(r, engine, self.base_params, n, delay=self.delay, nthread=nthread)
+        self.torque_model = resolve_torque_model(r, motor_model, actuator_net)
+        self.terrain_config = parse_terrain(terrain)
+        self.terrain = self.ground = None  # the Terrain; where each robot stands on it (TerrainPlacement)
+        if self.terrain_config is not None:
+            if r.base is None:
+                raise ConfigError(self.terrain_config.source, "terrain", f"robot '{r.name}' has no floating base "
+                                  "to stand on a terrain; leave the terrain out (flat) for a fixed-base robot")
+            self.terrain = make_terrain(self.terrain_config)
+            self.ground = TerrainPlacement(self.terrain, r, n, self.spec.episode_steps / r.control_hz)
+        self.sim: BatchEngine = make_batch(r, engine, self.base_params, n, delay=self.delay, nthread=nthread,
+                                           torque_model=self.torque_model, terrain=self.terrain)
         self.rng = np.random.default_rng(seed)
         self.params = [dict(self.base_params) for _ in range(n)]
         self.physics = np.zeros((n, len(r.nominal)), np.float32)
@@ -147,7 +167,12 @@ class EpisodeCore:
         if dr is not None:
             dq, dv = dr.sample_initial_offset(rng, len(q))
             q, qd = q + dq, qd + dv
-        self.sim.reset(i, q, qd)
+        if self.ground is None:
+            self.sim.reset(i, q, qd)
+        else:  # the last episode's distance moves the level (its command is still self.command[i]), then a start
+            if self.state is not None:
+                self.ground.update_level(i, self.state.base.position[i], self.command[i], rng)
+            self.sim.reset(i, q, qd, self.ground.start_base(i, rng))
         self.prev_target[i] = q[self._act_joints]  # where the filter's rate limit starts: the measured pose
         self.command[i] = command[0]
         self.last_action[i] = 0.0
@@ -188,6 +213,8 @@ class EpisodeCore:
         self.logic.success_update(self.tracker, state, self.command, self.steps, terminated)
         self.last_action = actions
         truncated = (self.steps >= self.spec.episode_steps) & ~terminated
+        if self.ground is not None:  # walked to the terrain's edge: a time-out, not a failure (Isaac Lab's)
+            truncated |= self.ground.out_of_bounds(state.base.position) & ~terminated
         reward = reward if isinstance(reward, np.ndarray) else np.full(n, reward)
         return StepResult(self.observe(state), reward, terminated, truncated, terms)
 
@@ -228,6 +255,8 @@ class EpisodeCore:
         self.last_action = actions
         done = terminated if isinstance(terminated, bool) else bool(terminated.item(0))
         truncated = step >= self.spec.episode_steps and not done
+        if self.ground is not None and not done:
+            truncated = truncated or bool(self.ground.out_of_bounds(state.base.position)[0])
         reward = reward.item() if isinstance(reward, np.ndarray) else float(reward)
         return self.observe(state)[0], reward, done, truncated, terms
 
@@ -332,11 +361,14 @@ class EpisodeCore:
     def privileged(self, state: RobotState) -> np.ndarray:
         """The critic's extra input: sampled physics, plus the task's per-step truth (e.g. base velocity)."""
         extra = self.logic.privileged(state)
+        if self.ground is not None and self.ground.height_scan:  # around the feet: the critic's only, never the actor's
+            scan = self.ground.scan(state.base.position, state.base.orientation)
+            extra = scan if extra is None else np.concatenate([extra, scan], axis=1)
         return self.physics.copy() if extra is None else np.concatenate([self.physics, extra], axis=1)
 
     def privileged_row(self, i: int) -> np.ndarray:
         """Robot i's critic input now (the single env's per-step info)."""
-        if self._task_privileged:
+        if self._task_privileged or (self.ground is not None and self.ground.height_scan):
             return self.privileged(self.state)[i]
         return self.physics[i].copy()
 

@@ -139,8 +139,9 @@ def camera_for(robot: RobotSpec, extent: float, center: np.ndarray) -> FollowCam
 
 
 # -- MuJoCo -------------------------------------------------------------------------------------
-def visual_spec(robot: RobotSpec):
-    """The robot's MjSpec (the physics one) dressed for a camera: floor, sky, lights, offscreen size.
+def visual_spec(robot: RobotSpec, terrain=None):
+    """The robot's MjSpec (the physics one, on `terrain` if it has one: sim/terrain.py) dressed for a camera:
+    floor, sky, lights, offscreen size.
 
     Only world-fixed, non-colliding things are added, so qpos has the physics model's layout and
     the engine's qpos poses this model as it is.
@@ -149,7 +150,7 @@ def visual_spec(robot: RobotSpec):
 
     from sim.engines.mujoco import FLOOR, build_spec
 
-    spec = build_spec(robot)
+    spec = build_spec(robot, terrain)
     spec.compiler.discardvisual = False  # else the compiler drops the textures and materials added below
     sky = spec.add_texture()
     sky.name, sky.type, sky.builtin = "sky", mujoco.mjtTexture.mjTEXTURE_SKYBOX, mujoco.mjtBuiltin.mjBUILTIN_GRADIENT
@@ -169,7 +170,9 @@ def visual_spec(robot: RobotSpec):
         floor.contype = floor.conaffinity = 0
         floor.size = [0.0, 0.0, 0.05]
         floor.pos = [0.0, 0.0, floor_height(robot)]
-    floor.size, floor.material = [0.0, 0.0, 0.05], "grid"
+    if terrain is None:
+        floor.size = [0.0, 0.0, 0.05]
+    floor.material = "grid"
     light = spec.worldbody.add_light()
     light.pos, light.dir, light.castshadow = [0.0, 0.0, 4.0], [0.0, 0.0, -1.0], True
     light.diffuse = [0.7, 0.7, 0.7]
@@ -246,13 +249,14 @@ class MujocoView:
     """Renders MuJoCo states (qpos vectors of the robot's model) with markers and translucent ghosts."""
 
     def __init__(self, robot: RobotSpec, width: int = WIDTH, height: int = HEIGHT, ghosts: int = 0,
-                 shadows: bool = False):
+                 shadows: bool = False, terrain=None):
         """`shadows`: ~3x the cost of a frame on a software renderer (llvmpipe, A1 at 640x480: ~60-80 ms
-        against ~22 ms); worth it for a README's GIF, where the feet's contact with the floor shows."""
+        against ~22 ms); worth it for a README's GIF, where the feet's contact with the floor shows.
+        `terrain`: the engine's (sim.terrain.Terrain), drawn as its ground; None: the plane."""
         import mujoco
 
         self.mj, self.robot = mujoco, robot
-        self.model = visual_spec(robot).compile()
+        self.model = visual_spec(robot, terrain).compile()
         self.data = mujoco.MjData(self.model)
         self.ghost_data = [mujoco.MjData(self.model) for _ in range(ghosts)]
         try:
@@ -425,7 +429,8 @@ class SceneRenderer:
         self.env = env
         engine = env.engine
         if engine.name == "mujoco":
-            self.view: MujocoView | PybulletView = MujocoView(env.robot, width, height, shadows=shadows)
+            self.view: MujocoView | PybulletView = MujocoView(env.robot, width, height, shadows=shadows,
+                                                              terrain=env.core.terrain)
         else:
             self.view = PybulletView(engine, width, height, shadows=shadows)
 

@@ -99,22 +99,37 @@ def check_robot(robot: RobotSpec, seconds: float = 2.0) -> dict:
             "worst_max": max(gap["max_abs_position_gap"].values())}
 
 
-def standing(robot: RobotSpec, seconds: float = 2.0) -> dict:
+def standing(robot: RobotSpec, seconds: float = 2.0, terrain=None, seed: int = 0) -> dict:
     """A floating robot set down at its robot.yaml height in its default pose, commanded to hold it.
 
     Per engine the trunk height at the end and averaged over the last second (m), and their gap:
     whether the gains carry the robot's weight (a soft robot sinks, or pitches over its legs), and
     how far the engines' contact models differ on it (they genuinely do: it is measured, not hidden).
+    `terrain` (sim/terrain.py: "rough", "stairs:step_height=0.08", ...): both engines build the same
+    heightfield and the robot starts where an evaluation episode would (its last row, `seed`'s offset from
+    the tile's centre), its base height above the highest ground under its feet; heights stay world z.
     """
     if robot.default_pose is None or robot.base is None:
         raise ValueError(f"robot '{robot.name}': standing needs a floating base and a default_pose")
     pose = np.array(robot.default_pose)
     steps = int(round(seconds * robot.control_hz))
-    out: dict = {"seconds": steps / robot.control_hz, "start_height_m": robot.base.height}
+    ground, start = None, None
+    if terrain is not None:
+        from sim.terrain import make_terrain, parse_terrain
+        from sim.terrain_curriculum import TerrainPlacement
+
+        config = parse_terrain(terrain)
+        if config is not None:
+            ground = make_terrain(config.without_curriculum())
+            start = TerrainPlacement(ground, robot, 1, seconds).start_base(0, np.random.default_rng(seed))
+    out: dict = {"seconds": steps / robot.control_hz,
+                 "start_height_m": robot.base.height if start is None else round(float(start.position[2]), 4)}
+    if ground is not None:
+        out["terrain"] = ground.config.describe()
     for engine in ENGINES:
-        e = make_engine(robot, engine)
+        e = make_engine(robot, engine, terrain=ground)
         try:
-            e.reset(pose, np.zeros(len(pose)))
+            e.reset(pose, np.zeros(len(pose)), start)
             heights = []
             for _ in range(steps):
                 e.step(pose)

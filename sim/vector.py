@@ -9,7 +9,8 @@ Autoreset follows Gymnasium's SAME_STEP mode: when an episode ends, the returned
 already the next episode's first one; the terminal observation is in `info["final_obs"]` (mask
 `info["_final_obs"]`) and the ended episodes' infos in `info["final_info"]` (`success`,
 `privileged`, and `reward/<term>`: each weighted reward term summed over the episode; masked).
-`info["privileged"]` holds each env's critic input (see sim.core.EpisodeCore.privileged).
+`info["privileged"]` holds each env's critic input (see sim.core.EpisodeCore.privileged). On a terrain
+(`terrain=`, sim/terrain.py) `final_info["terrain/level"]` is each ended episode's terrain level (row).
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ class RobotVectorEnv(VectorEnv):
 
     def __init__(self, task_id: str, num_envs: int, *, seed: int | None = None, engine: str = "mujoco",
                  randomization: RandomizationLike = None, params: ParamsLike = None, nthread: int | None = None,
-                 robot: RobotSpec | str | None = None):
+                 robot: RobotSpec | str | None = None, motor_model: Any = None, actuator_net: Any = None,
+                 terrain: Any = None):
         self.core = EpisodeCore(task_id, num_envs, engine=engine, randomization=randomization, params=params,
-                                seed=seed, nthread=nthread, robot=robot)
+                                seed=seed, nthread=nthread, robot=robot, motor_model=motor_model,
+                                actuator_net=actuator_net, terrain=terrain)
         c = self.core
         self.robot, self.interface, self.logic, self.task_id = c.robot, c.interface, c.logic, c.task_id
         self.num_envs, self.engine_name = num_envs, engine
@@ -69,6 +72,9 @@ class RobotVectorEnv(VectorEnv):
                                           "privileged": core.privileged(core.state), "_privileged": done.copy()}
             for key, values in core.episode_reward_terms().items():
                 final_info[key], final_info[f"_{key}"] = values, done.copy()
+            if core.ground is not None:  # the terrain level each ended episode was on (the curriculum's)
+                final_info["terrain/level"] = core.ground.levels.astype(float)
+                final_info["_terrain/level"] = done.copy()
             info["final_info"] = final_info
             for i in idx:
                 core.reset_env(i)

@@ -229,7 +229,7 @@ def test_deploy_and_excitation_bags_have_the_same_topics_types_and_hashes(tmp_pa
 
 # deploy's flags of a model-based controller (robot_rl.control.cli_args), not node settings: the ROS
 # package's node runs a policy.
-CONTROLLER_FLAGS = {"controller", "task", "model_params", "mpc_samples", "mpc_horizon"}
+CONTROLLER_FLAGS = {"controller", "task", "model_params", "mpc_samples", "mpc_horizon", "dynamics_model"}
 
 
 def deploy_parser() -> argparse.ArgumentParser:

@@ -109,12 +109,13 @@ class VecCollector:
         self.env.close()
 
     def _record_reward_terms(self, info: dict, done: np.ndarray) -> None:
-        """Per-episode sums of a task's named reward terms (`final_info["reward/<term>"]`), if it reports them."""
+        """Per-episode sums of a task's named reward terms (`final_info["reward/<term>"]`), if it reports them, and
+        the terrain level each episode ran on (`final_info["terrain/level"]`, a terrain curriculum's progress)."""
         final_info = info.get("final_info")
         if not isinstance(final_info, dict) or not len(np.flatnonzero(done)):
             return
         for key in final_info:
-            if key.startswith("reward/"):
+            if key.startswith(("reward/", "terrain/")):
                 values = final_info_value(info, key, done)
                 if values is not None:
                     window = self.stats.recent_terms.setdefault(key, deque(maxlen=self.stats.recent_returns.maxlen))

@@ -18,11 +18,15 @@ kind (robot_rl/demo/):
              (training 30-60 s); --quick uses policies/cartpole_swingup, under a minute.
   arm        Reach-v0 (the iiwa, the panda, an arm of your own). The iiwa's gap
              (sim/robots/iiwa/demo.yaml): links 3 and 5 heavier, a 0.5 kg payload, shoulder/elbow
-             damping x3/x2.5, 0.5-1 Nm joint friction, 20 ms latency (9 parameters). Trains 5M
-             steps, fine-tunes 500k: about 13 minutes here on the iiwa; --quick starts from the
-             shipped policy (and its checkpoint.pt, if it has one) and fine-tunes 100k steps.
-  legged     Walk-v0 (the A1, the Laikago, yours), --quick or --policy only (training a walk takes
-             about an hour here). The gap: base +25%, floor friction 0.5x, motors -15%, kd +30%,
+             damping x3/x2.5, 0.5-1 Nm joint friction, 20 ms latency (9 parameters). Trains from
+             scratch with the reach preset for 3 minutes (--time-budget; the iiwa reached 0.95
+             success under the gap-class DR after 61-94 s here), then fine-tunes 500k steps on the
+             calibrated simulator: 9.6 min in all on the iiwa here at load 5-11 (6 of 6 reaches on
+             the robot); --quick starts from the shipped policy (and its checkpoint.pt, if it has
+             one) and fine-tunes 100k steps: 1-3 min.
+  legged     Walk-v0 (the A1, the Laikago, yours), --quick or --policy only: training a walk from
+             scratch takes about an hour here (`robot-rl train --task Walk --robot R`, the legged
+             preset), more than a demo. The gap: base +25%, floor friction 0.5x, motors -15%, kd +30%,
              20 ms latency, encoder/IMU noise, 0.2 N*m joint friction. Deploys over DDS (JointState,
              Imu, /cmd_vel), reports success, falls and velocity tracking error; identifies the
              motors with the robot hung on a gantry (excite --suspended, then sysid of
@@ -50,6 +54,7 @@ Examples:
   robot-rl demo                       # what `make demo` runs
   robot-rl demo --quick
   robot-rl demo --robot iiwa --quick --out demo_out/iiwa
+  robot-rl demo --robot panda         # Reach from scratch (3 min of training), identify, fine-tune
   robot-rl demo --robot a1 --quick    # -> demo_out/a1
   robot-rl demo --robot robots/myarm/robot.yaml --quick
   robot-rl demo --policy runs/my_policy_folder --out demo_out/mine
@@ -61,6 +66,7 @@ import argparse
 from pathlib import Path
 
 from robot_rl.commands._args import seconds, seed_int
+from robot_rl.commands.train import time_budget
 
 NAME = "demo"
 HELP = "the whole loop on embedded defaults: train, export, deploy over DDS, identify, compare (, retrain)"
@@ -72,12 +78,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default=None,
                         help="a shipped robot's name (`robot-rl robots` lists them) or a robot.yaml path: runs the "
                         "loop of its kind (default: the cart-pole's swing-up)")
-    parser.add_argument("--quick", action="store_true", help="use the shipped policy instead of training")
+    parser.add_argument("--quick", action="store_true",
+                        help="use the shipped policy instead of training (a legged robot always does: --quick or "
+                        "--policy)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default demo_out/; demo_out/<robot> with --robot)")
     parser.add_argument("--seed", type=seed_int, default=0, help="training seed (default 0; legged: the excitation's)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="training env steps (default: the kind's: cart-pole 600k, arm 5M)")
+                        help="training env steps (default: the kind's: cart-pole 600k; an arm trains for "
+                        "--time-budget instead, at most 2M steps)")
+    parser.add_argument("--time-budget", type=time_budget, default=None, metavar="DURATION",
+                        help="wall-clock training time (90s, 3m, 1h; as `robot-rl train --time-budget`), with "
+                        "--steps whichever comes first (default: an arm's 3m unless --steps is given)")
     parser.add_argument("--finetune-steps", type=int, default=None,
                         help="fine-tuning env steps on the calibrated simulator (an arm; default 500k, --quick 100k)")
     parser.add_argument("--episodes", type=int, default=None,
@@ -108,12 +120,14 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise SystemExit(f"robot-rl demo: {flag} must be positive, got {value}")
     spec = demo_spec(args.robot)
-    if spec.kind.loop == "legged" and (args.steps is not None or args.finetune_steps is not None):
-        raise SystemExit(f"robot-rl demo --robot {spec.robot}: --steps and --finetune-steps do not apply "
-                         "(the legged demo deploys a trained policy: --quick or --policy)")
+    if spec.kind.loop == "legged" and (args.steps is not None or args.finetune_steps is not None
+                                       or args.time_budget is not None):
+        raise SystemExit(f"robot-rl demo --robot {spec.robot}: --steps, --time-budget and --finetune-steps do not "
+                         "apply (the legged demo deploys a trained policy: --quick or --policy)")
     out = args.out or (Path("demo_out") if args.robot is None else Path("demo_out") / spec.name)
     check_demo_out(out, args.force)
     cfg = DemoConfig(out=out, quick=args.quick, seed=args.seed, train_steps=args.steps,
+                     train_time_budget_s=args.time_budget,
                      robot_episodes=args.episodes, policy=args.policy, progress=not args.no_progress,
                      robot=spec.robot, finetune_steps=args.finetune_steps, ideal_sensors=args.ideal_sensors,
                      video_seconds=args.video_seconds)

@@ -39,6 +39,7 @@ import argparse
 from pathlib import Path
 
 from robot_rl.commands._args import positive_int, seed_int
+from robot_rl.commands._terrain_arg import add_terrain_argument
 
 NAME = "eval"
 HELP = "evaluate a run or an exported policy folder for N episodes (optionally other engine/params/DR)"
@@ -56,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="default: the run's")
     parser.add_argument("--randomize", default=None, metavar="CFG", help="config name, YAML path or 'none'")
     parser.add_argument("--params", default=None, metavar="FILE", help="physics params file")
+    parser.add_argument("--motor-model", default=None, metavar="FILE|default",
+                        help="evaluate on a robot whose motors the PD servo cannot express (torque-speed envelope, "
+                        "current lag, backlash: sim/motor_model.py; MuJoCo), as `robot-rl sim-robot --motor-model`")
+    add_terrain_argument(parser, "; default: the run's (a curriculum's run on its terrain as named)")
     parser.add_argument("--episodes", type=positive_int, default=10, help="episodes, >= 1 (default 10)")
     parser.add_argument("--seed", type=seed_int, default=0, help="episode i uses seed+i, >= 0 (default 0)")
     parser.add_argument(
@@ -88,6 +93,7 @@ def _evaluated_object(args: argparse.Namespace):
         defaults = {"env_id": policy.card["task"], "engine": training.get("engine"),
                     "randomize": training.get("randomize"), "params": training.get("params"),
                     "robot": training.get("robot") or policy.card["robot"]["name"],
+                    "terrain": training.get("terrain") or (training.get("run_config") or {}).get("terrain"),
                     "card": policy.card, "sizes": (policy.obs_size, policy.act_size)}
         return policy, defaults, {"policy_dir": str(args.run_dir), "policy": "onnx"}
 
@@ -115,7 +121,7 @@ def _evaluated_object(args: argparse.Namespace):
         return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
 
     defaults = {"env_id": config.env_id, "engine": config.engine, "randomize": config.randomize,
-                "params": config.params, "robot": config.robot, "card": None,
+                "params": config.params, "robot": config.robot, "card": None, "terrain": config.terrain,
                 "sizes": (meta.get("obs_dim"), meta.get("act_dim"))}
     import sys
 
@@ -170,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
     params = args.params if args.params is not None else defaults["params"]
     robot = eval_robot(env_id, getattr(args, "robot", None), defaults["robot"])
     kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
+    terrain = args.terrain if args.terrain is not None else defaults.get("terrain")
+    if terrain is not None and kwargs:
+        kwargs["terrain"] = terrain
+    if getattr(args, "motor_model", None) is not None and kwargs:
+        kwargs["motor_model"] = args.motor_model
 
     if defaults["card"] is not None:  # before any env is built: the card names the robot it needs
         check_card_for_task(defaults["card"], env_id, str(args.run_dir), robot)
@@ -190,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
             "engine": engine if is_our_task(env_id) else None,
             "randomize": randomize if is_our_task(env_id) else None,
             "params": params if is_our_task(env_id) else None,
+            "terrain": terrain if is_our_task(env_id) else None,
+            "motor_model": getattr(args, "motor_model", None) if is_our_task(env_id) else None,
             "seed": args.seed,
         }
     )

@@ -93,6 +93,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="std of Gaussian sensor noise added to recorded joint states (default: the params' obs_noise)",
     )
+    parser.add_argument(
+        "--motor-model", default=None, metavar="FILE|default",
+        help="simulated robot with motors the PD servo cannot express (torque-speed envelope, current lag, backlash: "
+        "sim/motor_model.py; MuJoCo): plays an excitation for its drives (random held target steps on the pose "
+        "tour) and records efforts at --state-rate, for `robot-rl sysid --actuator-net`",
+    )
+    parser.add_argument(
+        "--state-rate", type=number(0.0, min_open=True), default=None, metavar="HZ",
+        help="with --motor-model: joint states and efforts recorded at this rate (default: the physics rate, as a "
+        "joint drive reports them; commands stay at the control rate)",
+    )
     parser.add_argument("--record", default=None, help="rosbag2 folder to create")
     parser.add_argument("--csv", default=None, help="also write the log as CSV (an existing file only with --force)")
     parser.add_argument("--force", action="store_true",
@@ -140,13 +151,19 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationError(f"--amplitude {args.amplitude:g} must lie in (0, 0.9]")
     if args.record is None and args.csv is None:
         raise CalibrationError("nothing would be kept: pass --record PATH (rosbag2) and/or --csv PATH")
+    if args.motor_model is None and args.state_rate is not None:
+        raise CalibrationError("--state-rate applies to the drive excitation of --motor-model only")
+    if args.motor_model is not None and (args.publish or args.suspended):
+        raise CalibrationError("--motor-model simulates the robot's motors: not with --publish (a real robot has its "
+                               "own) or --suspended")
     if args.record is not None and Path(args.record).exists():
         raise CalibrationError(f"{args.record} exists already; a bag is never overwritten: choose a new --record")
     if args.csv is not None:
         check_csv_out(Path(args.csv), args.force)
     if not 1 <= args.poses <= 12:
         raise CalibrationError(f"--poses {args.poses} must lie in [1, 12]")
-    if any(a.type == "position" for a in robot.actuators) and args.duration / args.poses < 2.0:
+    if args.motor_model is None and any(a.type == "position" for a in robot.actuators) \
+            and args.duration / args.poses < 2.0:  # (the drive excitation picks its own poses)
         raise CalibrationError(
             f"--duration {args.duration:g} s for --poses {args.poses} leaves under 2 s per pose; use fewer poses"
         )
@@ -169,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
 
         values = resolve_params(robot, args.params)
         noise = values["obs_noise"] if args.obs_noise is None else args.obs_noise
+        if args.motor_model is not None:
+            return _excite_motors(robot, args, values, noise, console)
         engine = make_engine(robot, args.engine, values)
         recorder = None
         if args.record is not None:
@@ -213,6 +232,52 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  wrote {path}")
     if args.record is not None:
         console.print(f"next: robot-rl sysid --robot {args.robot} --log {args.record} --fit <names> --out calib/NAME")
+    return 0
+
+
+def _excite_motors(robot, args: argparse.Namespace, values: dict, noise: float, console) -> int:
+    """--motor-model: the drive excitation (calibration/actuator_net.py), efforts recorded at --state-rate."""
+    from rich.progress import Progress
+
+    from calibration.actuator_net import run_actuator_excitation
+    from calibration.errors import CalibrationError
+    from calibration.rosbag_io import BagRecorder
+    from sim.engines import make_engine
+    from sim.motor_model import load_motor_model
+
+    rate = args.state_rate or 1.0 / robot.physics_dt
+    every = robot.physics_dt * rate
+    every = int(round(1.0 / every)) if every > 0 else 0
+    if every < 1 or abs(every * robot.physics_dt * rate - 1.0) > 1e-6 or robot.substeps % every:
+        raise CalibrationError(f"--state-rate {rate:g} Hz: the physics rate ({1 / robot.physics_dt:g} Hz) must be a "
+                               f"whole multiple of it, and it of the control rate ({robot.control_hz:g} Hz)")
+    engine = make_engine(robot, args.engine, values, torque_model=load_motor_model(robot, args.motor_model))
+    recorder = None
+    if args.record is not None:
+        recorder = BagRecorder(args.record, robot.joint_names, args.command_topic,
+                               metadata={**_bag_metadata(robot, args, args.engine), "motor_model": args.motor_model})
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"exciting {robot.name}'s drives in {args.engine}", total=1.0)
+            log = run_actuator_excitation(engine, robot, args.duration, args.seed, record_every=every,
+                                          obs_noise=noise, recorder=recorder,
+                                          progress=lambda k, n: progress.update(task, completed=k / n),
+                                          source=f"{args.engine} simulation, motor model {args.motor_model}")
+    finally:
+        if recorder is not None:
+            recorder.close()
+        engine.close()
+    if args.csv is not None:
+        from calibration.csv_io import write_csv_log
+
+        write_csv_log(args.csv, log)
+    console.print(f"excited {robot.name}'s drives for {log.duration:.1f} s ({len(log.t)} joint states with efforts "
+                  f"at {rate:g} Hz, {len(log.command_t)} commands)")
+    for path in (args.record, args.csv):
+        if path is not None:
+            console.print(f"  wrote {path}")
+    first = args.record or args.csv
+    console.print(f"next: robot-rl sysid --robot {args.robot} --actuator-net {first} --out calib/actuator_net.json")
     return 0
 
 

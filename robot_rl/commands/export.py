@@ -85,7 +85,9 @@ def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str
     """The policy under each case of the robot's `robustness.yaml` (realistic model errors), in `engine`.
 
     Cases are params mappings (absolute or {scale: s}), so the card states exactly which amounts of
-    mass, friction, gain and delay error the policy was shown to survive. Empty if the robot has none.
+    mass, friction, gain and delay error the policy was shown to survive; a legged robot's case may name
+    a `terrain` too (sim/terrain.py: `terrain: rough` or `terrain: "stairs:step_height=0.08"`), the ground
+    the episodes run on, as named (no curriculum). Empty if the robot has none.
     `robot`: the robot of a task by kind (a name or robot.yaml path); an alias's own if None.
     """
     from robot_rl.envs import make_env, resolve_env_id
@@ -101,19 +103,38 @@ def evaluate_robustness(policy, task: str, episodes: int, seed: int, engine: str
     cases = load_yaml_mapping(path, "robustness").get("cases") or {}
     results = {}
     kwargs = {} if robot is None else {"robot": robot}
-    for name, params in cases.items():
+    for name, case in cases.items():
+        params, terrain = _case_terrain(case, f"{path}: case '{name}'")
         resolve_params(spec, params)  # a bad case fails here, naming the file's field
         if progress is not None:
             progress(f"{engine}, robustness case {name}")
 
-        def factory(params=params):
-            return make_env(resolve_env_id(task), engine=engine, randomization=None, params=params, **kwargs)
+        def factory(params=params, terrain=terrain):
+            extra = {} if terrain is None else {"terrain": terrain}
+            return make_env(resolve_env_id(task), engine=engine, randomization=None, params=params, **kwargs, **extra)
 
         res = evaluate(policy, factory, episodes, seed)
-        results[name] = {"params": params, **{k: res[k] for k in ("mean_return", "std_return", "success_rate")}}
+        results[name] = {"params": params, **({} if terrain is None else {"terrain": terrain}),
+                         **{k: res[k] for k in ("mean_return", "std_return", "success_rate")}}
     shipped = spec.root.resolve().parent == ROBOTS_DIR
     return {"engine": engine, "source": f"sim/robots/{spec.root.name}/robustness.yaml" if shipped else str(path),
             "episodes": episodes, "seed": seed, "cases": results}
+
+
+def _case_terrain(case, source: str) -> tuple[dict, object]:
+    """(the case's params, its `terrain` or None), the terrain checked here so a bad one names the case."""
+    from sim.errors import ConfigError
+    from sim.terrain import parse_terrain
+
+    if not isinstance(case, dict) or "terrain" not in case:
+        return case, None
+    params = {k: v for k, v in case.items() if k != "terrain"}
+    terrain = case["terrain"]
+    try:
+        parse_terrain(terrain)
+    except ConfigError as exc:
+        raise ConfigError(source, "terrain", str(exc)) from None
+    return params, terrain
 
 
 def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: str, progress=None,
@@ -141,6 +162,29 @@ def evaluate_conditions(policy, task: str, episodes: int, seed: int, randomize: 
         "randomization": randomize,
         "results": results,
     }
+
+
+def evaluate_on_terrain(policy, task: str, episodes: int, seed: int, terrain, progress=None,
+                        robot: str | None = None) -> dict:
+    """The policy on the run's terrain as named (sim/terrain.py; no curriculum: its last row), nominal physics,
+    in each engine: what the card says about the ground it walks on."""
+    from robot_rl.envs import make_env, resolve_env_id
+    from robot_rl.training.evaluation import evaluate
+    from sim.terrain import parse_terrain
+
+    config = parse_terrain(terrain)
+    kwargs = {} if robot is None else {"robot": robot}
+    results = {}
+    for engine in ENGINES:
+        if progress is not None:
+            progress(f"{engine} on terrain {terrain}")
+
+        def factory(engine=engine):
+            return make_env(resolve_env_id(task), engine=engine, randomization=None, terrain=terrain, **kwargs)
+
+        results[engine] = evaluate(policy, factory, episodes, seed)
+    return {"terrain": terrain, "resolved": None if config is None else config.without_curriculum().describe(),
+            "episodes": episodes, "seed": seed, "results": results}
 
 
 def evaluate_behind_safety_filter(
@@ -308,6 +352,9 @@ def run(args: argparse.Namespace) -> int:
             if evaluation["robustness"]:  # the same cases in the training engine: a sim2sim check of each
                 evaluation["robustness_mujoco"] = evaluate_robustness(policy, meta["task"], n, seed, "mujoco", say,
                                                                       robot=robot)
+            terrain = (meta.get("config") or {}).get("terrain")
+            if terrain is not None:  # the card lists the ground the policy trained on, and how it did there
+                evaluation["terrain"] = evaluate_on_terrain(policy, meta["task"], n, seed, terrain, say, robot=robot)
             return evaluation
 
     card = export_actor(

@@ -22,7 +22,9 @@ IMU's noise; --ideal-sensors publishes the simulator's exact values instead. The
 Examples:
   robot-rl sim-robot --robot cartpole --engine pybullet
   robot-rl sim-robot --robot a1 --engine pybullet --episodes 3 --lockstep --json
+  robot-rl sim-robot --robot a1 --engine pybullet --terrain rough:amplitude=0.03 --episodes 3 --lockstep --json
   robot-rl sim-robot --robot cartpole --engine pybullet --params gap.yaml --episodes 5 --json
+  robot-rl sim-robot --robot iiwa --engine mujoco --motor-model default --episodes 20 --lockstep --json
   (in another shell)  robot-rl deploy --policy policies/cartpole_swingup --robot cartpole --sim --activate
 """
 
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from robot_rl.commands._args import number, positive_int, seed_int
+from robot_rl.commands._terrain_arg import add_terrain_argument
 from robot_rl.deploy.recorder import DEFAULT_COMMAND_TOPIC
 
 NAME = "sim-robot"
@@ -61,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME",
         help="domain randomization config resampled every episode (e.g. default)",
+    )
+    add_terrain_argument(parser, "; the robot starts on it as named (no curriculum); the policy never sees it")
+    parser.add_argument(
+        "--motor-model", default=None, metavar="FILE|default",
+        help="motors the PD servo cannot express: a torque-speed envelope, a current lag and backlash "
+        "(sim/motor_model.py: 'default' or a YAML file of their constants); needs --engine mujoco",
     )
     parser.add_argument(
         "--seed", type=seed_int, default=0, help="seed of episode 0 (episode k uses seed + k)"
@@ -136,6 +145,8 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
         task=args.task,
         params=args.params,
         randomization=args.randomization,
+        terrain=args.terrain,
+        motor_model=args.motor_model,
         seed=args.seed,
         episodes=args.episodes,
         episode_steps=args.episode_steps,

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the robot of a task by kind (Reach, Walk, ...): a shipped robot's name or a "
                        "robot.yaml path")
     which.add_argument("--env-id", help="any Gymnasium env id with Box spaces, e.g. Pendulum-v1")
-    which.add_argument("--algo", default="ppo", help="algorithm (default: ppo)")
+    which.add_argument("--algo", default=None, help="algorithm (default: the task's preset's, else ppo)")
     which.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="physics engine (our tasks)")
     which.add_argument("--randomize", default=None, metavar="CFG", help="domain randomization (our tasks)")
     which.add_argument("--params", default=None, metavar="FILE", help="physics params file (our tasks)")
@@ -53,8 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     grid.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting every trial shares (repeatable)"
     )
-    grid.add_argument("--preset", default=None, help="named algorithm settings (see `robot-rl train --help`)")
-    grid.add_argument("--steps", type=positive_int, default=None, help="env steps per trial (default: the algorithm's)")
+    grid.add_argument("--preset", default=None,
+                      help="named algorithm settings (see `robot-rl train --help`); without it a task trains with its "
+                      "own preset, as `robot-rl train` does (Reach: reach; Walk, A1Walk: legged); none: the "
+                      "algorithm's defaults")
+    grid.add_argument("--steps", type=positive_int, default=None,
+                      help="env steps per trial (default: the preset's measured length, else the algorithm's)")
     grid.add_argument("--eval-every", type=non_negative_int, default=None,
                       help="env steps between evaluations (0: never)")
     grid.add_argument("--eval-episodes", type=positive_int, default=None, help="episodes of each evaluation")
@@ -73,11 +77,15 @@ def _base_config(args: argparse.Namespace):
     from robot_rl.commands.train import set_values
     from robot_rl.envs import is_our_task, task_robot
     from robot_rl.train import RunConfig, RunConfigError, command_line, resolve_task
+    from robot_rl.training.presets import PRESETS, own_settings_note, resolve_preset
 
     env_id = resolve_task(args.task, args.env_id)
-    if args.algo not in ALGORITHMS:
+    if args.algo is not None and args.algo not in ALGORITHMS:
         raise RunConfigError(f"--algo {args.algo}: unknown; choose one of {sorted(ALGORITHMS)}")
     ours = is_our_task(env_id)
+    preset, task_default = resolve_preset(args.preset, env_id if ours else None, args.algo)  # as `train` does
+    algo = args.algo or (PRESETS[preset].algo if preset in PRESETS else "ppo")
+    preset_steps = PRESETS[preset].steps if preset in PRESETS else None
     if not ours and (args.engine or args.randomize or args.params or getattr(args, "robot", None)):
         raise RunConfigError("--engine/--randomize/--params/--robot apply to our tasks (--task), not to --env-id "
                              "envs")
@@ -89,16 +97,20 @@ def _base_config(args: argparse.Namespace):
     randomize = (args.randomize or "default") if ours else None
     config = RunConfig(
         env_id=env_id,
-        algo=args.algo,
-        steps=args.steps or ALGORITHMS[args.algo].default_steps,
+        algo=algo,
+        steps=args.steps or preset_steps or ALGORITHMS[algo].default_steps,
         engine=(args.engine or "mujoco") if ours else None,
         robot=task_robot(env_id, getattr(args, "robot", None)) if ours else None,
         randomize=None if randomize == "none" else randomize,
         params=args.params,
         algo_config=overrides,
-        preset=args.preset,
+        preset=preset,
         command=command_line(),
     )
+    if task_default:
+        import sys
+
+        print(own_settings_note(env_id, preset, algo), file=sys.stderr, flush=True)
     for name in ("eval_every", "eval_episodes"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

@@ -58,6 +58,11 @@ result.json and report stay as they were):
 A legged robot's log from `robot-rl excite --suspended` (trunk fixed on a gantry) is fitted on the
 suspended robot: the bag says so (custom data robot_rl.suspended), or pass --suspended for a CSV.
 
+--model mlp learns a dynamics model instead (calibration/learned_dynamics.py): an MLP from the state,
+command and --history to the next joint state, trained on the log's first part, its 1 s open-loop error
+on the held-out rest reported next to the physics' (a fit of --fit on the same part, else --params or
+nominal); writes --out/dynamics.pt (for `--controller mpc --dynamics-model`) and --out/result.json.
+
 Examples:
   robot-rl sysid --robot a1 --log runs/a1.bag --fit "*.gain,*.kd,*.frictionloss,action_delay" --out calib/a1
   robot-rl sysid --robot cartpole --log runs/excite1.bag \\
@@ -68,11 +73,14 @@ Examples:
 lbr_iiwa_joint_4.damping,lbr_iiwa_joint_3.frictionloss,lbr_iiwa_joint_5.frictionloss,\\
 lbr_iiwa_joint_7.frictionloss,action_delay
   robot-rl sysid --robot cartpole --log run.csv --fit slider.gain,action_delay,obs_noise --out calib/quick
+  robot-rl sysid --model mlp --robot cartpole --log runs/excite1.bag --fit slider.gain,action_delay --out calib/mlp
 """
 
 from __future__ import annotations
 
 import argparse
+
+from robot_rl.commands._args import integer, positive_int
 
 NAME = "sysid"
 HELP = "fit simulator parameters (masses, friction, gains, delay) to a robot log, with confidence intervals"
@@ -81,10 +89,18 @@ HELP = "fit simulator parameters (masses, friction, gains, delay) to a robot log
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", required=True,
                         help="the robot the log is of: a shipped robot's name (`robot-rl robots`) or a robot.yaml path")
-    parser.add_argument("--log", required=True, help="rosbag2 folder, or .csv file")
+    parser.add_argument("--log", default=None, help="rosbag2 folder, or .csv file (required unless --actuator-net)")
     parser.add_argument(
-        "--fit", required=True, help="comma-separated parameter names or glob patterns to fit, e.g. "
-        "pole.mass,slider.gain,action_delay or '*.damping,action_delay' (a pattern matching nothing is an error)"
+        "--actuator-net", nargs="+", default=None, metavar="LOG",
+        help="fit a learned actuator model instead (Hwangbo et al. 2019): one small MLP per actuator from the "
+        "history of position error and velocity (--history past samples, 10 ms apart) to the logged effort, on these "
+        "logs (rosbag2 or CSV with efforts, e.g. `robot-rl excite --motor-model default`); --out is then the "
+        "network's JSON file, for `robot-rl train --actuator-net` (calibration/actuator_net.py)",
+    )
+    parser.add_argument(
+        "--fit", default=None, help="comma-separated parameter names or glob patterns to fit, e.g. "
+        "pole.mass,slider.gain,action_delay or '*.damping,action_delay' (a pattern matching nothing is an error); "
+        "required with --model physics; with --model mlp: the physics fit the MLP is compared with"
     )
     parser.add_argument("--out", required=True, help="folder for params.yaml, randomization.yaml, result.json, report")
     parser.add_argument(
@@ -118,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="sort unsorted timestamps and drop duplicates instead of stopping (stated in the report)",
     )
-    parser.add_argument("--max-iters", type=_positive_int, default=50, help="solver iterations per pass (default 50)")
+    parser.add_argument("--max-iters", type=positive_int, default=50, help="solver iterations per pass (default 50)")
     parser.add_argument("--video", action="store_true",
                         help="also film the log beside the nominal and the fitted simulator: replay.mp4, shown in "
                         "report.html (robot-rl replay)")
@@ -142,6 +158,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 0; 1 for a suspended legged robot, whose servos catch the hanging legs first)",
     )
     parser.add_argument(
+        "--model", choices=("physics", "mlp"), default="physics",
+        help="physics (default): fit the simulator's parameters; mlp: train a learned dynamics model (an MLP "
+        "predicting the next joint state, calibration/learned_dynamics.py) on the log, write DIR/dynamics.pt, and "
+        "report its 1 s open-loop error on the held-out part next to the physics' (--fit, --params or nominal)",
+    )
+    parser.add_argument("--train-log", action="append", default=None, metavar="LOG",
+                        help="--model mlp: another log of the robot to learn from (repeatable), e.g. runs of the "
+                        "controller that will plan with the model (all of it trains; the comparison stays on "
+                        "--log's held-out part)")
+    parser.add_argument("--history", type=integer(0), default=None,
+                        help="learned models: past samples each sees (--model mlp: (state, command) pairs besides "
+                        "the current one, default 2)")
+    parser.add_argument("--train-steps", type=positive_int, default=1500,
+                        help="--model mlp: Adam steps of training (default 1500)")
+    parser.add_argument(
         "--suspended",
         action="store_true",
         help="legged robots: the log was taken hung on a gantry (trunk fixed); automatic for a bag from "
@@ -151,16 +182,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 EXIT_INADEQUATE = 3
 EXIT_NOT_CONVERGED = 4
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,6 +195,23 @@ def run(args: argparse.Namespace) -> int:
     from calibration.identification import identify
     from calibration.outputs import check_sysid_out
 
+    if args.actuator_net:
+        from calibration.actuator_net import run_cli
+
+        return run_cli(args)
+    if not args.log:
+        from calibration.errors import FitError
+
+        raise FitError("--log is required: the robot log to fit (rosbag2 folder or CSV)")
+    if args.model == "mlp":
+        from robot_rl.commands._sysid_mlp import run_mlp
+
+        return run_mlp(args, _robot_for_log(args))
+    if not args.fit:
+        from calibration.errors import FitError
+
+        raise FitError("--fit is required: the parameter names to fit, e.g. --fit pole.mass,slider.gain,action_delay "
+                       "(`robot-rl robots <robot>` lists them); or --model mlp for a learned dynamics model")
     check_sysid_out(args.out, args.force)  # before loading anything: the answer does not depend on the fit
     console = Console()
     base = None if args.base_randomization.lower() == "none" else args.base_randomization

@@ -38,7 +38,8 @@ import math
 from pathlib import Path
 
 from robot_rl.commands._args import non_negative_int, num_envs_int, positive_int, seed_int
-from robot_rl.training.presets import NO_PRESET, PRESETS, describe_presets, task_preset
+from robot_rl.commands._terrain_arg import add_terrain_argument
+from robot_rl.training.presets import PRESETS, describe_presets, own_settings_note, resolve_preset
 from robot_rl.training.run_guards import PARAMS_VS_RANDOMIZATION
 
 # Names and one-line summaries, kept here so `robot-rl train --help` does not import torch.
@@ -84,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument(
         "--params", default=None, metavar="FILE", help="physics params file (our tasks). " + PARAMS_VS_RANDOMIZATION
     )
+    which.add_argument(
+        "--actuator-net", default=None, metavar="FILE",
+        help="a learned actuator model (`robot-rl sysid --actuator-net`): MuJoCo computes each joint's torque by it "
+        "every physics step instead of robot.yaml's PD servo, on the batched path too (our tasks, position servos)",
+    )
+    add_terrain_argument(which, "; periodic evaluations run on the terrain as named (its last row)")
     run = parser.add_argument_group("how long and where")
     run.add_argument(
         "--steps", type=positive_int, default=None,
@@ -135,6 +142,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CHECKPOINT",
         help="start a new PPO run from this checkpoint's networks (fine-tuning: new DR, physics or learning "
         "rate; the network settings must match)",
+    )
+    run.add_argument(
+        "--reward", default=None, metavar="FILE",
+        help="train on a learned reward (`robot-rl irl` writes RUN/reward.pt) instead of the task's; "
+        "evaluations still report the task's return",
     )
     run.add_argument("--asymmetric", action="store_true", help="critic sees the privileged simulator state")
     run.add_argument(
@@ -232,6 +244,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 0:
         raise RunConfigError(f"--workers must be >= 0 (0: collect in this process), got {args.workers}")
+    if args.reward is not None and args.workers:
+        raise RunConfigError("--reward trains in this process; drop --workers (Ray rollout workers use the task's "
+                             "reward)")
     if args.address is not None and not args.workers and args.resume is None:
         raise RunConfigError("--address is where --workers run; add --workers K (K >= 1) or drop --address")
     if args.resume is not None:
@@ -239,8 +254,9 @@ def run(args: argparse.Namespace) -> int:
             ("--task", args.task), ("--env-id", args.env_id), ("--robot", args.robot), ("--algo", args.algo),
             ("--engine", args.engine),
             ("--randomize", args.randomize), ("--params", args.params), ("--seed", args.seed),
+            ("--actuator-net", args.actuator_net), ("--terrain", args.terrain),
             ("--out", args.out), ("--preset", args.preset), ("--num-envs", args.num_envs),
-            ("--init-from", args.init_from),
+            ("--init-from", args.init_from), ("--reward", args.reward),
         )  # fmt: skip
         conflicting = [flag for flag, value in given if value is not None]
         conflicting += [flag for flag, on in (("--set", args.set), ("--asymmetric", args.asymmetric),
@@ -270,9 +286,10 @@ def run(args: argparse.Namespace) -> int:
         ours = is_our_task(env_id)
         preset, task_default = _preset(args, env_id if ours else None)
         algo = args.algo or (PRESETS[preset].algo if preset in PRESETS else "ppo")
-        if not ours and (args.engine or args.randomize or args.params or args.robot):
-            raise RunConfigError("--engine/--randomize/--params/--robot apply to our tasks (--task), not to --env-id "
-                                 "envs")
+        if not ours and (args.engine or args.randomize or args.params or args.robot or args.actuator_net
+                         or args.terrain):
+            raise RunConfigError("--engine/--randomize/--params/--robot/--terrain apply to our tasks (--task), not "
+                                 "to --env-id envs")
         randomize = (args.randomize or "default") if ours else None
         seed = 0 if args.seed is None else args.seed
         config = RunConfig(
@@ -284,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
             robot=task_robot(env_id, args.robot) if ours else None,
             randomize=None if randomize == "none" else randomize,
             params=args.params,
+            actuator_net=None if args.actuator_net is None else str(args.actuator_net),
+            terrain=args.terrain,
             algo_config=_overrides(args),
             preset=preset,
             command=command_line(),
@@ -291,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
             privileged_obs=args.privileged_obs,
             workers=args.workers or 0,
             time_budget_s=args.time_budget,
+            reward=None if args.reward is None else str(args.reward),
         )
         for name in ("eval_every", "eval_episodes", "checkpoint_every", "video_every"):
             if getattr(args, name, None) is not None:
@@ -308,9 +328,7 @@ def run(args: argparse.Namespace) -> int:
         if task_default:
             import sys
 
-            print(f"{env_id.split('/')[-1]} trains with its own settings, preset '{preset}' "
-                  f"({PRESETS[preset].summary}); --set overrides any, --preset {NO_PRESET} trains with {algo}'s "
-                  "defaults", file=sys.stderr, flush=True)
+            print(own_settings_note(env_id, preset, algo), file=sys.stderr, flush=True)
     _warn_params_overlap(config)
 
     if config.workers:
@@ -336,14 +354,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _preset(args: argparse.Namespace, task: str | None) -> tuple[str | None, bool]:
-    """(the run's preset, whether it is the task's own): --preset, else the task's (TASK_PRESETS) when
-    --algo is its algorithm or not given; --preset none: none."""
-    if args.preset == NO_PRESET:
-        return None, False
-    if args.preset is not None or task is None:
-        return args.preset, False
-    name = task_preset(task, args.algo)
-    return name, name is not None
+    """(the run's preset, whether it is the task's own): robot_rl.training.presets.resolve_preset, shared
+    with `robot-rl sweep`."""
+    return resolve_preset(args.preset, task, args.algo)
 
 
 def _default_steps(args: argparse.Namespace, algo: str, preset: str | None) -> int:

@@ -13,6 +13,7 @@ Modules, one job each:
 * `lqr`        discrete LQR at the control period (delay-augmented state, scipy's Riccati solver);
 * `ik`, `arm`  an arm's reach by LQR: inverse kinematics to the goal, LQR hold of that pose;
 * `mpc`        sampling MPC (predictive sampling or MPPI) over threaded `mujoco.rollout`;
+* `learned`    the same MPC rolling out a learned dynamics model (`sysid --model mlp`, `--dynamics-model`);
 * `costs`      the MPC's task costs (swing-up, reach);
 * `dual_mode`  the swing-up: MPC far from upright, the LQR inside its terminal region;
 * `factory`    which controller does which task, with the settings measured here;

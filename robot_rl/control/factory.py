@@ -21,6 +21,8 @@ Settings (measured on this 2-core machine, see docs/model-based-control.md):
 * both planners solve constraints with PGS (`PlanningModel` ``pgs``): 30% cheaper, same motion.
 
 Every setting can be overridden (`MpcSettings` fields), e.g. ``samples`` and ``horizon`` from the CLI.
+``dynamics_model`` among the overrides (`--dynamics-model FILE`): the pole tasks' MPC plans with that
+learned model (`robot_rl.control.learned`) instead of MuJoCo; the LQR of dual mode keeps the MuJoCo model.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ def build_controller(kind: str, task: str, robot: RobotSpec, model_params: Param
     family = check_supported(kind, task)
     _check_robot(task, robot)
     overrides = {k: v for k, v in (mpc or {}).items() if v is not None}
+    dynamics = overrides.pop("dynamics_model", None)
+    if dynamics is not None and (kind != "mpc" or family not in ("balance", "swingup")):
+        raise RobotRLError(f"--dynamics-model plans the cart-pole tasks with --controller mpc; not --controller {kind} "
+                           f"on task '{task}' (drop --dynamics-model)")
     if family in ("balance", "swingup"):
-        return _pole(kind, robot, model_params, overrides)
+        return _pole(kind, robot, model_params, overrides, dynamics)
     return _reach(kind, task, robot, model_params, overrides)
 
 
@@ -104,7 +110,7 @@ def _check_robot(task: str, robot: RobotSpec) -> None:
     resolve_robot(task.removeprefix("robot_rl/"), robot)
 
 
-def _pole(kind: str, robot: RobotSpec, params: ParamsLike, overrides: dict[str, Any]) -> Any:
+def _pole(kind: str, robot: RobotSpec, params: ParamsLike, overrides: dict[str, Any], dynamics: Any = None) -> Any:
     from robot_rl.control.lqr import LqrController
 
     upright = np.zeros(len(robot.joints))
@@ -116,7 +122,13 @@ def _pole(kind: str, robot: RobotSpec, params: ParamsLike, overrides: dict[str, 
     from robot_rl.control.mpc import SamplingMpc
 
     planner = PlanningModel(robot, params, physics_dt=_plan_dt(robot, SWINGUP_PLAN_DT), pgs=True)
-    return DualMode(SamplingMpc(planner, swingup_cost(planner), replace(SWINGUP_MPC, **overrides)), lqr)
+    settings = replace(SWINGUP_MPC, **overrides)
+    if dynamics is not None:
+        from robot_rl.control.learned import LearnedModelMpc, load_dynamics
+
+        mpc = LearnedModelMpc(planner, load_dynamics(dynamics, planner), swingup_cost(planner), settings, str(dynamics))
+        return DualMode(mpc, lqr)
+    return DualMode(SamplingMpc(planner, swingup_cost(planner), settings), lqr)
 
 
 def _reach(kind: str, task: str, robot: RobotSpec, params: ParamsLike, overrides: dict[str, Any]) -> Any:

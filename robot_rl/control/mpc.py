@@ -145,7 +145,7 @@ class SamplingMpc:
     # -- one period ----------------------------------------------------------------------------
     def command(self, q: np.ndarray, qd: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
         t0 = time.perf_counter()
-        model, K, H = self.model, self.K, self.H
+        K = self.K
         if goal is None and self.needs_goal:
             self.plan[:] = self.last
             self.issued(self.last.copy())
@@ -156,17 +156,7 @@ class SamplingMpc:
         noise = self.rng.normal(size=(K, self.settings.knots, self.nu)) * self.sigma
         noise[0] = 0.0  # the warm start itself is always a candidate
         controls = self._feasible(self.plan[None] + np.einsum("hk,bku->bhu", self.W, noise))  # (K, H, nu)
-        per_substep = self._delayed(controls)
-        x0 = model.full_state(q, qd)
-        self.runner.rollout(self.models, self.datas, x0[None].repeat(K, 0), per_substep,
-                            control_spec=model.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True,
-                            nstep=H * self.S, state=self.states, sensordata=self.sens, chunk_size=self.chunk)
-        at = self.states[:, self.ends]
-        sites = None
-        if self.n_sites:
-            sens = self.sens[:, self.ends]
-            sites = np.stack([sens[..., c:c + 3] for c in self.site_cols], axis=2)
-        costs = self.cost(at[..., self.qcol], at[..., self.vcol], sites, controls, goal)
+        costs = self.cost(*self.predict(q, qd, controls), controls, goal)
         costs = np.where(np.isfinite(costs), costs, np.inf)
         best = float(np.min(costs))
         if not np.isfinite(best):
@@ -184,6 +174,23 @@ class SamplingMpc:
         self.issued(u)
         self.timings.append(time.perf_counter() - t0)
         return u
+
+    def predict(self, q: np.ndarray, qd: np.ndarray,
+                controls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The K plans (K, H, nu) rolled out from (q, qd) in one `mujoco.rollout` call: (q, qd) after each
+        control step, (K, H, n_joints) each, and the extra sites' positions (K, H, n_sites, 3) or None.
+        (`robot_rl.control.learned.LearnedModelMpc` replaces it with a learned model's rollout.)"""
+        model, K = self.model, self.K
+        x0 = model.full_state(q, qd)
+        self.runner.rollout(self.models, self.datas, x0[None].repeat(K, 0), self._delayed(controls),
+                            control_spec=model.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True,
+                            nstep=self.H * self.S, state=self.states, sensordata=self.sens, chunk_size=self.chunk)
+        at = self.states[:, self.ends]
+        sites = None
+        if self.n_sites:
+            sens = self.sens[:, self.ends]
+            sites = np.stack([sens[..., c:c + 3] for c in self.site_cols], axis=2)
+        return at[..., self.qcol], at[..., self.vcol], sites
 
     def _feasible(self, controls: np.ndarray) -> np.ndarray:
         """Plans clipped as the SafetyFilter clips commands: limits, and a position target's rate limit

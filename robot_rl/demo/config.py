@@ -34,6 +34,8 @@ class DemoConfig:
     quick: bool = False  # a trained policy (the shipped one, or --policy) instead of training
     seed: int = 0
     train_steps: int | None = None  # None: the kind's default
+    # Wall-clock training budget (s); None: the kind's (an arm: 3 min) unless train_steps is given.
+    train_time_budget_s: float | None = None
     robot_episodes: int | None = None  # per deployment; None: the kind's default
     eval_seed: int = 100  # episode i of every comparison is seeded eval_seed + i
     policy: Path | None = None  # use this policy folder instead of training / the shipped one

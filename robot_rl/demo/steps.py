@@ -80,20 +80,32 @@ def _robot_kwarg(spec: DemoSpec) -> str | None:
     return None if spec.task != spec.kind.task else spec.robot
 
 
+def training_config(cfg: DemoConfig, spec: DemoSpec):
+    """The RunConfig of the demo's training (step 1): the kind's preset and settings, from scratch, in MuJoCo
+    under the robot's default DR, for --steps if given, else for the kind's time budget (capped at its steps)."""
+    from robot_rl.train import RunConfig, command_line
+
+    kind = spec.kind
+    budget = cfg.train_time_budget_s
+    if budget is None and cfg.train_steps is None:
+        budget = kind.train_time_budget_s
+    return RunConfig(
+        env_id=f"robot_rl/{spec.task}", algo="ppo", steps=cfg.train_steps or kind.train_steps, seed=cfg.seed,
+        engine="mujoco", robot=_robot_kwarg(spec), randomize="default", eval_every=kind.eval_every,
+        eval_episodes=10, checkpoint_every=kind.eval_every, algo_config=dict(kind.train_settings),
+        preset=kind.preset, command=command_line(), time_budget_s=budget,
+    )
+
+
 def train_policy(cfg: DemoConfig, spec: DemoSpec, console) -> tuple[Path, Path]:
     """Train PPO in MuJoCo under the robot's default DR; returns (run_dir, policy_dir)."""
-    from robot_rl.train import RunConfig, command_line, train
+    from robot_rl.train import train
 
     run_dir = cfg.out / "train"
     if run_dir.exists():  # an earlier demo's run (`robot-rl demo` refused a used --out unless --force)
         shutil.rmtree(run_dir)
     kind = spec.kind
-    run_config = RunConfig(
-        env_id=f"robot_rl/{spec.task}", algo="ppo", steps=cfg.train_steps or kind.train_steps, seed=cfg.seed,
-        engine="mujoco", robot=_robot_kwarg(spec), randomize="default", eval_every=kind.eval_every,
-        eval_episodes=10, checkpoint_every=kind.eval_every, algo_config=dict(kind.train_settings),
-        command=command_line(),
-    )
+    run_config = training_config(cfg, spec)
     result = train(run_config, run_dir, progress=cfg.progress)
     console.print(f"trained {result.global_step} steps in {result.elapsed_s:.0f} s -> {run_dir}")
     checkpoint = "best.pt" if (run_dir / "checkpoints" / "best.pt").is_file() else "last.pt"

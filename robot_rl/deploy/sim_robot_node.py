@@ -85,6 +85,10 @@ class SimRobotConfig:
     task: str | None = None  # default: the robot's first task (sim.tasks.registry.tasks_for)
     params: str | None = None  # params file (absolute values or {scale: s})
     randomization: str | None = None  # DR config name or file; None: nominal physics
+    terrain: str | None = None  # legged robots' ground (sim/terrain.py: "rough", "stairs:step_height=0.08", a file)
+    # Motors the PD servo cannot express ('default' or a YAML file, sim/motor_model.py; MuJoCo only): a torque-speed
+    # envelope, a current lag, backlash. None: the robot.yaml PD servos.
+    motor_model: str | None = None
     seed: int = 0
     episodes: int | None = None  # None: run until stopped
     episode_steps: int | None = None  # cut each episode after this many control steps (None: the task's length)
@@ -185,6 +189,8 @@ def summarize(
                 "engine": config.engine,
                 "randomize": config.randomization,
                 "params": config.params,
+                "terrain": config.terrain,
+                "motor_model": config.motor_model,
                 "seed": config.seed,
                 "through": "deploy chain (sim robot + policy node)",
                 "clock": "lockstep" if config.lockstep else f"real time x{config.realtime_factor:g}",
@@ -218,6 +224,8 @@ class SimRobot:
             randomization=config.randomization,
             params=config.params,
             robot=self.robot,
+            **({"motor_model": config.motor_model} if config.motor_model is not None else {}),
+            **({"terrain": config.terrain} if config.terrain is not None else {}),
         )
         self.core = self.env.unwrapped
         self.task = task
@@ -371,7 +379,9 @@ class SimRobot:
                 name=list(self.robot.joint_names),
                 position=q.tolist(),
                 velocity=qd.tolist(),
-                effort=[],
+                # A robot with modelled drives reports their torques, as a ros2_control robot does: what
+                # `robot-rl sysid --actuator-net` learns from (an `excite --publish` run records them).
+                effort=self.core.engine.state().tau.tolist() if self.config.motor_model is not None else [],
             )
         )
         if self._clock_pub is not None:

@@ -154,6 +154,25 @@ def task_preset(task: str, algo: str | None) -> str | None:
     return name
 
 
+def resolve_preset(given: str | None, task: str | None, algo: str | None) -> tuple[str | None, bool]:
+    """(the run's preset, whether it is the task's own): ``given`` (--preset), else the task's (TASK_PRESETS)
+    when ``algo`` (--algo, None when not given) is its algorithm or not given; ``--preset none``: no preset.
+    ``task``: our task's id, None for any other env. One rule for `robot-rl train` and `robot-rl sweep`, so a
+    sweep's trials train as `train` would."""
+    if given == NO_PRESET:
+        return None, False
+    if given is not None or task is None:
+        return given, False
+    name = task_preset(task, algo)
+    return name, name is not None
+
+
+def own_settings_note(task: str, preset: str, algo: str) -> str:
+    """What a run without --preset prints when it takes its task's own preset."""
+    return (f"{task.split('/')[-1]} trains with its own settings, preset '{preset}' ({PRESETS[preset].summary}); "
+            f"--set overrides any, --preset {NO_PRESET} trains with {algo}'s defaults")
+
+
 def preset_settings(name: str | None, algo: str) -> dict[str, Any]:
     """The settings of preset ``name`` (empty for None); it must be made for ``algo``."""
     if name is None:

@@ -24,8 +24,10 @@ import numpy as np
 
 from sim.actuators import ActionDelay, segments
 from sim.engines import ENGINES
+from sim.motor_model import TorqueModel
 from sim.robot import RobotSpec
-from sim.state import RobotState
+from sim.state import BaseState, RobotState
+from sim.terrain import Terrain
 
 ROLLOUT_MIN_ENVS = 4  # below this a Python loop over engines is faster than a rollout call
 
@@ -42,8 +44,9 @@ class BatchEngine(Protocol):
     def set_params(self, i: int, params: dict[str, float]) -> None:
         """Robot i's physical parameters (full vocabulary; its `action_delay` is ignored: see the module)."""
 
-    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
-        """Robot i at joint state (q, qd), time 0; a floating base at rest at its robot.yaml height."""
+    def reset(self, i: int, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
+        """Robot i at joint state (q, qd), time 0; a floating base at `base` (default: at rest at its robot.yaml
+        height above the origin; on a terrain the caller places it over the ground)."""
 
     def step(self, control: np.ndarray) -> None:
         """Every robot one control step: `control` is (N, S, n_act) per-substep commands, or (N, 1, n_act)
@@ -67,11 +70,14 @@ class BatchEngine(Protocol):
 
 
 def make_batch(robot: RobotSpec, engine: str, base_params: dict[str, float], n: int, *,
-               delay: ActionDelay | None = None, nthread: int | None = None) -> BatchEngine:
+               delay: ActionDelay | None = None, nthread: int | None = None,
+               torque_model: TorqueModel | None = None, terrain: Terrain | None = None) -> BatchEngine:
     """N robots in `engine` with `base_params`: MuJoCo's rollout from ROLLOUT_MIN_ENVS robots, else a loop.
 
     `delay`: the caller's ActionDelay, read only to skip splitting the commands of robots it does not
     delay (a loop's fast path). `nthread`: rollout threads (default: up to 2, one below 8 robots).
+    `torque_model`: drives computed every physics step instead of the PD servo (sim/motor_model.py).
+    `terrain`: the ground of a floating robot (sim.terrain.make_terrain); None: a plane.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
@@ -79,18 +85,20 @@ def make_batch(robot: RobotSpec, engine: str, base_params: dict[str, float], n: 
         from sim.engines.mujoco_batch import MujocoRollout
 
         nthread = nthread or min(os.cpu_count() or 1, 2 if n >= 8 else 1)
-        return MujocoRollout(robot, base_params, n, nthread)
-    return EngineLoop(robot, engine, base_params, n, delay)
+        return MujocoRollout(robot, base_params, n, nthread, torque_model, terrain)
+    return EngineLoop(robot, engine, base_params, n, delay, torque_model, terrain)
 
 
 class EngineLoop:
     """One engine per robot (any engine), stepped in a Python loop; see `BatchEngine`."""
 
     def __init__(self, robot: RobotSpec, engine: str, base_params: dict[str, float], n: int,
-                 delay: ActionDelay | None = None):
+                 delay: ActionDelay | None = None, torque_model: TorqueModel | None = None,
+                 terrain: Terrain | None = None):
         from sim.engines import make_engine
 
-        self.engines = [make_engine(robot, engine, base_params) for _ in range(n)]
+        self.engines = [make_engine(robot, engine, base_params, torque_model=torque_model, terrain=terrain)
+                        for _ in range(n)]
         self.robot = robot
         self.joint_names = robot.joint_names  # properties that compute: read them once
         self.substeps = robot.substeps
@@ -100,9 +108,9 @@ class EngineLoop:
         # The delay is realized by the caller's ActionDelay (the commands `step` gets), not the engine's.
         self.engines[i].set_params({**params, "action_delay": 0.0})
 
-    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+    def reset(self, i: int, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
         if self.robot.base is not None:
-            self.engines[i].reset(q, qd, None)
+            self.engines[i].reset(q, qd, base)
         else:
             self.engines[i].reset(q, qd)
 

@@ -15,8 +15,11 @@ import numpy as np
 
 from sim.actuators import DelayLine
 from sim.engines.base import fixed_offset_quat
+from sim.engines.heightfield import mujoco_floor
+from sim.motor_model import TorqueModel
 from sim.robot import RobotSpec
 from sim.state import BaseState, ImuState, RobotState, quat_multiply, quat_rotate_inverse
+from sim.terrain import Terrain
 
 FLOOR = "floor"
 IMU_SITE = "imu"
@@ -53,8 +56,8 @@ def _urdf_spec(robot: RobotSpec) -> mujoco.MjSpec:
     return spec
 
 
-def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
-    """Floor plane, IMU and contact sensors, joint efforts.
+def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec, terrain: Terrain | None = None) -> None:
+    """Floor plane (or `terrain` as a heightfield: sim/engines/heightfield.py), IMU and contact sensors, joint efforts.
 
     The floor has priority, so its friction (`floor.friction`) is the friction of every contact.
     Sensors, in sensordata order: the IMU's accelerometer (3); a touch sensor per foot (contact
@@ -70,6 +73,8 @@ def _add_floor_and_sensors(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     floor.size = [0.0, 0.0, 1.0]
     floor.contype, floor.conaffinity, floor.priority = 0, 1, 1
     floor.friction = [base.floor_friction, 0.005, 0.0001]
+    if terrain is not None:
+        mujoco_floor(spec, floor, terrain)
     imu = spec.body(base.imu_link).add_site()
     imu.name = IMU_SITE
     sens = spec.add_sensor()
@@ -110,8 +115,9 @@ class SensorLayout:
         self.imu_offset = fixed_offset_quat(robot, robot.base.imu_link) if robot.base else np.array([1.0, 0, 0, 0])
 
 
-def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
-    """The robot as an MjSpec: URDF + native actuators + the physics options both engines share."""
+def build_spec(robot: RobotSpec, terrain: Terrain | None = None) -> mujoco.MjSpec:
+    """The robot as an MjSpec: URDF + native actuators + the physics options both engines share; a floating
+    robot stands on `terrain` (sim/terrain.py) if given, else on a plane."""
     spec = _urdf_spec(robot)
     spec.option.timestep = robot.physics_dt
     if robot.integrator == "implicit":
@@ -150,7 +156,7 @@ def build_spec(robot: RobotSpec) -> mujoco.MjSpec:
         # impratio): elliptic friction cones and a high impratio, as MuJoCo's legged models use.
         spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
         spec.option.impratio = 100.0
-        _add_floor_and_sensors(spec, robot)
+        _add_floor_and_sensors(spec, robot, terrain)
     return spec
 
 
@@ -259,14 +265,24 @@ class ModelParamWriter:
         mujoco.mj_setConst(model, self._scratch)
 
 
+def direct_torque(model: mujoco.MjModel) -> None:
+    """Every actuator a direct torque (ctrl = N*m, force range kept): the engine computes the drives itself."""
+    model.actuator_gainprm[:, 0] = 1.0
+    model.actuator_biasprm[:, :3] = 0.0
+
+
 class MujocoEngine:
     """A robot in MuJoCo; see `sim.engines.base.Engine`."""
 
     name = "mujoco"
 
-    def __init__(self, robot: RobotSpec, params: dict[str, float]):
+    def __init__(self, robot: RobotSpec, params: dict[str, float], torque_model: TorqueModel | None = None,
+                 terrain: Terrain | None = None):
+        """`torque_model`: drives this engine computes itself every physics step (a motor model, an actuator
+        network: sim/motor_model.py) instead of MuJoCo's native PD servo; None: the native servo."""
         self.robot = robot
-        self.spec = build_spec(robot)
+        self.law = torque_model.law(1) if torque_model is not None else None
+        self.spec = build_spec(robot, terrain)
         self.model = self.spec.compile()
         self.data = mujoco.MjData(self.model)
         self.writer = ModelParamWriter(self.model, robot)
@@ -296,6 +312,9 @@ class MujocoEngine:
         self.params = dict(params)
         self.writer.apply(self.model, self.params)
         self.delay.set_delay(self.params["action_delay"])
+        if self.law is not None:
+            self.law.set_params(0, self.params)
+            direct_torque(self.model)
 
     def reset(self, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
         mujoco.mj_resetData(self.model, self.data)
@@ -307,14 +326,22 @@ class MujocoEngine:
             self.data.qvel[0:3], self.data.qvel[3:6] = base.linear_velocity, base.angular_velocity
         mujoco.mj_forward(self.model, self.data)
         self.delay.reset()
+        if self.law is not None:
+            self.law.reset(0, np.asarray(q, dtype=float))
 
     def step(self, command: np.ndarray) -> None:
         for cmd, n in self.delay.segments(command):
-            self.data.ctrl[:] = cmd
-            mujoco.mj_step(self.model, self.data, nstep=n)
+            self.run_substeps(cmd, n)
 
     def run_substeps(self, command: np.ndarray | list[float], n: int) -> None:
         """Hold an actuator command for n physics substeps (no delay line: the caller realized it)."""
+        if self.law is not None:  # the drives' torques, computed here every physics step
+            cmd = np.asarray(command, dtype=float).reshape(1, -1)
+            for _ in range(n):
+                q, qd = self.joint_state()
+                self._ctrl[:] = self.law.torques(cmd, q[None], qd[None])[0]
+                mujoco.mj_step(self.model, self.data)
+            return
         self._ctrl[:] = command
         mujoco.mj_step(self.model, self.data, nstep=n)
 

@@ -22,19 +22,25 @@ from sim.engines.mujoco import (
     _as_slice,
     build_spec,
     default_base,
+    direct_torque,
     state_from_arrays,
 )
+from sim.motor_model import TorqueModel
 from sim.robot import RobotSpec
-from sim.state import RobotState
+from sim.state import BaseState, RobotState
+from sim.terrain import Terrain
 
 
 class MujocoRollout:
     """N MuJoCo models stepped together with mujoco.rollout (one call per control step); see `BatchEngine`."""
 
-    def __init__(self, robot: RobotSpec, base_params: dict[str, float], n: int, nthread: int):
+    def __init__(self, robot: RobotSpec, base_params: dict[str, float], n: int, nthread: int,
+                 torque_model: TorqueModel | None = None, terrain: Terrain | None = None):
         self.mujoco = mujoco
         self.robot = robot
-        base = build_spec(robot).compile()
+        # Drives computed here every physics step (sim/motor_model.py): one rollout call per substep.
+        self.law = torque_model.law(n) if torque_model is not None else None
+        base = build_spec(robot, terrain).compile()
         self.models = [copy.copy(base) for _ in range(n)]
         self.writer = ModelParamWriter(base, robot)
         self.views = [ModelViews(m) for m in self.models]
@@ -70,13 +76,21 @@ class MujocoRollout:
             self.sens = np.zeros((n, base.nsensordata))
             self.sens_out = np.zeros((n, robot.substeps, base.nsensordata))
             self.default_base = default_base(robot)
+        if self.law is not None:
+            self.out1 = np.zeros((n, 1, nstate))
+            self.sens1 = np.zeros((n, 1, base.nsensordata)) if self.floating else None
         for i in range(n):
             self.set_params(i, base_params)
 
     def set_params(self, i: int, params: dict[str, float]) -> None:
         self.writer.apply(self.models[i], params, self.views[i])
+        if self.law is not None:
+            self.law.set_params(i, params)
+            direct_torque(self.models[i])
 
-    def reset(self, i: int, q: np.ndarray, qd: np.ndarray) -> None:
+    def reset(self, i: int, q: np.ndarray, qd: np.ndarray, base: BaseState | None = None) -> None:
+        if self.law is not None:
+            self.law.reset(i, np.asarray(q, dtype=float))
         if not self.floating:
             row = self.state_now[i]
             row[:] = self._reset_state
@@ -86,13 +100,16 @@ class MujocoRollout:
         mj.mj_resetData(m, d)
         self._scratch_qpos[self._qset] = q
         self._scratch_qvel[self._vset] = qd
-        b = self.default_base
+        b = self.default_base if base is None else base  # at rest: mj_resetData zeroed the velocities
         d.qpos[self.base_qpos_idx[:3] - 1], d.qpos[self.base_qpos_idx[3:] - 1] = b.position, b.orientation
         mj.mj_forward(m, d)  # sensors of the initial state
         self.sens[i] = d.sensordata
         mj.mj_getState(m, d, self.state_now[i], self.bits)
 
     def step(self, control: np.ndarray) -> None:
+        if self.law is not None:
+            self._step_with_law(control)
+            return
         if control.shape[1] != self.robot.substeps:  # the same command for every substep
             control = np.broadcast_to(control, (control.shape[0], self.robot.substeps, control.shape[2]))
         self.runner.rollout(self.models, self.datas, self.state_now, np.ascontiguousarray(control),
@@ -102,6 +119,19 @@ class MujocoRollout:
         self.state_now[:] = self.out[:, -1]
         if self.floating:
             self.sens[:] = self.sens_out[:, -1]
+
+    def _step_with_law(self, control: np.ndarray) -> None:
+        """One control step, physics step by physics step: the drives' torques from each step's state."""
+        s, law = self.state_now, self.law
+        for k in range(self.robot.substeps):
+            command = control[:, k if control.shape[1] > 1 else 0]
+            tau = law.torques(command, s[:, self._qget], s[:, self._vget])
+            self.runner.rollout(self.models, self.datas, s, np.ascontiguousarray(tau[:, None, :]),
+                                control_spec=self.mujoco.mjtState.mjSTATE_CTRL, skip_checks=True, nstep=1,
+                                state=self.out1, sensordata=self.sens1, chunk_size=self.chunk)
+            s[:] = self.out1[:, 0]
+        if self.floating:
+            self.sens[:] = self.sens1[:, 0]
 
     def step_one(self, command: list[float]) -> None:
         if len(self.models) != 1:

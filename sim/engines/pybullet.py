@@ -34,9 +34,11 @@ import pybullet as pb
 
 from sim.actuators import DelayLine, actuator_torques
 from sim.engines.base import fixed_offset_quat
+from sim.engines.heightfield import pybullet_floor
 from sim.errors import ConfigError
 from sim.robot import RobotSpec
 from sim.state import GRAVITY, BaseState, ImuState, RobotState, quat_multiply, quat_rotate, quat_rotate_inverse
+from sim.terrain import Terrain
 
 
 class MassMatrixTwin:
@@ -92,7 +94,7 @@ class PybulletEngine:
 
     name = "pybullet"
 
-    def __init__(self, robot: RobotSpec, params: dict[str, float]):
+    def __init__(self, robot: RobotSpec, params: dict[str, float], terrain: Terrain | None = None):
         self.robot = robot
         self.client = pb.connect(pb.DIRECT)
         c = self.client
@@ -100,7 +102,9 @@ class PybulletEngine:
         pb.setTimeStep(robot.physics_dt, physicsClientId=c)
         pb.setPhysicsEngineParameter(numSubSteps=0, physicsClientId=c)
         self.plane = -1
-        if robot.base is not None:
+        if robot.base is not None and terrain is not None:  # the floor is the terrain (sim/engines/heightfield.py)
+            self.plane = pybullet_floor(c, terrain)
+        elif robot.base is not None:
             shape = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c)
             self.plane = pb.createMultiBody(0, shape, physicsClientId=c)
         self._com: tuple[float, float, float] = (0.0, 0.0, 0.0)

@@ -11,8 +11,14 @@ from sim.core import EpisodeCore, privileged_vector
 from sim.params import ParamsLike
 from sim.randomization import RandomizationLike
 from sim.robot import RobotSpec
+from sim.terrain import TerrainConfig, parse_terrain
 
 __all__ = ["RobotTaskEnv", "privileged_vector"]
+
+
+def _named(config: TerrainConfig | None) -> TerrainConfig | None:
+    """The terrain as named, without its curriculum (see RobotTaskEnv's `terrain`)."""
+    return None if config is None else config.without_curriculum()
 
 
 class RobotTaskEnv(gym.Env):
@@ -25,6 +31,11 @@ class RobotTaskEnv(gym.Env):
         engine: "mujoco" or "pybullet".
         randomization: DR config name ("default"), path, mapping, or None for none.
         params: params file or mapping (absolute or {scale: s}) applied before randomization.
+        motor_model / actuator_net: drives other than the PD servo (sim.core.EpisodeCore; MuJoCo only).
+        terrain: the ground of a legged robot, e.g. "rough" or "stairs:step_height=0.08" (sim/terrain.py);
+            None or "flat": the plane. Walk on a terrain puts `terrain/level` in the episode's last info. The
+            single env is where policies are evaluated: it starts on the terrain as named (its last row), a
+            `curriculum=true` in the config is the vector env's (training's) and is ignored here.
 
     `info["privileged"]` is the critic's input (sampled physics, and for legged tasks the base
     velocity); at episode end `info["success"]` and `info["reward/<term>"]` (each weighted reward
@@ -35,8 +46,11 @@ class RobotTaskEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, task: str, engine: str = "mujoco", randomization: RandomizationLike = None,
-                 params: ParamsLike = None, robot: RobotSpec | str | None = None, render_mode: str | None = None):
-        self.core = EpisodeCore(task, 1, engine=engine, randomization=randomization, params=params, robot=robot)
+                 params: ParamsLike = None, robot: RobotSpec | str | None = None, render_mode: str | None = None,
+                 motor_model: Any = None, actuator_net: Any = None, terrain: Any = None):
+        self.core = EpisodeCore(task, 1, engine=engine, randomization=randomization, params=params, robot=robot,
+                                motor_model=motor_model, actuator_net=actuator_net,
+                                terrain=_named(parse_terrain(terrain)))
         c = self.core
         self.robot, self.interface, self.logic, self.task_id = c.robot, c.interface, c.logic, c.task_id
         self.engine_name, self.base_params, self.randomization = engine, c.base_params, c.randomization
@@ -67,6 +81,8 @@ class RobotTaskEnv(gym.Env):
         if terminated or truncated:
             info["success"] = bool(core.success()[0])
             info.update({k: float(v[0]) for k, v in core.episode_reward_terms().items()})
+            if core.ground is not None:
+                info["terrain/level"] = int(core.ground.levels[0])
         return obs, reward, terminated, truncated, info
 
     def render(self):
