@@ -246,6 +246,7 @@ def test_predict_with_the_log_s_own_physics_follows_the_log(tmp_path):
 #   robot-rl render policies/iiwa_reach --out policies/iiwa_reach/rollout.gif --episodes 3 --shadows --force
 #   robot-rl render policies/a1_walk --out policies/a1_walk/rollout.gif --seconds 6 --seed 1 --shadows --force
 #   robot-rl render policies/panda_reach --out policies/panda_reach/rollout.gif --episodes 3 --shadows --force
+#   robot-rl render policies/laikago_walk --out policies/laikago_walk/rollout.gif --seconds 5 --seed 1 --shadows --force
 def test_every_shipped_policy_has_a_small_rollout_gif():
     """Rollout GIFs: each shipped policy folder has one, it is an animation, and it stays under 2 MB."""
     from pathlib import Path
