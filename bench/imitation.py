@@ -8,8 +8,12 @@
    (`train --reward`): its true return against the expert's (target >= 90%).
 4. Transfer: pole 50% heavier and 20 ms command latency (dynamics not in the demonstrations): PPO
    re-optimized on the learned reward on that robot against the BC clone there (target: beats it).
+5. The iiwa reach (`--skip swingup` runs only this): 50 episodes of the shipped policy recorded the same
+   way (the bag carries each episode's goal), BC, success on the nominal iiwa (target >= 0.8).
 
-Usage: python bench/imitation.py [--quick] [--gail-steps N] [--ppo-steps N] [--seed S]
+`--irl airl` runs AIRL instead of GAIL in part 3.
+
+Usage: python bench/imitation.py [--quick] [--gail-steps N] [--ppo-steps N] [--seed S] [--irl gail|airl]
 Every figure is measured on this machine (2 shared cores); `--quick` shrinks the budgets for a smoke run.
 """
 
@@ -28,6 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "imitation.jsonl"
 EXPERT = ROOT / "policies" / "cartpole_swingup"
+REACH_EXPERT = ROOT / "policies" / "iiwa_reach"
+REACH_TASK = "IiwaReach-v0"
 TASK = "CartpoleSwingup-v0"
 ENV_ID = f"robot_rl/{TASK}"
 TRANSFER = {"pole.mass": {"scale": 1.5}, "action_delay": 0.02}
@@ -73,7 +79,11 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20, help="demonstration episodes")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", default="", help="comma list of parts to skip: bc,irl")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: bc,irl,reach,swingup")
+    parser.add_argument("--irl", default="gail", choices=("gail", "airl"), help="the IRL method of part 3")
+    parser.add_argument("--irl-skip-start", type=float, default=0.0, metavar="S",
+                        help="part 3 learns from each demonstration episode without its first S seconds")
+    parser.add_argument("--reach-episodes", type=int, default=50, help="iiwa reach demonstration episodes")
     parser.add_argument("--irl-demos", default="randomized", choices=("randomized", "nominal"),
                         help="which demonstrations GAIL learns from (nominal: no heavier pole, no delay in them)")
     parser.add_argument("--cases", default="nominal,transfer", help="PPO-on-learned-reward cases to run")
@@ -81,6 +91,7 @@ def main() -> None:
     if args.quick:
         args.gail_steps, args.ppo_steps, args.episodes, args.eval_episodes = 20_000, 20_000, 4, 3
     torch.set_num_threads(1)
+    from robot_rl.imitation.airl import airl
     from robot_rl.imitation.bc import BCConfig, behaviour_clone
     from robot_rl.imitation.demos import read_demonstrations
     from robot_rl.imitation.gail import gail
@@ -89,6 +100,10 @@ def main() -> None:
 
     skip = set(filter(None, args.skip.split(",")))
     work = Path(tempfile.mkdtemp(prefix="bench_imitation_"))
+    if "reach" not in skip:
+        reach(work, args)
+    if "swingup" in skip:
+        return
     eval_seed = 5_000_000 + args.seed
     expert_nominal = evaluate_fn(expert_policy(), None, args.eval_episodes, eval_seed)
     expert_transfer = evaluate_fn(expert_policy(), TRANSFER, args.eval_episodes, eval_seed)
@@ -119,11 +134,13 @@ def main() -> None:
                   "target": "success >= 0.9 nominal (randomized demos)"})
 
     if "irl" not in skip:
-        demos = read_demonstrations([bags[args.irl_demos]], TASK)
+        demos = read_demonstrations([bags[args.irl_demos]], TASK, skip_start=args.irl_skip_start)
         t0 = time.perf_counter()
         irl = work / "irl"
-        s = gail(demos, irl, args.gail_steps, seed=args.seed, eval_episodes=args.eval_episodes)
-        emit({"part": "gail", "demos": args.irl_demos, "steps": s["global_step"], "train_s": time.perf_counter() - t0,
+        method = airl if args.irl == "airl" else gail
+        s = method(demos, irl, args.gail_steps, seed=args.seed, eval_episodes=args.eval_episodes)
+        emit({"part": args.irl, "demos": args.irl_demos, "skip_start": args.irl_skip_start, "steps": s["global_step"],
+              "train_s": time.perf_counter() - t0,
               "learner_nominal": evaluate_fn(run_policy(irl), None, args.eval_episodes, eval_seed)})
         for case, params in (("nominal", None), ("transfer", TRANSFER)):
             if case not in args.cases.split(","):
@@ -136,7 +153,8 @@ def main() -> None:
             train(config, out, progress=False)
             res = evaluate_fn(run_policy(out), params, args.eval_episodes, eval_seed)
             expert = expert_nominal if case == "nominal" else expert_transfer
-            record = {"part": "ppo_on_learned_reward", "case": case, "irl_demos": args.irl_demos,
+            record = {"part": "ppo_on_learned_reward", "irl": args.irl, "skip_start": args.irl_skip_start, "case": case,
+                      "irl_demos": args.irl_demos,
                       "steps": args.ppo_steps,
                       "train_s": time.perf_counter() - t0, "true_eval": res, "expert_eval": expert,
                       "return_ratio_to_expert": res["mean_return"] / expert["mean_return"]}
@@ -148,6 +166,35 @@ def main() -> None:
                     record["bc_transfer"] = evaluate_fn(run_policy(bc), TRANSFER, args.eval_episodes, eval_seed)
                 record["target"] = "success above the BC clone's on this robot"
             emit(record)
+
+
+def reach(work: Path, args: argparse.Namespace) -> None:
+    """Part 5: BC on the iiwa reach from demonstrations recorded under domain randomization (as the
+    swing-up's: nominal demonstrations from one home pose cover too few states), judged on the nominal iiwa."""
+    from robot_rl.envs import make_env, task_kwargs_for
+    from robot_rl.imitation.bc import BCConfig, behaviour_clone
+    from robot_rl.imitation.demos import read_demonstrations
+    from robot_rl.imitation.record import record_demonstrations
+    from robot_rl.training.evaluation import evaluate
+
+    episodes = 4 if args.quick else args.reach_episodes
+    t0 = time.perf_counter()
+    bag = work / "demos_reach"
+    rec = record_demonstrations(REACH_EXPERT, bag, episodes, seed=100 + args.seed, randomization="default")
+    record_s = time.perf_counter() - t0
+    demos = read_demonstrations([bag], REACH_TASK)
+    t0 = time.perf_counter()
+    out = work / "bc_reach"
+    s = behaviour_clone(demos, out, BCConfig(), seed=args.seed, eval_episodes=0)
+    env_id = f"robot_rl/{REACH_TASK}"
+    kwargs = task_kwargs_for(env_id, "mujoco", None, None, None)
+    res = evaluate(run_policy(out), lambda: make_env(env_id, **kwargs), args.eval_episodes, 5_000_000 + args.seed)
+    emit({"part": "bc_reach", "demos": "randomized", "demo_episodes": demos.episodes,
+          "expert_success_in_sim_robot": rec["success_rate"], "record_s": record_s,
+          "gradient_steps": s["global_step"], "held_out_action_error": s["held_out_action_error"],
+          "train_s": time.perf_counter() - t0,
+          "nominal": {k: res[k] for k in ("mean_return", "std_return", "success_rate", "episodes")},
+          "target": "success >= 0.8 nominal"})
 
 
 if __name__ == "__main__":

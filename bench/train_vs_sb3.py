@@ -53,6 +53,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 WINDOW = 20  # finished training episodes averaged for the threshold rule
+_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SWINGUP = "robot_rl/CartpoleSwingup-v0"
 SWINGUP_KW = {"engine": "mujoco", "randomization": "default"}
 SWINGUP_THRESHOLD = 180.0  # of at most 250; our runs show success >= 0.9 from about here
@@ -262,68 +263,26 @@ def trial_sb3(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def trial_rsl_rl(spec: dict[str, Any]) -> dict[str, Any]:
-    """rsl_rl's PPO (``rsl-rl-lib``: legged_gym's and Isaac Lab's) on our vector env via its VecEnv.
+    """rsl_rl's PPO (``rsl-rl-lib``: legged_gym's and Isaac Lab's) on our vector env via its VecEnv
+    (bench/rsl_rl_adapter.py, shared with bench/a1_vs_rsl_rl.py).
 
     Time-outs go to rsl_rl as ``extras["time_outs"]`` so it bootstraps through them. ``spec["rsl"]``
-    holds the network and algorithm settings; the rest are rsl_rl's defaults.
+    holds the network and algorithm settings (``rsl_rl_adapter.runner_config``); the rest are rsl_rl's defaults.
     """
-    import numpy as np
     import torch
-    from rsl_rl.env import VecEnv
-    from rsl_rl.runners import OnPolicyRunner
-    from tensordict import TensorDict
 
     from robot_rl.envs import make_vec_env
 
+    if _BENCH_DIR not in sys.path:  # the shared adapter (bench/rsl_rl_adapter.py) sits next to this file
+        sys.path.append(_BENCH_DIR)
+    from rsl_rl_adapter import RslVecEnv, make_runner
+
     torch.set_num_threads(1)
     rsl = spec["rsl"]
-    num_envs = rsl["num_envs"]
-    venv = make_vec_env(spec["env_id"], num_envs, seed=spec["seed"], **spec.get("task_kwargs", {}))
+    venv = make_vec_env(spec["env_id"], rsl["num_envs"], seed=spec["seed"], **spec.get("task_kwargs", {}))
     curve = _Curve(spec.get("threshold"), spec.get("window", WINDOW))
-
-    class OurVecEnv(VecEnv):
-        def __init__(self) -> None:
-            self.num_envs = num_envs
-            self.num_actions = int(venv.single_action_space.shape[0])
-            self.max_episode_length = 1000
-            self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long)
-            self.device = "cpu"
-            self.cfg = {}
-            obs, _ = venv.reset(seed=spec["seed"])
-            self.obs = torch.as_tensor(obs, dtype=torch.float32)
-            self.running = np.zeros(num_envs)
-            self.steps = 0
-
-        def get_observations(self) -> TensorDict:
-            return TensorDict({"policy": self.obs}, batch_size=[num_envs])
-
-        def step(self, actions: torch.Tensor):
-            obs, reward, terminated, truncated, _info = venv.step(np.clip(actions.numpy(), -1.0, 1.0))
-            self.steps += num_envs
-            self.running += reward
-            done = np.asarray(terminated) | np.asarray(truncated)
-            for i in np.flatnonzero(done):
-                curve.add(float(self.running[i]), self.steps)
-            self.running[done] = 0.0
-            self.episode_length_buf += 1
-            self.episode_length_buf[torch.as_tensor(done)] = 0
-            self.obs = torch.as_tensor(obs, dtype=torch.float32)
-            extras = {"time_outs": torch.as_tensor(np.asarray(truncated) & ~np.asarray(terminated)), "log": {}}
-            return (self.get_observations(), torch.as_tensor(reward, dtype=torch.float32),
-                    torch.as_tensor(done), extras)
-
-    env = OurVecEnv()
-    model = {"class_name": "MLPModel", "hidden_dims": rsl.get("hidden", [256, 256, 256]),
-             "activation": rsl.get("activation", "elu"), "obs_normalization": rsl.get("obs_normalization", False)}
-    train_cfg = {
-        "num_steps_per_env": rsl.get("num_steps", 24),
-        "save_interval": 10**9,
-        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
-        "algorithm": {"class_name": "PPO", **rsl.get("algorithm", {})},
-        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 1.0}},
-        "critic": dict(model),
-    }
-    runner = OnPolicyRunner(env, train_cfg, log_dir=None, device="cpu")
+    env = RslVecEnv(venv, spec["seed"], on_episode=curve.add)
+    runner = make_runner(env, rsl)
     curve.start()
     start = curve.t0
     while env.steps < spec["max_steps"] and curve.cpu_seconds() < spec["max_seconds"]:

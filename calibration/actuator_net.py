@@ -326,7 +326,8 @@ def run_cli(args) -> int:
     holdout = 0.25 if getattr(args, "holdout", None) is None else args.holdout
     # `--history`: past samples besides the current one (sysid's option, shared with --model mlp).
     history = 1 + (getattr(args, "history", None) if getattr(args, "history", None) is not None else 2)
-    net, report = fit_actuator_net(robot, logs, holdout=holdout, params=args.params, history=history)
+    net, report = fit_actuator_net(robot, logs, holdout=holdout, params=args.params, history=history,
+                                   seed=getattr(args, "seed", 0))
     net.save(out)
     table = Table(title=f"{robot.name}: actuator network, {report['train_samples']} samples, history "
                   f"{net.history} x {1000 * net.spacing:g} ms, {report['wall_s']:.1f} s")

@@ -171,7 +171,8 @@ class EpisodeCore:
             self.sim.reset(i, q, qd)
         else:  # the last episode's distance moves the level (its command is still self.command[i]), then a start
             if self.state is not None:
-                self.ground.update_level(i, self.state.base.position[i], self.command[i], rng)
+                self.ground.update_level(i, self.state.base.position[i], self.command[i], rng,
+                                         float(self.steps[i]) / self.robot.control_hz)
             self.sim.reset(i, q, qd, self.ground.start_base(i, rng))
         self.prev_target[i] = q[self._act_joints]  # where the filter's rate limit starts: the measured pose
         self.command[i] = command[0]

@@ -66,13 +66,23 @@ class TerrainPlacement:
     def scan_size(self) -> int:
         return len(self.scan_points)
 
-    def update_level(self, i: int, base_xy: np.ndarray, command: np.ndarray, rng: np.random.Generator) -> None:
-        """Robot i's episode ended at `base_xy` with velocity command `command` (vx, vy, ...): move its level."""
+    def update_level(self, i: int, base_xy: np.ndarray, command: np.ndarray, rng: np.random.Generator,
+                     elapsed_s: float | None = None) -> None:
+        """Robot i's episode ended at `base_xy` with velocity command `command` (vx, vy, ...) after `elapsed_s`
+        (None: a whole episode): move its level.
+
+        Why `elapsed_s`: an episode cut short at the field's edge (`out_of_bounds`) had less time than a whole
+        episode to cover what its command asked for; judged on the whole episode, a robot walking backwards
+        perfectly from an easy row near the edge was sent down. A fall is still judged on the whole episode."""
         if not (self.curriculum and self.started[i]):
             return
-        distance = float(np.linalg.norm(np.asarray(base_xy)[:2] - self.start[i]))
+        position = np.asarray(base_xy, float)
+        distance = float(np.linalg.norm(position[:2] - self.start[i]))
+        asked_s = self.episode_s
+        if elapsed_s is not None and self.out_of_bounds(position[None, :2])[0]:
+            asked_s = min(float(elapsed_s), self.episode_s)
         up = distance > self.terrain.tile_size / 2
-        down = not up and distance < float(np.linalg.norm(command[:2])) * self.episode_s * 0.5
+        down = not up and distance < float(np.linalg.norm(command[:2])) * asked_s * 0.5
         level = int(self.levels[i]) + int(up) - int(down)
         if level >= self.terrain.rows:
             level = int(rng.integers(0, self.terrain.rows))

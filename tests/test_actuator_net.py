@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from seeds import test_seed
 
 from calibration.actuator_net import fit_actuator_net, run_actuator_excitation
 from robot_rl.cli import main
@@ -115,9 +116,13 @@ def test_engines_with_motors_batched_equal_single_and_differ_from_pd():
 
 @pytest.fixture(scope="module")
 def fitted(iiwa):
+    # 12 s of excitation: on 8 s, seed offsets 0-9 gave held-out worst errors up to 9.1% (the bar: 10%) and on
+    # one of the ten the closed-loop step response worse than the PD law's; on 12 s: 3.9-6.6% and 0.24-0.67x
+    # the PD law's step response error (measured with ROBOT_RL_TEST_SEED_OFFSET 0-9).
     engine = make_engine(iiwa, "mujoco", torque_model=load_motor_model(iiwa, MOTORS))
-    log = run_actuator_excitation(engine, iiwa, 8.0, seed=0)
-    net, report = fit_actuator_net(iiwa, [log], history=13, spacing=0.01, hidden=16, iterations=600)
+    log = run_actuator_excitation(engine, iiwa, 12.0, seed=test_seed(0))
+    net, report = fit_actuator_net(iiwa, [log], history=13, spacing=0.01, hidden=16, iterations=600,
+                                   seed=test_seed(0))
     return log, net, report
 
 

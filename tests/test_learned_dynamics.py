@@ -4,9 +4,10 @@ The log: 12 s of `robot-rl excite`'s multisine on a MuJoCo cart-pole with hidden
 sensor noise and a 30 ms delay (as tests/test_calibration_sysid.py). Its first 9 s and a 3 s --train-log
 train the MLP (250 Adam steps, one torch thread: seconds), the last 3 s are held out. The bar: over
 1 s of open-loop rollout the MLP must stay within half the error of holding the start state (measured:
-~0.25x on the cart, ~0.1x on the pole); a model that predicts no motion (zero delta) is exactly that
+0.07-0.27x over both joints and ROBOT_RL_TEST_SEED_OFFSET 0-5, which also moves the MLP's `sysid --seed`;
+the MPC test's plan error 0.09-0.34x); a model that predicts no motion (zero delta) is exactly that
 hold and fails it, which the test checks too. The physics it is compared with gets the hidden values
-(--params): it must be the better of the two (measured ~17x better), as the docs say.
+(--params): it must be the better of the two (measured 2.3-28x better on those seeds), as the docs say.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+from seeds import test_seed
 
 from calibration.csv_io import write_csv_log
 from calibration.excitation import run_excitation
@@ -36,15 +38,15 @@ def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("mlp")
     sim = make_engine(ROBOT, "mujoco", HIDDEN)
     try:
-        log = run_excitation(sim, ROBOT, 12.0, seed=0, obs_noise=HIDDEN["obs_noise"]).log
-        more = run_excitation(sim, ROBOT, 3.0, seed=1, obs_noise=HIDDEN["obs_noise"]).log
+        log = run_excitation(sim, ROBOT, 12.0, seed=test_seed(0), obs_noise=HIDDEN["obs_noise"]).log
+        more = run_excitation(sim, ROBOT, 3.0, seed=test_seed(1), obs_noise=HIDDEN["obs_noise"]).log
     finally:
         sim.close()
     csv = write_csv_log(d / "run.csv", log)
     (d / "hidden.yaml").write_text(yaml.safe_dump(HIDDEN))
     rc = main(["sysid", "--model", "mlp", "--robot", "cartpole", "--log", str(csv), "--params", str(d / "hidden.yaml"),
                "--train-log", str(write_csv_log(d / "more.csv", more)), "--train-steps", "250",
-               "--out", str(d / "mlp")])
+               "--seed", str(test_seed(0)), "--out", str(d / "mlp")])
     assert rc == 0
     return d, log
 

@@ -116,6 +116,36 @@ def test_both_engines_put_the_same_ground_under_the_same_point(text):
     np.testing.assert_allclose(bullet, ref, atol=1e-6)
 
 
+def test_height_lookups_read_the_samples_and_the_highest_one_near_a_point():
+    """`height_at` is exact at the samples and linear along a cell's diagonal; `max_height_near` is the highest
+    sample in the +-radius square, the field's edge included (a brute-force reference over every sample)."""
+    t = Terrain(parse_terrain(f"boxes:{SMALL}"))
+    nx, ny = t.heights.shape
+    ix, iy = np.meshgrid(np.arange(nx - 1), np.arange(ny - 1), indexing="ij")
+    corner = np.stack([ix, iy], -1) * t.resolution - t.half_extent
+    np.testing.assert_allclose(t.height_at(corner), t.heights[:-1, :-1], atol=1e-12)
+    mid = t.height_at(corner + 0.5 * t.resolution)
+    np.testing.assert_allclose(mid, (t.heights[:-1, :-1] + t.heights[1:, 1:]) / 2, atol=1e-12)
+    gx, gy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    sample_xy = np.stack([gx, gy], -1) * t.resolution - t.half_extent
+    xy = np.random.default_rng(1).uniform(-1.1 * t.half_extent, 1.1 * t.half_extent, (200, 2))
+    for radius in (0.05, 0.33):
+        ref = [t.heights[_in_square(sample_xy, p, radius, t.resolution)].max() for p in xy]
+        np.testing.assert_array_equal(t.max_height_near(xy, radius), ref)
+    assert t.max_height_near(xy[0], 0.33).shape == ()
+
+
+def _in_square(sample_xy: np.ndarray, p: np.ndarray, radius: float, res: float) -> np.ndarray:
+    """Samples whose cell index lies in [floor((p - r)/res), ceil((p + r)/res)], clipped to the field: the cells
+    a foot within +-radius of p can touch."""
+    g = (sample_xy - sample_xy[0, 0]) / res
+    lo = np.floor((p - radius - sample_xy[0, 0]) / res)
+    hi = np.ceil((p + radius - sample_xy[0, 0]) / res)
+    n = np.array(sample_xy.shape[:2]) - 1
+    lo, hi = np.clip(lo, 0, n), np.clip(hi, 0, n)
+    return np.all((np.round(g) >= lo) & (np.round(g) <= hi), axis=-1)
+
+
 def test_a_dropped_sphere_rests_at_the_same_height_in_both_engines():
     """2 cm balls dropped onto stair treads, the start platform and a step's top come to rest one radius above
     `Terrain.height_at` in MuJoCo and in PyBullet (to the contact models' millimetre of give)."""
@@ -205,6 +235,16 @@ def test_curriculum_moves_levels_legged_gym_style():
     place.levels[3] = t.rows - 1
     place.update_level(3, start[3] + [3.0, 0.0], command, rng)  # past the last row: a random row
     assert 0 <= place.levels[3] < t.rows
+    # An episode cut short at the field's edge is judged on the time it had; a fall on the whole episode.
+    edge = TerrainPlacement(t, load_robot("a1"), 2, episode_s=20.0)
+    back = np.array([-0.6, 0.0, 0.0])  # asks for 12 m in 20 s, 1.2 m in the 2 s before the edge
+    for i in range(2):
+        edge.start_base(i, rng)
+        edge.levels[i] = 1
+        edge.start[i] = [-t.half_extent[0] + 1.2, 0.0]
+    edge.update_level(0, np.array([-t.half_extent[0] + 0.4, 0.0, 0.3]), back, rng, elapsed_s=2.0)
+    edge.update_level(1, np.array([-t.half_extent[0] + 0.8, 0.0, 0.3]), back, rng, elapsed_s=2.0)  # fell
+    assert list(edge.levels) == [1, 0]
     fixed = TerrainPlacement(Terrain(parse_terrain(f"rough:{SMALL}")), load_robot("a1"), 2, 20.0)
     assert list(fixed.levels) == [t.rows - 1] * 2  # no curriculum: the terrain as named, the last row
     fixed.start_base(0, rng)

@@ -52,6 +52,10 @@ def test_robustness_case_names_a_terrain():
     params, terrain = _case_terrain({"terrain": "stairs:step_height=0.06", "trunk.mass": {"scale": 1.2}}, "c")
     assert params == {"trunk.mass": {"scale": 1.2}} and terrain == "stairs:step_height=0.06"
     assert _case_terrain(cases["latency_20ms"], "a1") == (cases["latency_20ms"], None)
+    # The rough-terrain issue's held-out ground: another seed than training's, and the gap class on it.
+    assert _case_terrain(cases["held_out_stairs_8cm"], "a1") == ({}, "stairs:seed=1")
+    params, terrain = _case_terrain(cases["all_at_once_on_rough_4cm"], "a1")
+    assert terrain == "rough:seed=1" and params == {k: v for k, v in cases["all_at_once"].items()}
     with pytest.raises(ConfigError, match=r"case 'bumps'.*'terrain'.*amplitude"):
         _case_terrain({"terrain": "rough:amplitude=-1"}, "robustness.yaml: case 'bumps'")
 

@@ -21,7 +21,8 @@ def run_mlp(args: argparse.Namespace, robot: RobotSpec) -> int:
     from calibration.learned_dynamics import DynamicsSettings, learn_dynamics
 
     console = Console()
-    settings = DynamicsSettings(history=2 if args.history is None else args.history, steps=args.train_steps)
+    settings = DynamicsSettings(history=2 if args.history is None else args.history, steps=args.train_steps,
+                                seed=getattr(args, "seed", 0))
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("training the dynamics model" + (f" (and fitting {args.fit})" if args.fit else ""),

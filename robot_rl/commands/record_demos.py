@@ -3,10 +3,12 @@
 Examples:
   robot-rl record-demos --policy policies/cartpole_swingup --episodes 20 --out demos/swingup
   robot-rl bc --demos demos/swingup --task CartpoleSwingup-v0 --out runs/bc_swingup
+  robot-rl record-demos --policy policies/iiwa_reach --episodes 50 --randomization default --out demos/reach
 
 The bag holds /joint_states and the commands the node sent (after the SafetyFilter, ramp off),
-each episode marked by the simulated robot's episode frame id; <out>.json holds the expert's
-true returns and success per episode (episode i seeded with --seed + i).
+each episode marked by the simulated robot's episode frame id, and the task inputs each step used
+(the reach's /goal_point, a walk's /imu/data and /cmd_vel), so `bc` rebuilds what the policy saw;
+<out>.json holds the expert's true returns and success per episode (episode i seeded with --seed + i).
 """
 
 from __future__ import annotations

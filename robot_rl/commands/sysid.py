@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import argparse
 
-from robot_rl.commands._args import integer, positive_int
+from robot_rl.commands._args import integer, positive_int, seed_int
 
 NAME = "sysid"
 HELP = "fit simulator parameters (masses, friction, gains, delay) to a robot log, with confidence intervals"
@@ -172,6 +172,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the current one, default 2)")
     parser.add_argument("--train-steps", type=positive_int, default=1500,
                         help="--model mlp: Adam steps of training (default 1500)")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="learned models (--model mlp, --actuator-net): seed of the network's initial weights "
+                        "and minibatches (default 0); a fit worth keeping holds on other seeds too")
     parser.add_argument(
         "--suspended",
         action="store_true",

@@ -117,8 +117,8 @@ class ControlNodeConfig:
         metavar="S", bounds=(0.0, 600.0), min_open=True,
     )
     record: str | None = option(
-        None, "record the states stepped and commands sent to a new rosbag2 folder, timestamped in robot "
-        "time (for calibration)", metavar="BAG",
+        None, "record the states stepped, the task inputs they used (goal, IMU, cmd_vel) and the commands "
+        "sent to a new rosbag2 folder, timestamped in robot time (for calibration and robot-rl bc/irl)", metavar="BAG",
     )
 
     def __post_init__(self) -> None:

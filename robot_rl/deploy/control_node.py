@@ -26,7 +26,8 @@ wires messages to it:
   design), extrapolated by the monotonic clock between states; stamps going backwards and node
   stalls are still faults.
 * With a recorder (`open_recorder`: the project's one bag writer), each stepped state and each
-  command is stored at robot time (a command at the stamp of the state it answers): a bag
+  command is stored at robot time (a command at the stamp of the state it answers), and before a
+  state the task inputs its step used when they changed (goal, IMU, velocity command): a bag
   calibration can read directly, on sim time under a simulator, with no race against /clock.
 * Every period without states, while not active, the safe action is re-sent, so a robot
   driver never keeps acting on an old policy command. A state repeated with the stamp of the last
@@ -113,6 +114,7 @@ from robot_rl.deploy.ros2_msgs import (
     PointStamped,
     String,
     Twist,
+    Vector3,
     time_from_ns,
     time_to_ns,
 )
@@ -213,6 +215,14 @@ class ControlNode:
         self._inputs += [(config.imu_topic, Imu)] if self._needs_imu else []
         self._inputs += [(config.cmd_vel_topic, Twist)] if self._needs_cmd_vel else []
         self._inputs += [(config.goal_topic, PointStamped)] if self._needs_goal else []
+        # The task inputs a step used (goal, IMU, velocity command) go into the bag with its state
+        # (`_record_inputs`): without them a reach or walk run cannot be replayed as the policy saw it.
+        self._input_msgs: dict[str, Any] = {}  # topic -> latest message a step may use
+        self._step_cmd_vel: np.ndarray | None = None  # the velocity command the last step used
+        self._recorded_inputs: dict[str, Any] = {}  # topic -> the message (cmd_vel: value) last recorded
+        if recorder is not None:
+            for topic, msg_type in self._inputs[1:]:
+                recorder.declare(topic, msg_type)
 
         self._command_pub = transport.publisher(config.command_topic, Float64MultiArray)
         # Count once here, so a transport that counts with a reader of its own creates it now, on this
@@ -331,6 +341,7 @@ class ControlNode:
             node_stamp, problem = self._clocks[self.config.imu_topic].map(
                 stamp, arrived, self.controller.state != "active")
             self._imu = (imu, node_stamp)
+            self._input_msgs[self.config.imu_topic] = msg
             if problem is not None:
                 self._input_fault(problem)
         self._publish_status_if_due()
@@ -363,6 +374,7 @@ class ControlNode:
                 self._input_fault(problem)  # a goal from a clock running ahead is not used
             else:
                 self._goal = goal
+                self._input_msgs[self.config.goal_topic] = msg
         self._publish_status_if_due()
 
     def _ready(self, mapped: MappedState, now: float) -> bool:
@@ -433,6 +445,7 @@ class ControlNode:
         before = self.controller.state
         imu, imu_stamp = self._imu if self._imu is not None else (None, None)
         task_input = self._velocity_command() if self._needs_cmd_vel else self._goal
+        self._step_cmd_vel = task_input if self._needs_cmd_vel else None
         if self._needs_goal and self._goal is None and not self._warned_no_goal:
             self._warned_no_goal = True
             log.warning("%s: no goal on %s yet; the policy sees a zero goal", self.config.node_name,
@@ -511,10 +524,28 @@ class ControlNode:
         if self.recorder is not None:
             stamp = int(round(robot_time * 1e9))
             if state_msg is not None:
+                self._record_inputs(stamp)
                 self.recorder.record(self.config.state_topic, state_msg, stamp)
             self.recorder.record(self.config.command_topic, cmd, stamp)
         if str(out.state) != self._published_state:
             self._status_due = True  # published by the callback once it has released the lock
+
+    def _record_inputs(self, stamp: int) -> None:
+        """Record the task inputs the step just taken used, each when it changed, at the state's stamp and
+        before it (caller holds the lock): a reader taking the latest one before each state (`robot-rl bc`)
+        rebuilds the observation the policy acted on, whatever order the topics arrived in."""
+        for topic, msg in self._input_msgs.items():
+            # A goal by its point (a simulator re-sends the same goal with every state); an IMU reading by itself.
+            key = (msg.point.x, msg.point.y, msg.point.z) if isinstance(msg, PointStamped) else msg
+            if self._recorded_inputs.get(topic) != key:
+                self.recorder.record(topic, msg, stamp)
+                self._recorded_inputs[topic] = key
+        if self._step_cmd_vel is not None:  # a Twist of the value used (zero after cmd_vel_timeout)
+            value = tuple(float(v) for v in self._step_cmd_vel)
+            if self._recorded_inputs.get(self.config.cmd_vel_topic) != value:
+                self.recorder.record(self.config.cmd_vel_topic, Twist(linear=Vector3(value[0], value[1], 0.0),
+                                                                      angular=Vector3(0.0, 0.0, value[2])), stamp)
+                self._recorded_inputs[self.config.cmd_vel_topic] = value
 
     def _on_timer(self) -> None:
         """Between states: fire the watchdog, keep the safe action flowing when states stop, expire a

@@ -118,11 +118,28 @@ class BagRecorder:
         try:
             while (item := self._queue.get()) is not self._STOP:
                 topic, stamp_ns, data = item
+                if stamp_ns is None:  # a topic declared after opening (`declare`): its connection now
+                    msgdef, _ = typestore.generate_msgdef(data, ros_version=2)
+                    connections[topic] = writer.add_connection(topic, data, msgdef=msgdef,
+                                                               rihs01=type_hash(self.topics[topic]))
+                    continue
                 writer.write(connections[topic], stamp_ns, data)
         except BaseException as exc:
             self._error = exc
         finally:
             writer.close()
+
+    def declare(self, topic: str, msg_type: type) -> None:
+        """Add a topic after opening. Why: the control node learns only from its command source which
+        task inputs a step uses (a reach's goal, a walk's IMU and velocity command), after the bag was
+        opened; they belong in the bag so a run can be replayed as the policy saw it (`robot-rl bc`)."""
+        if topic in self.topics:
+            if self.topics[topic] is not msg_type:
+                raise BagError(f"topic '{topic}' is already in bag '{self.path}' with another type")
+            return
+        self.topics[topic] = msg_type
+        self.counts[topic] = 0
+        self._queue.put((topic, None, ros2_msgs.ros_type_name(msg_type)))
 
     def record(self, topic: str, msg: Any, stamp_ns: int) -> None:
         """Queue one message (serialized now, on the caller's thread) for the bag."""

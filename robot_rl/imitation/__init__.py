@@ -5,6 +5,8 @@
 * `record`: demonstrations from what the stack has (a policy folder driving `sim-robot` over DDS);
 * `bc`: behaviour cloning (+ optional DAgger rounds with a simulated expert) into a run directory
   that `robot-rl eval` and `robot-rl export` take like any trained run;
-* `gail`: GAIL with PPO as the inner learner; its discriminator saved as a reusable reward
-  (`reward`: `robot-rl train --reward FILE`).
+* `adversarial`: the loop GAIL and AIRL share (PPO on the learned reward, the discriminator against its
+  rollouts, the run directory and `reward.pt`);
+* `gail`: GAIL, a state-only discriminator; `airl`: AIRL, f = g(s) + gamma h(s') - h(s) against log pi,
+  whose g is the saved reward; either reusable (`reward`: `robot-rl train --reward FILE`).
 """
