@@ -162,6 +162,24 @@ def test_render_command_films_a_policy_folder(tmp_path, capsys):
     assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).mean() > 0.5  # the cart moved, the clock ran
 
 
+def test_render_films_a_legged_policy_on_the_terrain_asked_for(tmp_path, capsys):
+    """--terrain: the film shows the robot on that ground (stairs are not the plane), and the JSON says which."""
+    import json
+
+    import imageio.v3 as iio
+
+    from robot_rl.cli import main
+
+    firsts = {}
+    for ground in ("flat", "stairs"):
+        out = tmp_path / f"{ground}.gif"
+        assert main(["render", "policies/a1_walk", "--out", str(out), "--seconds", "0.2", "--size", "160x120",
+                     "--terrain", ground, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["terrain"] == ground
+        firsts[ground] = iio.imread(out)[0].astype(int)
+    assert np.abs(firsts["stairs"] - firsts["flat"]).mean() > 2.0
+
+
 def test_eval_video_suffix_is_checked_before_evaluating(tmp_path, capsys):
     from robot_rl.cli import main
 
@@ -247,6 +265,8 @@ def test_predict_with_the_log_s_own_physics_follows_the_log(tmp_path):
 #   robot-rl render policies/a1_walk --out policies/a1_walk/rollout.gif --seconds 6 --seed 1 --shadows --force
 #   robot-rl render policies/panda_reach --out policies/panda_reach/rollout.gif --episodes 3 --shadows --force
 #   robot-rl render policies/laikago_walk --out policies/laikago_walk/rollout.gif --seconds 5 --seed 1 --shadows --force
+#   robot-rl render policies/a1_rough --out policies/a1_rough/rollout.gif --terrain stairs:seed=1 --seconds 5 --seed 1 \
+#       --shadows --force
 def test_every_shipped_policy_has_a_small_rollout_gif():
     """Rollout GIFs: each shipped policy folder has one, it is an animation, and it stays under 2 MB."""
     from pathlib import Path

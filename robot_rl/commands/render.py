@@ -9,6 +9,7 @@ display); --engine pybullet renders with PyBullet's TinyRenderer (no OpenGL).
   robot-rl render policies/a1_walk --out a1.mp4
   robot-rl render runs/swingup --out swingup.gif --episodes 2 --seconds 4
   robot-rl render policies/iiwa_reach --out iiwa.mp4 --engine pybullet --params calib/params.yaml
+  robot-rl render policies/a1_walk --out stairs.gif --terrain stairs:step_height=0.08 --seconds 5
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from robot_rl.commands._args import positive_int, seed_int
+from robot_rl.commands._terrain_arg import add_terrain_argument
 
 NAME = "render"
 HELP = "film a run or a policy folder as an MP4 or GIF (overlay: return, success, commanded vs measured velocity)"
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["mujoco", "pybullet"], default=None, help="default: the run's")
     parser.add_argument("--randomize", default=None, metavar="CFG", help="config name, YAML path or 'none'")
     parser.add_argument("--params", default=None, metavar="FILE", help="physics params file")
+    add_terrain_argument(parser, "; default: the run's (a curriculum's run on its terrain as named)")
     parser.add_argument("--episodes", type=positive_int, default=1, help="episodes, >= 1 (default 1)")
     parser.add_argument("--seed", type=seed_int, default=0, help="episode i uses seed+i (default 0)")
     parser.add_argument("--seconds", type=_positive_float, default=None,
@@ -92,10 +95,14 @@ def run(args: argparse.Namespace) -> int:
     elif is_our_task(env_id) and is_our_task(defaults["env_id"]):
         check_same_robot(defaults["env_id"], env_id, str(args.run_dir))
     kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
+    terrain = args.terrain if args.terrain is not None else defaults.get("terrain")
+    if terrain is not None and kwargs:  # filmed on the ground it is evaluated on (eval's rule)
+        kwargs["terrain"] = terrain
     rec = film_policy(finite_actions(policy_fn, str(args.run_dir)), env_id, kwargs, args.out, args.episodes,
                       args.seed, args.fps, args.seconds, width, height, args.shadows)
     result = {"video": str(args.out), "frames": len(rec.frames), "fps": rec.fps, "env_id": env_id,
-              "engine": engine if is_our_task(env_id) else None, "bytes": args.out.stat().st_size,
+              "engine": engine if is_our_task(env_id) else None, "terrain": terrain if is_our_task(env_id) else None,
+              "bytes": args.out.stat().st_size,
               "episodes": [{"episode": e.episode, "seed": e.seed, "return": round(e.ret, 3), "length": e.length,
                             "success": e.success} for e in rec.episodes], **described}
     if json_out:
