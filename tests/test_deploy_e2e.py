@@ -521,7 +521,14 @@ def test_stopping_an_active_node_leaves_the_safe_action_and_finalized_on_the_wir
     import signal
 
     extra = ("--duration", "6") if how == "duration" else ()  # counted from the start of spinning
-    node = start_node(domain, policy_dir, node_log, "--activate", *extra)
+    # Started as a shell starts a background job, with SIGINT ignored (inherited): ros2 launch still stops it
+    # with SIGINT, so the node must take SIGINT whatever its parent set.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if how == "SIGINT" else None
+    try:
+        node = start_node(domain, policy_dir, node_log, "--activate", *extra)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     try:
         robot.streaming = True
         robot.wait_for(lambda: robot.state() == "active", 20, "the node to activate")

@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         transport.shutdown()
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGINT is how ros2 launch (and Ctrl-C) stops a node, and rclpy takes it whatever the parent set: a node
+    # started in the background by a shell inherits SIGINT *ignored*, and would keep commanding the robot.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     node = None
     try:
         if source is None:
