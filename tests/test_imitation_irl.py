@@ -65,7 +65,6 @@ def test_discriminator_separates_expert_from_random_after_a_few_updates(demos, b
     # AUC: the share of (expert, random) pairs the reward ranks the right way round (0.5: no better than chance).
     auc = float((expert_r[:, None] > random_r[None, :]).mean())
     gap = float(expert_r.mean() - random_r.mean())
-    print(auc, gap, before)
     assert auc > 0.9, auc
     assert gap > 0.2 and gap > abs(before) + 0.1, (gap, before)
     assert disc.net.columns == [0, 1, 2, 3, 4]  # the state, not the last action (column 5)
