@@ -176,9 +176,7 @@ def run(args: argparse.Namespace) -> int:
     params = args.params if args.params is not None else defaults["params"]
     robot = eval_robot(env_id, getattr(args, "robot", None), defaults["robot"])
     kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
-    terrain = args.terrain if args.terrain is not None else defaults.get("terrain")
-    if terrain is not None and kwargs:
-        kwargs["terrain"] = terrain
+    terrain = with_terrain(kwargs, args.terrain, defaults)
     if getattr(args, "motor_model", None) is not None and kwargs:
         kwargs["motor_model"] = args.motor_model
 
@@ -225,6 +223,15 @@ def run(args: argparse.Namespace) -> int:
             + (f", success {success:.2f}" if success is not None else "")
         )
     return 0
+
+
+def with_terrain(kwargs: dict, asked: str | None, defaults: dict) -> str | None:
+    """The ground to run on (`--terrain`, else the run's or card's), put into our task's `kwargs`; returned
+    for the summary. eval and render share it so a policy is filmed on the ground it is evaluated on."""
+    terrain = asked if asked is not None else defaults.get("terrain")
+    if terrain is not None and kwargs:  # gymnasium's own envs (empty kwargs) have no ground to choose
+        kwargs["terrain"] = terrain
+    return terrain
 
 
 def eval_robot(env_id: str, given: str | None, trained: str | None) -> str | None:

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         check_same_robot,
         eval_robot,
         finite_actions,
+        with_terrain,
     )
     from robot_rl.envs import is_our_task, resolve_env_id, task_kwargs_for
     from robot_rl.video import check_video_path, film_policy
@@ -95,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
     elif is_our_task(env_id) and is_our_task(defaults["env_id"]):
         check_same_robot(defaults["env_id"], env_id, str(args.run_dir))
     kwargs = task_kwargs_for(env_id, engine, randomize, params, robot)
-    terrain = args.terrain if args.terrain is not None else defaults.get("terrain")
-    if terrain is not None and kwargs:  # filmed on the ground it is evaluated on (eval's rule)
-        kwargs["terrain"] = terrain
+    terrain = with_terrain(kwargs, args.terrain, defaults)
     rec = film_policy(finite_actions(policy_fn, str(args.run_dir)), env_id, kwargs, args.out, args.episodes,
                       args.seed, args.fps, args.seconds, width, height, args.shadows)
     result = {"video": str(args.out), "frames": len(rec.frames), "fps": rec.fps, "env_id": env_id,
