@@ -3,7 +3,9 @@
 1. Demonstrations: the shipped swing-up policy drives `sim-robot` (PyBullet, encoder noise) over Cyclone
    DDS, `deploy --record` writes the bag (`robot-rl record-demos`): 20 episodes under the default domain
    randomization, and 20 on the nominal robot (for the comparison BC's docs make).
-2. BC from the 20 episodes: success on the nominal cart-pole in MuJoCo (target >= 0.9).
+2. BC from the 20 episodes: success on the nominal cart-pole in MuJoCo (target >= 0.9), for `--bc-seeds`
+   training seeds each; the demonstrations also recorded with DART (`--bc-noise`: the sim robot executes
+   each command plus noise, the bag's commands stay the expert's clean actions), the swing-up's BC recipe.
 3. GAIL from the same 20 episodes, then PPO from scratch on the saved learned reward alone
    (`train --reward`): its true return against the expert's (target >= 90%).
 4. Transfer: pole 50% heavier and 20 ms command latency (dynamics not in the demonstrations): PPO
@@ -79,6 +81,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20, help="demonstration episodes")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bc-seeds", type=int, default=5, help="BC training seeds per demonstration set")
+    parser.add_argument("--bc-noise", type=float, default=0.2,
+                        help="DART action noise of the 'dart' demonstrations (randomized physics as well)")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: bc,irl,reach,swingup")
     parser.add_argument("--irl", default="gail", choices=("gail", "airl"), help="the IRL method of part 3")
     parser.add_argument("--irl-skip-start", type=float, default=0.0, metavar="S",
@@ -110,28 +115,39 @@ def main() -> None:
     emit({"part": "expert", "nominal": expert_nominal, "transfer": expert_transfer, "transfer_params": TRANSFER})
 
     bags = {}
-    for name, randomization in (("randomized", "default"), ("nominal", None)):
+    for name, randomization, noise in (("randomized", "default", 0.0), ("nominal", None, 0.0),
+                                       ("dart", "default", args.bc_noise)):
+        if name == "dart" and "bc" in skip:
+            continue
         t0 = time.perf_counter()
         bag = work / f"demos_{name}"
-        rec = record_demonstrations(EXPERT, bag, args.episodes, seed=100 + args.seed, randomization=randomization)
+        rec = record_demonstrations(EXPERT, bag, args.episodes, seed=100 + args.seed, randomization=randomization,
+                                    action_noise=noise)
         bags[name] = bag
-        emit({"part": "demos", "demos": name, "episodes": rec["episodes"], "expert_return_in_sim_robot":
-              rec["mean_return"], "expert_success": rec["success_rate"], "record_s": time.perf_counter() - t0})
+        emit({"part": "demos", "demos": name, "action_noise": noise, "episodes": rec["episodes"],
+              "expert_return_in_sim_robot": rec["mean_return"], "expert_success": rec["success_rate"],
+              "record_s": time.perf_counter() - t0})
 
     bc_runs = {}
     if "bc" not in skip:
         for name, bag in bags.items():
             demos = read_demonstrations([bag], TASK)
-            t0 = time.perf_counter()
-            out = work / f"bc_{name}"
-            s = behaviour_clone(demos, out, BCConfig(), seed=args.seed, eval_episodes=0)
-            bc_runs[name] = out
-            policy = run_policy(out)
-            emit({"part": "bc", "demos": name, "demo_episodes": demos.episodes, "gradient_steps": s["global_step"],
-                  "held_out_action_error": s["held_out_action_error"], "train_s": time.perf_counter() - t0,
-                  "nominal": evaluate_fn(policy, None, args.eval_episodes, eval_seed),
-                  "transfer": evaluate_fn(policy, TRANSFER, args.eval_episodes, eval_seed),
-                  "target": "success >= 0.9 nominal (randomized demos)"})
+            successes = []
+            for seed in range(args.seed, args.seed + max(args.bc_seeds, 1)):
+                t0 = time.perf_counter()
+                out = work / f"bc_{name}_{seed}"
+                s = behaviour_clone(demos, out, BCConfig(), seed=seed, eval_episodes=0)
+                bc_runs.setdefault(name, out)  # the bench seed's clone, for the transfer comparison
+                policy = run_policy(out)
+                nominal = evaluate_fn(policy, None, args.eval_episodes, eval_seed)
+                successes.append(nominal["success_rate"])
+                emit({"part": "bc", "demos": name, "bc_seed": seed, "demo_episodes": demos.episodes,
+                      "gradient_steps": s["global_step"], "held_out_action_error": s["held_out_action_error"],
+                      "train_s": time.perf_counter() - t0, "nominal": nominal,
+                      "transfer": evaluate_fn(policy, TRANSFER, args.eval_episodes, eval_seed),
+                      "target": "success >= 0.9 nominal"})
+            emit({"part": "bc_seeds", "demos": name, "bc_seeds": len(successes), "nominal_success": successes,
+                  "seeds_meeting_target": sum(x >= 0.9 for x in successes), "target": "success >= 0.9 nominal"})
 
     if "irl" not in skip:
         demos = read_demonstrations([bags[args.irl_demos]], TASK, skip_start=args.irl_skip_start)

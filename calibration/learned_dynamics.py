@@ -319,7 +319,8 @@ def train_dynamics(robot: RobotSpec, logs: Sequence[RobotLog], settings: Dynamic
     weights = [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears]
     meta = {"robot": robot.name, "joint_names": list(robot.joint_names), "actuator_names": list(robot.actuator_names),
             "history": h, "dt": dt, "continuous": continuous.tolist(), "servo_joints": servo, "hidden": s.hidden,
-            "layers": s.layers, "unroll": s.unroll, "steps": s.steps, "samples": int(sum(len(tr.t) for tr in trajs)),
+            "layers": s.layers, "unroll": s.unroll, "steps": s.steps, "seed": s.seed,
+            "samples": int(sum(len(tr.t) for tr in trajs)),
             "sources": sorted({log.source for log in logs})}
     facts = {"train_s": time.perf_counter() - t0, "windows": len(Q), "samples": meta["samples"],
              "loss_first": float(np.mean(losses[:20])), "loss_last": float(np.mean(losses[-20:]))}
@@ -505,7 +506,8 @@ def learn_dynamics(robot: RobotSpec | str, log: RobotLog | str | Path, out_dir: 
             "log_duration": float(sum(d.duration for d in datas)),
             "joint_names": list(spec.joint_names), "open_loop": comparison, "physics": physics_source,
             "physics_values": {k: float(v) for k, v in values.items()},
-            "settings": {k: model.meta[k] for k in ("history", "dt", "hidden", "layers", "unroll", "steps")},
+            # The seed too: a fit is worth keeping only if it holds on other seeds, so say which one this was.
+            "settings": {k: model.meta[k] for k in ("history", "dt", "hidden", "layers", "unroll", "steps", "seed")},
             "training": facts, "notes": notes,
             "paths": {"model": str(out / FILE_NAME), "result": str(out / "result.json")},
         }

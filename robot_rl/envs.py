@@ -318,15 +318,44 @@ def hold_action(env: Any) -> np.ndarray:
     policy that starts at 0 spends its first several hundred thousand steps unlearning that offset.
     ``env`` is a vector env of ours (sim.vector.RobotVectorEnv, possibly wrapped); EnvSpecError otherwise.
     """
-    inner = env
-    while not hasattr(inner, "logic") and hasattr(inner, "env"):
-        inner = inner.env
-    if not all(hasattr(inner, name) for name in ("logic", "interface", "robot")):
-        raise EnvSpecError("init_action 'hold' needs one of our robot tasks (--task), which know the pose an episode "
-                           f"starts in; {type(env).__name__} does not: use --set init_action=zero")
+    inner = _our_task_env(env, "init_action 'hold' needs one of our robot tasks (--task), which know the pose an "
+                                "episode starts in; {name} does not: use --set init_action=zero")
     robot, interface = inner.robot, inner.interface
     q = np.asarray(inner.logic.initial_state(np.random.default_rng(0), 16)[0], dtype=float).mean(axis=0)
     start = q[robot.actuator_joint_indices()]
     position = np.array([a.type == "position" for a in robot.actuators])
     action = (start - np.asarray(interface.action_offset)) / np.asarray(interface.action_scale)
     return np.clip(np.where(position, action, 0.0), -1.0, 1.0).astype(np.float32)
+
+
+def _our_task_env(env: Any, refusal: str) -> Any:
+    """The RobotVectorEnv inside `env` (through wrappers); EnvSpecError(refusal, {name} = env's type) if none."""
+    inner = env
+    while not hasattr(inner, "logic") and hasattr(inner, "env"):
+        inner = inner.env
+    if not all(hasattr(inner, name) for name in ("logic", "interface", "robot")):
+        raise EnvSpecError(refusal.format(name=type(env).__name__))
+    return inner
+
+
+def mirror_maps(env: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(observation, action) mirror matrices of a Walk env's robot (sim.symmetry): PPO's symmetry options.
+
+    EnvSpecError when the env is not one of our Walk tasks, when its observation carries more than the task's
+    own (privileged_obs appends the simulator's state, which has no mirror rule), or when the robot is not
+    left-right symmetric (the message names the joint)."""
+    from sim.symmetry import SymmetryError, walk_mirror
+
+    off = "train without it (--set symmetry_augment=false --set symmetry_coef=0)"
+    inner = _our_task_env(env, "PPO's symmetry needs one of our Walk tasks (--task Walk-v0 or an alias of it); "
+                               "{name} is not one: " + off)
+    try:
+        mirror = walk_mirror(inner.robot, inner.interface)
+    except SymmetryError as err:
+        raise EnvSpecError(f"PPO's symmetry: {err}") from None
+    obs_size = env.single_observation_space.shape[0]
+    if obs_size != mirror.obs.shape[0]:
+        raise EnvSpecError(f"PPO's symmetry mirrors the task's {mirror.obs.shape[0]} observations, but this env "
+                           f"returns {obs_size} (privileged_obs appends simulator state, which has no mirror): "
+                           "drop privileged_obs (the asymmetric critic sees that state anyway) or " + off)
+    return mirror.obs, mirror.action

@@ -54,7 +54,15 @@ import torch
 import yaml
 
 from robot_rl.algos import ALGORITHMS, Algorithm
-from robot_rl.envs import hold_action, is_our_task, make_env, make_vec_env, resolve_env_id, task_kwargs_for
+from robot_rl.envs import (
+    hold_action,
+    is_our_task,
+    make_env,
+    make_vec_env,
+    mirror_maps,
+    resolve_env_id,
+    task_kwargs_for,
+)
 from robot_rl.errors import CheckpointError, RobotRLError
 from robot_rl.training.algo_settings import RunConfigError, algo_config
 from robot_rl.training.checkpoint import first_non_finite, load_checkpoint, save_checkpoint
@@ -158,10 +166,16 @@ def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
         from robot_rl.distributed.rollout import build_distributed
 
         algo = build_distributed(config, env_seed)
-        if getattr(algo.cfg, "init_action", "zero") == "hold":  # the learner has no env: ask one of its own
-            probe = make_vec_env(config.env_id, 1, seed=env_seed, **config.task_kwargs())
+        needs_symmetry = getattr(algo, "uses_symmetry", False)
+        if getattr(algo.cfg, "init_action", "zero") == "hold" or needs_symmetry:
+            # the learner has no env: ask one of its own for the task's start pose and mirror maps
+            probe = make_vec_env(config.env_id, 1, seed=env_seed, privileged_obs=config.privileged_obs,
+                                 **config.task_kwargs())
             try:
-                algo.start_actions_at(hold_action(probe))
+                if getattr(algo.cfg, "init_action", "zero") == "hold":
+                    algo.start_actions_at(hold_action(probe))
+                if needs_symmetry:
+                    algo.set_mirror(*mirror_maps(probe))
             finally:
                 probe.close()
         return algo

@@ -98,6 +98,25 @@ def test_endpoint_qos_carries_ros2_profile_and_type_hash() -> None:
     assert latched[Policy.History] == Policy.History.KeepLast(1)
 
 
+def test_flush_timing_out_returns_false_not_a_crash() -> None:
+    """A reader slow to ack the last (safe) command: close() must finish, not raise. cyclonedds 11.0.1's
+    own `DataWriter.wait_for_acks` raises AttributeError on its timeout branch; run that real code."""
+    from cyclonedds.core import DDSException
+    from cyclonedds.pub import DataWriter
+
+    from robot_rl.deploy.dds_transport import _DdsPublisher
+
+    class TimingOutWriter:  # the library's method over a C call that reports a timeout
+        _ref = 0
+        wait_for_acks = DataWriter.wait_for_acks
+
+        @staticmethod
+        def _wait_for_acks(ref: int, timeout: int) -> int:
+            return DDSException.DDS_RETCODE_TIMEOUT
+
+    assert _DdsPublisher(TimingOutWriter()).flush(0.1) is False  # type: ignore[arg-type]
+
+
 def test_topic_names_resolve_like_ros() -> None:
     assert resolve_topic("/joint_states", "n") == "/joint_states"
     assert resolve_topic("joint_states", "n", "/robot1") == "/robot1/joint_states"

@@ -90,3 +90,22 @@ def test_eval_of_a_run_on_another_robots_task_is_one_line(tmp_path: Path, capsys
     assert "task 'IiwaReach-v0' drives robot 'iiwa'" in _one_error_line(capsys)
     assert main(["eval", str(run), "--env-id", "Pendulum-v1", "--episodes", "1", "--json"]) == 1
     assert "maps 6 observations to 1 actions, but Pendulum-v1 has 3 observations" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(("gap", "end"), [(None, "time_limit"), ("action_delay: 0.06\n", "terminated")])
+def test_eval_json_says_why_each_episode_ended(tmp_path: Path, capsys: pytest.CaptureFixture, gap, end):
+    """`per_episode[i].end`: the shipped swing-up holds the pole for the task's full 250 steps (5 s at 50 Hz);
+    60 ms of command delay (it is robust to 20 ms) makes it drive the cart into the rail's end, which ends
+    the episode early: "terminated", not "time_limit", and no success."""
+    flags = []
+    if gap is not None:
+        (tmp_path / "gap.yaml").write_text(gap)
+        flags = ["--params", str(tmp_path / "gap.yaml")]
+    assert main(["eval", str(SHIPPED), "--randomize", "none", "--episodes", "2", "--json", *flags]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    episodes = result["per_episode"]
+    assert [e["return"] for e in episodes] == result["returns"] and len(episodes) == 2
+    assert [e["end"] for e in episodes] == [end, end], episodes
+    for e in episodes:  # the field agrees with the length against the task's limit, and with success
+        assert (e["length"] == 250) == (e["end"] == "time_limit"), e
+        assert e["success"] is (end == "time_limit"), e

@@ -65,6 +65,7 @@ def test_mlp_beats_holding_still_and_the_report_has_both_errors(trained, capsys)
     assert [p.rsplit("/", 1)[-1] for p in result["logs"]] == ["run.csv", "more.csv"]  # --train-log: training only
     assert any("more.csv: all 3.0 s used for training" in n for n in result["notes"])
     assert result["settings"]["history"] == 2 and result["settings"]["dt"] == pytest.approx(ROBOT.control_dt)
+    assert result["settings"]["seed"] == test_seed(0)  # the `sysid --seed` it was trained with
 
 
 def test_saved_model_reloads_and_reproduces_the_reported_error(trained):
@@ -189,3 +190,15 @@ def test_a_wrapped_pole_angle_is_unwrapped_before_learning(trained):
     assert np.max(np.abs(np.diff(wrapped.q[:, 1]))) > 6.0  # the log crosses the wrap
     fixed = unwrapped(wrapped, np.array([False, True]))
     assert np.allclose(np.diff(fixed.q[:, 1]), np.diff(log.q[:, 1]))
+
+
+def test_result_names_the_seed_sysid_seed_set(trained, tmp_path):
+    """result.json's settings.seed (and the saved model's) is `sysid --seed`, not a default: a fit is worth
+    keeping only if it holds on other seeds, so its record must say which one it was. (2 Adam steps: the
+    plumbing, not the fit, is under test here.)"""
+    d, _ = trained
+    seed = test_seed(0) + 7  # not the fixture's seed, nor the settings' default 0
+    assert main(["sysid", "--model", "mlp", "--robot", "cartpole", "--log", str(d / "run.csv"), "--params",
+                 str(d / "hidden.yaml"), "--train-steps", "2", "--seed", str(seed), "--out", str(tmp_path / "m")]) == 0
+    assert json.loads((tmp_path / "m" / "result.json").read_text())["settings"]["seed"] == seed
+    assert LearnedDynamics.load(tmp_path / "m" / "dynamics.pt", ROBOT).meta["seed"] == seed

@@ -250,6 +250,7 @@ def test_eval_controller_reports_success_and_compute_time_as_json(capsys, tmp_pa
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["success_rate"] == 1.0 and result["episodes"] == 2 and result["model_params"] == str(params)
     assert result["compute_p99_ms"] < result["control_period_ms"] and result["controller"] == "lqr"
+    assert [e["end"] for e in result["per_episode"]] == ["time_limit", "time_limit"]  # balanced to the end
 
 
 # -- end to end over real DDS ---------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gymnasium as gym
+import numpy as np
 import torch
 
+from robot_rl.algos.collector import VecCollector
 from robot_rl.algos.modules import gaussian_entropy, gaussian_log_prob
 from robot_rl.algos.onpolicy import OnPolicyAlgorithm
 
@@ -82,6 +84,16 @@ class PPOConfig:
     # the full 0.044 rad limit every 20 ms at the goal; with 100, by 0.05-0.2 of it, as fast to success:
     # the `reach` preset, robot_rl/training/presets.py); 0: off.
     smoothness_coef: float = 0.0
+    # Left-right symmetry of a legged robot (sim/symmetry.py: the mirror maps come from its URDF), two ways:
+    # * symmetry_augment: every rollout sample also enters the policy loss mirrored (observation and action
+    #   mirrored, same advantage; its old log-probability is the sample's own, exact for a symmetric policy
+    #   and what rsl_rl's augmentation assumes too); the critic trains on the samples as collected;
+    # * symmetry_coef: adds symmetry_coef * |mu(mirror(s)) - mirror(mu(s))|^2 (the mirror loss of Yu et al.
+    #   2018) to the loss, pulling the actor's mean toward a symmetric one.
+    # Both need one of our Walk tasks (the runner asks the env for the maps); off by default. Measured on
+    # A1Walk-v0: docs/training.md, "Symmetry".
+    symmetry_augment: bool = False
+    symmetry_coef: float = 0.0
 
 
 class PPO(OnPolicyAlgorithm):
@@ -90,6 +102,26 @@ class PPO(OnPolicyAlgorithm):
     def __init__(self, env: gym.vector.VectorEnv, config: PPOConfig, total_steps: int, seed: int):
         super().__init__(env, config, total_steps, seed)
         self.adaptive_lr = config.learning_rate  # the current rate of the adaptive-KL schedule
+        # Mirror maps (observation, action) as matrices: x' = x @ M.T. None until set_mirror (symmetry off).
+        self.obs_mirror: torch.Tensor | None = None
+        self.action_mirror: torch.Tensor | None = None
+        if self.uses_symmetry and not isinstance(env, VecCollector):
+            from robot_rl.envs import mirror_maps  # (a remote collector's learner: the runner sets them)
+
+            self.set_mirror(*mirror_maps(env))
+
+    @property
+    def uses_symmetry(self) -> bool:
+        return bool(self.cfg.symmetry_augment) or self.cfg.symmetry_coef > 0
+
+    def set_mirror(self, obs_matrix: np.ndarray, action_matrix: np.ndarray) -> None:
+        """The task's left-right mirror of observations and actions (sim.symmetry.ObservationMirror)."""
+        c = self.collector
+        if obs_matrix.shape != (c.obs_dim, c.obs_dim) or action_matrix.shape != (c.act_dim, c.act_dim):
+            raise ValueError(f"mirror maps of shape {obs_matrix.shape} / {action_matrix.shape} do not fit this "
+                             f"policy's {c.obs_dim} observations and {c.act_dim} actions")
+        self.obs_mirror = torch.as_tensor(obs_matrix, dtype=torch.float32).T.contiguous()
+        self.action_mirror = torch.as_tensor(action_matrix, dtype=torch.float32).T.contiguous()
 
     # ------------------------------------------------------------------ update
     def update(self) -> dict[str, float]:
@@ -115,7 +147,14 @@ class PPO(OnPolicyAlgorithm):
         # ended at step t (dones[t]) or t is the rollout's last step.
         n_envs = self.collector.num_envs
         has_next = (self.storage.dones[:-1].reshape(-1) == 0) if cfg.smoothness_coef > 0 else None
-        sums = torch.zeros(6)  # pg loss, v loss, entropy, approx kl, clip fraction, smoothness
+        if self.uses_symmetry:  # the batch mirrored once: raw observations mirrored, then normalized
+            if self.obs_mirror is None or self.action_mirror is None:
+                raise RuntimeError("symmetry is on but no mirror maps were set (PPO.set_mirror)")
+            with torch.no_grad():
+                raw = self.storage.obs.reshape(self.batch_size, -1)
+                b_obs_m = model.actor_normalizer(raw @ self.obs_mirror)
+                b_actions_m = b_actions @ self.action_mirror
+        sums = torch.zeros(7)  # pg loss, v loss, entropy, approx kl, clip fraction, smoothness, symmetry
         n_minibatches = 0
         epochs_run = 0
         for _epoch in range(cfg.update_epochs):
@@ -142,6 +181,16 @@ class PPO(OnPolicyAlgorithm):
                 pg_loss = torch.max(
                     -mb_adv * ratio, -mb_adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
                 ).mean()
+                symmetry = torch.zeros(())
+                if self.uses_symmetry:
+                    mean_m = model.actor(b_obs_m[idx])
+                    if cfg.symmetry_augment:  # the mirrored samples' surrogate, averaged with the samples'
+                        ratio_m = (gaussian_log_prob(b_actions_m[idx], mean_m, model.log_std) - b_logp[idx]).exp()
+                        pg_loss_m = torch.max(
+                            -mb_adv * ratio_m, -mb_adv * ratio_m.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
+                        ).mean()
+                        pg_loss = 0.5 * (pg_loss + pg_loss_m)
+                    symmetry = (mean_m - mean @ self.action_mirror).square().sum(-1).mean()
 
                 new_values = model.critic(b_cobs[idx]).squeeze(-1)
                 if cfg.clip_vloss:  # value clipping around the rollout's value estimates
@@ -156,7 +205,7 @@ class PPO(OnPolicyAlgorithm):
                     v_loss = 0.5 * (new_values - b_returns[idx]).square().mean()
 
                 # Entropy bonus keeps exploration alive (0 by default for continuous control).
-                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss + cfg.symmetry_coef * symmetry
                 smooth = torch.zeros(())
                 if has_next is not None:  # temporal smoothness of the mean action (CAPS)
                     inside = idx < self.batch_size - n_envs
@@ -174,7 +223,7 @@ class PPO(OnPolicyAlgorithm):
                 if cfg.desired_kl is not None:
                     lr = self._adapt_learning_rate(float(approx_kl))
                 sums += torch.stack([pg_loss.detach(), v_loss.detach(), entropy.detach(), approx_kl, clip_frac,
-                                     smooth.detach()])
+                                     smooth.detach(), symmetry.detach()])
                 epoch_kl += approx_kl
                 n_minibatches += 1
             # KL early stopping: stop the epochs once the policy moved too far from the rollout policy.
@@ -183,7 +232,7 @@ class PPO(OnPolicyAlgorithm):
 
         self.merge_normalizer_stats()  # only now, after the update used the rollout's own statistics
 
-        pg, vl, ent, kl, cf, sm = (sums / max(n_minibatches, 1)).tolist()
+        pg, vl, ent, kl, cf, sm, sym = (sums / max(n_minibatches, 1)).tolist()
         var_ret = float(b_returns.var())
         explained_var = float("nan") if var_ret == 0 else 1.0 - float((b_returns - b_values).var()) / var_ret
         return {
@@ -197,6 +246,8 @@ class PPO(OnPolicyAlgorithm):
             "train/action_std": float(model.log_std.detach().exp().mean()),
             "train/epochs": float(epochs_run),
             **({"loss/smoothness": sm} if has_next is not None else {}),
+            # how far the actor's mean is from its own mirror image (0: a left-right symmetric policy)
+            **({"loss/symmetry": sym} if self.uses_symmetry else {}),
         }
 
     def _adapt_learning_rate(self, kl: float) -> float:

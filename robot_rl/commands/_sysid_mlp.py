@@ -22,7 +22,7 @@ def run_mlp(args: argparse.Namespace, robot: RobotSpec) -> int:
 
     console = Console()
     settings = DynamicsSettings(history=2 if args.history is None else args.history, steps=args.train_steps,
-                                seed=getattr(args, "seed", 0))
+                                seed=args.seed)  # `sysid --seed`; result.json's settings.seed
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("training the dynamics model" + (f" (and fitting {args.fit})" if args.fit else ""),

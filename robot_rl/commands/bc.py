@@ -1,7 +1,8 @@
 """Behaviour cloning from recorded robot runs (rosbag2): a deployable policy regressed on the demonstrations.
 
 Examples:
-  robot-rl record-demos --policy policies/cartpole_swingup --episodes 20 --randomization default --out demos/su
+  robot-rl record-demos --policy policies/cartpole_swingup --episodes 20 --randomization default \\
+      --action-noise 0.2 --out demos/su    # DART: the swing-up clone then succeeds for every seed measured
   robot-rl bc --demos demos/su --task CartpoleSwingup-v0 --out runs/bc_swingup
   robot-rl bc --demos lab1.bag lab2.bag --task Reach-v0 --robot iiwa --out runs/bc_reach
   robot-rl bc --demos demos/su --task CartpoleSwingup-v0 --dagger-rounds 3 --expert policies/cartpole_swingup \\

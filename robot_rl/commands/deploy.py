@@ -73,12 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
-    import signal
     import sys
 
     from robot_rl.cli import one_line
     from robot_rl.deploy.control_node import open_recorder
     from robot_rl.deploy.policy_node import PolicyNode
+    from robot_rl.deploy.stop_signals import handle_stop_signals
     from robot_rl.deploy.transport import make_transport
 
     config = config_from_args(PolicyNodeConfig, args)
@@ -89,14 +89,12 @@ def run(args: argparse.Namespace) -> int:
     # Every way out sends the safe action and the final state first (ControlNode.stop): why we stop.
     why = {"reason": "--duration elapsed" if args.duration is not None else "transport stopped"}
 
-    def on_sigterm(*_: object) -> None:
+    def on_sigterm() -> None:
         why["reason"] = "SIGTERM"
         transport.shutdown()
 
-    signal.signal(signal.SIGTERM, on_sigterm)
-    # SIGINT is how ros2 launch (and Ctrl-C) stops a node, and rclpy takes it whatever the parent set: a node
-    # started in the background by a shell inherits SIGINT *ignored*, and would keep commanding the robot.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGINT too, even when inherited ignored (a shell's `&`): ros2 launch and Ctrl-C stop a node with it.
+    handle_stop_signals(on_sigterm)
     node = None
     try:
         if source is None:

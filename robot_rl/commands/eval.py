@@ -20,7 +20,10 @@ robot is a one-line error, not a traceback or a meaningless number.
 Episode i is reset with seed S+i, so two evaluations with the same seed see the same episodes.
 Success is the env's info["success"] at the end of each episode (when the env reports one).
 --json prints one JSON object: mean_return, std_return, min_return, max_return, mean_length,
-success_rate, episodes, returns, plus what was evaluated.
+success_rate, episodes, returns, per_episode, plus what was evaluated. per_episode holds one
+{"return", "length", "success", "end"} per episode; "end" says why it ended: "terminated" (the task
+ended it: a fall, the cart at its rail's end), "time_limit" (it ran the task's full length) or
+"truncated" (cut short by the env, e.g. a legged robot at the terrain's edge).
 
 A model-based controller (LQR, sampling MPC on the MuJoCo model) is evaluated on the same episodes
 with --controller instead of RUN_DIR; --model-params is the model it plans with, --params the plant:
@@ -190,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception:
         env.close()
         raise
-    result = evaluate(finite_actions(policy_fn, str(args.run_dir)), lambda: env, args.episodes, args.seed)
+    result = evaluate(finite_actions(policy_fn, str(args.run_dir)), lambda: env, args.episodes, args.seed,
+                      per_episode=True)
     result.update(described)
     result.update(
         {

@@ -31,7 +31,10 @@ With `--publish`, the excitation drives a real (or separately simulated) robot o
 transport instead: it is the command source of the same control node `robot-rl deploy` runs a
 policy in, so each command passes the SafetyFilter (limits, watchdog, e-stop, second-publisher
 check) before it is published, and the node's bag writer records the states stepped and the
-commands sent, with the same topics and metadata as a simulated run's bag.
+commands sent, with the same topics and metadata as a simulated run's bag. SIGTERM or Ctrl-C (SIGINT,
+also when started in the background with `&`) stops it as it stops `robot-rl deploy`: the safe action
+(zero force, hold, or damping) goes out through the filter, then the transport and the bag are closed
+(readable, a partial excitation; no CSV is written) and it exits 0, saying it was stopped.
 
 A legged robot is identified hung on a gantry (`--suspended`): the trunk fixed in the air, no
 floor, each leg's joints excited about their range centres. The bag records this
@@ -111,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--publish",
         action="store_true",
-        help="drive a robot over the deploy transport through the SafetyFilter instead of a simulator",
+        help="drive a robot over the deploy transport through the SafetyFilter instead of a simulator; SIGTERM or "
+        "Ctrl-C sends the safe action, closes the bag and exits 0",
     )
     parser.add_argument(
         "--transport",
@@ -177,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = ExcitationConfig(amplitude=args.amplitude, n_poses=args.poses)
     if args.publish:
         log = _excite_robot(robot, args, cfg, console)
+        if log is None:  # stopped by SIGTERM or Ctrl-C: said so, the bag is closed, nothing more to write
+            return 0
         travel = effort = target_speed = None
     else:
         from calibration.excitation import run_excitation
@@ -301,7 +307,13 @@ def _bag_metadata(robot, args: argparse.Namespace, engine: str) -> dict[str, str
 
 def _excite_robot(robot, args: argparse.Namespace, cfg, console):
     """--publish: the excitation as the command source of the one control node (every command through
-    its SafetyFilter), recorded by its bag writer, read back."""
+    its SafetyFilter), recorded by its bag writer, read back.
+
+    SIGTERM and SIGINT (Ctrl-C, ``ros2 launch``; also when a shell's ``&`` left SIGINT ignored) stop it as
+    they stop `robot-rl deploy`: the node sends the filter's safe action (a forward command controller
+    keeps the last command), then the transport and the bag are closed. Returns None then, having said
+    so: a stop asked for is not a failure (exit 0), and not the "joint states stopped" of a silent robot.
+    """
     import tempfile
     from pathlib import Path
 
@@ -309,6 +321,7 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
     from calibration.rosbag_io import read_robot_log
     from robot_rl.deploy.control_node import open_recorder
     from robot_rl.deploy.excitation_node import excitation_node, run_over
+    from robot_rl.deploy.stop_signals import handle_stop_signals
     from robot_rl.deploy.transport import make_transport
 
     bag = Path(args.record) if args.record else Path(tempfile.mkdtemp(prefix="excite_")) / "run.bag"
@@ -318,20 +331,45 @@ def _excite_robot(robot, args: argparse.Namespace, cfg, console):
                                record=str(bag))
     recorder = open_recorder(config, _bag_metadata(robot, args, f"robot over {args.transport}"))
     transport = make_transport(args.transport, config.node_name, use_sim_time=config.follow_episodes)
+    signalled: dict[str, str] = {}  # the stop reason, the same words as deploy's
+
+    def on_sigterm() -> None:  # in a signal handler: no locks, just end the spin
+        signalled["reason"] = "SIGTERM"
+        transport.shutdown()
+
+    handle_stop_signals(on_sigterm)
     node = None
     try:
         node = excitation_node(transport, config, robot, Excitation(robot, args.duration, args.seed, cfg).command,
                                args.duration, recorder)
         console.print(
             f"waiting for {config.state_topic}, then exciting {robot.name} for {args.duration:g} s "
-            f"(e-stop: std_msgs/Bool true on {config.estop_topic})"
+            f"(e-stop: std_msgs/Bool true on {config.estop_topic}; Ctrl-C or SIGTERM stops it safely)"
         )
         transport.spin(until=lambda: run_over(node), timeout_s=args.duration + START_TIMEOUT_S)
+    except KeyboardInterrupt:
+        signalled["reason"] = "Ctrl-C (SIGINT)"
     finally:
-        if node is not None:  # the safe action and the final state first, however the run ended
-            node.stop("the excitation run ended" if node.finished else "the excitation run stopped early")
-        transport.close()
-        recorder.close()
+        try:  # the safe action and the final state first, however the run ended
+            if node is not None:
+                node.stop(signalled.get("reason") or
+                          ("the excitation run ended" if node.finished else "the excitation run stopped early"))
+        finally:  # and the bag closed (readable) even if a second signal cut the stop short
+            try:
+                transport.close()
+            finally:
+                recorder.close()
+    if "reason" in signalled:
+        commands = recorder.counts.get(config.command_topic, 0)
+        started = node is not None and node.controller is not None and node.controller.source.t0 is not None
+        console.print(
+            f"excitation stopped by {signalled['reason']}{'' if started else ' before it started'}; "
+            f"{'the safe action was sent' if commands else 'no command was sent'}; "
+            f"{recorder.counts.get(config.state_topic, 0)} joint states and {commands} commands recorded in {bag} "
+            f"(a partial excitation{'; no CSV written' if args.csv else ''})",
+            soft_wrap=True,  # one line (a log reader greps it), the bag's path unbroken
+        )
+        return None
     raise_if_failed(node, bag)
     return read_robot_log(bag, robot, command_topic=args.command_topic)
 

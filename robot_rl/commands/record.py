@@ -4,8 +4,9 @@ Subscribes /joint_states (sensor_msgs/JointState) and the forward command contro
 (std_msgs/Float64MultiArray) on the deploy transport (plain DDS by default: no ROS install needed;
 `--transport rclpy` inside ROS 2) and writes every message, as it arrives, with the ROS 2 type
 definitions embedded, so `ros2 bag info`, the `rosbags` package and `robot-rl sysid` all read it.
-Stops on Ctrl-C, SIGTERM or --duration, always leaving a closed, readable bag. An existing --out
-is refused, --force or not: rosbag2 never appends, and a bag is never overwritten.
+Stops on Ctrl-C (SIGINT, also when started in the background with `&`), SIGTERM or --duration,
+always leaving a closed, readable bag. An existing --out is refused, --force or not: rosbag2 never
+appends, and a bag is never overwritten.
 
 Examples:
   robot-rl record --out runs/lab1.bag                         # while the robot runs

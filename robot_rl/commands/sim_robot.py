@@ -19,6 +19,9 @@ revolute joints and 10 um on prismatic ones, with jitter, drive velocities with 
 IMU's noise; --ideal-sensors publishes the simulator's exact values instead. The --json summary's
 "sensors" says which.
 
+Ctrl-C (SIGINT, also when started in the background with `&`) or SIGTERM stops it: it stops
+publishing, closes the transport and exits 0.
+
 Examples:
   robot-rl sim-robot --robot cartpole --engine pybullet
   robot-rl sim-robot --robot a1 --engine pybullet --episodes 3 --lockstep --json
@@ -96,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--realtime-factor", type=number(0.0, min_open=True), default=1.0, help="wall-clock speed-up, > 0 (default 1)"
     )
     parser.add_argument(
+        "--action-noise", type=number(0.0, 1.0), default=0.0, metavar="STD",
+        help="DART: the actuators execute each command plus Gaussian noise of this std in action units "
+        "([-1, 1] = the actuator's range); commands (a recording's labels) stay clean (default 0)",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="start the first episode at once instead of holding until a controller answers",
@@ -127,10 +135,10 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
     """
     import json
     import logging
-    import signal
     import sys
 
     from robot_rl.deploy.sim_robot_node import SimRobot, SimRobotConfig, summarize
+    from robot_rl.deploy.stop_signals import handle_stop_signals
     from robot_rl.deploy.transport import make_transport
     from robot_rl.errors import ConfigError
 
@@ -147,6 +155,7 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
         randomization=args.randomization,
         terrain=args.terrain,
         motor_model=args.motor_model,
+        action_noise=args.action_noise,
         seed=args.seed,
         episodes=args.episodes,
         episode_steps=args.episode_steps,
@@ -168,7 +177,7 @@ def run(args: argparse.Namespace, instrument: Callable[[Any], Callable[[list], d
         sim_robot = SimRobot(transport, config)
         if instrument is not None:
             extra = instrument(sim_robot)
-        signal.signal(signal.SIGTERM, lambda *_: sim_robot.stop())
+        handle_stop_signals(sim_robot.stop)  # SIGINT too, even when a shell's `&` left it ignored
         transport.spin_in_background()
         print(
             f"{args.node_name}: {sim_robot.task} on '{sim_robot.robot.name}' in {args.engine}, "

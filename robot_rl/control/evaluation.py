@@ -79,7 +79,8 @@ def run_controller_eval(args: argparse.Namespace) -> int:
     env = make_env(env_id, **kwargs)
     where = f"--controller {args.controller}"
     try:
-        result = evaluate(controller_policy(controller, env, where), lambda: env, args.episodes, args.seed)
+        result = evaluate(controller_policy(controller, env, where), lambda: env, args.episodes, args.seed,
+                          per_episode=True)
     finally:
         close = getattr(getattr(controller, "mpc", controller), "close", None)
         if close is not None:

@@ -79,6 +79,8 @@ class _DdsPublisher:
             return self._writer.wait_for_acks(duration(seconds=max(0.0, timeout_s)))
         except DDSException:
             return False
+        except AttributeError:  # cyclonedds 11.0.1's DataWriter tests `Exception.DDS_RETCODE_TIMEOUT` on a
+            return False  # timeout: a reader slow to ack must not turn a node's clean stop into a crash
 
 
 class _PeriodicTimer:

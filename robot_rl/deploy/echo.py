@@ -13,10 +13,10 @@ two processes.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from robot_rl.deploy.ros2_msgs import Float64MultiArray, JointState
+from robot_rl.deploy.stop_signals import handle_stop_signals
 from robot_rl.deploy.transport import Transport, make_transport
 
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                         "robot its policy's card names)")
     args = parser.parse_args(argv)
     transport = make_transport(args.transport, "robot_rl_echo")
-    signal.signal(signal.SIGTERM, lambda *_: transport.shutdown())
+    handle_stop_signals(transport.shutdown)  # SIGINT too, even when a shell's `&` left it ignored
     try:
         serve_echo(transport, args.state, args.command)
         if args.policy:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from robot_rl.deploy import ros2_msgs
 from robot_rl.deploy.errors import BagError
+from robot_rl.deploy.stop_signals import handle_stop_signals
 from robot_rl.deploy.transport import Transport, make_transport
 from robot_rl.deploy.type_hash import type_hash
 from robot_rl.errors import RobotRLError
@@ -246,7 +246,7 @@ def run_recorder(args: argparse.Namespace) -> int:
             topics[name] = message_type(type_name)
     recorder = BagRecorder(args.out, topics, args.storage)
     transport = make_transport(args.transport, "robot_rl_recorder", use_sim_time=args.use_sim_time)
-    signal.signal(signal.SIGTERM, lambda *_: transport.shutdown())
+    handle_stop_signals(transport.shutdown)  # SIGINT too, even when a shell's `&` left it ignored
     try:
         serve_recorder(transport, recorder)
         print("recording", ", ".join(topics), "to", args.out, flush=True)

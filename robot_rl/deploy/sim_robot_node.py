@@ -110,6 +110,11 @@ class SimRobotConfig:
     # True: publish the engine's joint (and IMU) values as they are; False: through the sensor model
     # (encoder counts and noise, robot_rl.deploy.sensor_model), as a real robot reports them.
     ideal_sensors: bool = False
+    # DART (Laskey et al. 2017): the actuators execute the command plus N(0, action_noise^2) per step, in the
+    # policy's action units ([-1, 1] spans the actuator's range; the sum clipped to it). The commands, and so a
+    # recording's labels, stay the controller's own clean actions after its SafetyFilter; only the motion,
+    # and so the recorded states, carry the noise: demonstrations that include recoveries from small errors.
+    action_noise: float = 0.0
     node_name: str = "sim_robot"
 
 
@@ -191,6 +196,7 @@ def summarize(
                 "params": config.params,
                 "terrain": config.terrain,
                 "motor_model": config.motor_model,
+                "action_noise": config.action_noise,
                 "seed": config.seed,
                 "through": "deploy chain (sim robot + policy node)",
                 "clock": "lockstep" if config.lockstep else f"real time x{config.realtime_factor:g}",
@@ -405,6 +411,7 @@ class SimRobot:
             self.env.reset(seed=self.config.seed + episode)
             self._hold_before_first_command()
             self.sensors.reseed(episode)
+            noise_rng = np.random.default_rng([self.config.seed, episode, 0xDA27])  # reproducible per episode
             if episode > 0:  # the reset takes one period: every state has its own, later stamp
                 self.sim_time_ns += int(round(self.dt * 1e9))
             self._command = np.zeros(self._n_act)
@@ -432,6 +439,8 @@ class SimRobot:
                     next_tick = max(next_tick + period, time.monotonic())
                 self._answered.clear()
                 action = self.core.interface.command_to_action(self.applied_command())
+                if self.config.action_noise > 0 and not self._estop:  # the e-stop's safe action stays exact
+                    action = np.clip(action + noise_rng.normal(0.0, self.config.action_noise, action.shape), -1, 1)
                 _, reward, terminated, truncated, info = self.env.step(action)
                 self.sim_time_ns += int(round(self.dt * 1e9))
                 total += float(reward)

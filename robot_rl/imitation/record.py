@@ -7,6 +7,12 @@ cloning and IRL are exercised on the same path a user's robot log takes.
 The node runs with ``--ramp-time 0``: a start-up ramp would blend each episode's first 0.5 s of
 commands towards zero, and those commands are not the expert's actions (a robot log with a ramp
 can drop them with ``robot-rl bc --skip-start``).
+
+``action_noise`` (DART, Laskey et al. 2017) is the fix for the swing-up clone's compounding error: the
+simulated robot executes each command plus Gaussian noise (``sim-robot --action-noise``), so the states
+show the expert recovering from small errors, while the commands, the labels, stay its clean actions
+after the SafetyFilter. Measured: clones from clean demonstrations succeeded for 6 of 10 training
+seeds, from DART demonstrations (0.2) for every one (docs/imitation.md).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ class RecordDemosError(RobotRLError):
 def record_demonstrations(policy: str | Path, out: str | Path, episodes: int, robot: str | None = None,
                           engine: str = "pybullet", seed: int = 0, params: str | None = None,
                           episode_steps: int | None = None, randomization: str | None = None,
-                          timeout_s: float = 600.0) -> dict[str, Any]:
+                          action_noise: float = 0.0, timeout_s: float = 600.0) -> dict[str, Any]:
     """Record `episodes` episodes of `policy` on `sim-robot` into the new rosbag2 folder `out`.
 
     Returns the simulated robot's evaluation summary (the expert's true returns and success per
@@ -56,6 +62,8 @@ def record_demonstrations(policy: str | Path, out: str | Path, episodes: int, ro
         sim_args += ["--randomization", randomization]
     if episode_steps:
         sim_args += ["--episode-steps", str(episode_steps)]
+    if action_noise:  # DART: the robot executes command + noise; the bag's commands (the labels) stay clean
+        sim_args += ["--action-noise", repr(float(action_noise))]
     try:
         sim = subprocess.run([sys.executable, *sim_args], env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:

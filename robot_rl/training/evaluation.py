@@ -21,20 +21,26 @@ def evaluate(
     episodes: int,
     seed: int,
     max_steps: int | None = None,
+    per_episode: bool = False,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes; episode ``i`` is reset with ``seed + i`` (reproducible, comparable).
 
     Returns ``mean_return``, ``std_return``, ``min_return``, ``max_return``, ``mean_length``,
     ``success_rate`` (fraction of episodes whose final ``info["success"]`` is true; None when the
-    env reports no success), ``episodes`` and the per-episode ``returns``.
+    env reports no success), ``episodes`` and the per-episode ``returns``. With `per_episode`, also
+    ``per_episode``: one ``{"return", "length", "success", "end"}`` per episode, ``end`` saying why it
+    ended (`episode_end`): a mean return alone cannot tell a policy that fell early from one that ran out
+    of time.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = env_factory()
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
+    limit = episode_limit(env) if per_episode else None
     returns: list[float] = []
     lengths: list[int] = []
     successes: list[bool] = []
+    rows: list[dict[str, Any]] = []
     try:
         for i in range(episodes):
             obs, info = env.reset(seed=seed + i)
@@ -54,9 +60,37 @@ def evaluate(
             lengths.append(steps)
             if "success" in info:
                 successes.append(bool(info["success"]))
+            rows.append({"return": total, "length": steps,
+                         "success": bool(info["success"]) if "success" in info else None,
+                         "end": episode_end(bool(terminated), bool(truncated), steps, limit)})
     finally:
         env.close()
-    return summarize_episodes(returns, lengths, successes)
+    summary = summarize_episodes(returns, lengths, successes)
+    if per_episode:
+        summary["per_episode"] = rows
+    return summary
+
+
+def episode_limit(env: gym.Env) -> int | None:
+    """The env's episode length in steps: gymnasium's ``max_episode_steps`` (a TimeLimit), else our task's
+    ``episode_steps`` (sim.core); None when neither says."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    if limit is None:
+        core = getattr(getattr(env, "unwrapped", env), "core", None)
+        limit = getattr(getattr(core, "spec", None), "episode_steps", None)
+    return int(limit) if limit is not None else None
+
+
+def episode_end(terminated: bool, truncated: bool, steps: int, limit: int | None) -> str:
+    """Why an episode ended: "terminated" (the task ended it: a fall, the cart at its rail's end; wins
+    when both flags are set), "time_limit" (truncated at the env's episode length), "truncated" (truncated
+    before it, e.g. a legged robot at the terrain's edge, or by an env that names no length), or
+    "max_steps" (cut by `evaluate`'s own `max_steps`, the env still running)."""
+    if terminated:
+        return "terminated"
+    if truncated:
+        return "time_limit" if limit is not None and steps >= limit else "truncated"
+    return "max_steps"
 
 
 def summarize_episodes(returns: list[float], lengths: list[int], successes: list[bool]) -> dict[str, Any]:
