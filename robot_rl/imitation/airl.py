@@ -32,7 +32,9 @@ negatives (they would need actions and their log pi).
 Measured on the swing-up (docs/imitation.md): from whole episodes the AIRL learner reaches 0.49 of the
 expert's return (GAIL's 0.0), but PPO from scratch on the saved g (or f) hangs still: g has a local
 maximum hanging down, where the expert pumps for its first 0.6 s. Without those states (`--skip-start
-0.6`) the learner reaches 0.55-1.0 and PPO from scratch on g a median 0.49 (0.08-1.0, five runs).
+0.6`) the learner reaches 0.55-1.0 and PPO from scratch on g a median 0.49 in 300k steps (0.08-1.0,
+five runs), not converged: in 1M steps (`robot-rl train`'s PPO default) 0.72-0.99 (median 0.92, four
+runs); a run either finds the balance or keeps swinging the pole round (a local optimum of g).
 """
 
 from __future__ import annotations
