@@ -4,7 +4,7 @@ SIGINT is how Ctrl-C and ``ros2 launch`` stop a node (launch sends SIGINT first,
 A process started in the background by a shell (``robot-rl sim-robot &``) inherits SIGINT
 *ignored*, and Python keeps an inherited ``SIG_IGN``: such a node, simulator or recorder would run
 on after Ctrl-C, a node still commanding the robot, a recorder never closing its bag. So every
-long-running process (`robot-rl deploy`, `sim-robot`, `record`, the echo) takes both signals here,
+long-running process (`robot-rl deploy`, `excite --publish`, `sim-robot`, `record`, the echo) takes both signals here,
 in one place, and leaves through its own ``finally`` (safe action, closed bag, no more states).
 """
 
