@@ -166,13 +166,14 @@ def build_algo(config: RunConfig, env_seed: int) -> Algorithm:
         from robot_rl.distributed.rollout import build_distributed
 
         algo = build_distributed(config, env_seed)
+        needs_hold = getattr(algo.cfg, "init_action", "zero") == "hold"
         needs_symmetry = getattr(algo, "uses_symmetry", False)
-        if getattr(algo.cfg, "init_action", "zero") == "hold" or needs_symmetry:
+        if needs_hold or needs_symmetry:
             # the learner has no env: ask one of its own for the task's start pose and mirror maps
             probe = make_vec_env(config.env_id, 1, seed=env_seed, privileged_obs=config.privileged_obs,
                                  **config.task_kwargs())
             try:
-                if getattr(algo.cfg, "init_action", "zero") == "hold":
+                if needs_hold:
                     algo.start_actions_at(hold_action(probe))
                 if needs_symmetry:
                     algo.set_mirror(*mirror_maps(probe))

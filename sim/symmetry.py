@@ -6,7 +6,7 @@ sagittal plane (the base frame's x-z plane, y -> -y, as REP-103 lays a base fram
 second lesson for free (rsl_rl and mjbatch both train their quadrupeds this way).
 
 Nothing here is written per robot. Which joint is whose mirror image, and with which sign, comes from
-the URDF: each actuated joint's anchor and axis in the base frame at the default pose; its partner is
+the URDF: each actuated joint's anchor and axis in the base frame at the zero pose; its partner is
 the joint at the mirrored anchor, and the sign is whether the mirrored axis points along or against
 the partner's (an axis is a pseudovector: mirroring y -> -y maps a rotation axis a to -M a). A robot
 that is not symmetric, or a default pose or action scale that is not, is refused with the joint named.
@@ -68,11 +68,11 @@ class ObservationMirror:
         return action @ self.action.T
 
 
-def _link_poses(robot: RobotSpec, positions: dict[str, float]) -> tuple[dict, dict]:
-    """Every link's pose (R, p) and every moving joint's (anchor, axis), in the base link's frame.
+def _zero_pose_frames(robot: RobotSpec) -> tuple[dict, dict]:
+    """Every link's rotation and every moving joint's (anchor, axis) in the base link's frame, all joints at 0.
 
-    Joints not in `positions` stand at 0 (the URDF's zero pose, which is its own mirror image whatever the
-    joints' sign conventions: a symmetric robot's anchors and axes are symmetric there)."""
+    The zero pose, not the default one: it is its own mirror image whatever the joints' sign conventions,
+    so a symmetric robot's anchors and axes are symmetric there (the default pose is checked separately)."""
     urdf, base = robot.urdf, robot.base.link  # type: ignore[union-attr]
     by_parent: dict[str, list] = {}
     for joint in urdf.joints.values():
@@ -86,28 +86,16 @@ def _link_poses(robot: RobotSpec, positions: dict[str, float]) -> tuple[dict, di
         for joint in by_parent.get(parent, []):
             r = r_parent @ _rpy_matrix(joint.origin_rpy)
             p = p_parent + r_parent @ np.asarray(joint.origin_xyz, dtype=float)
-            axis_local = np.asarray(joint.axis, dtype=float)
-            axis_local = axis_local / max(np.linalg.norm(axis_local), 1e-12)
-            q = float(positions.get(joint.name, 0.0))
-            if joint.type in ("revolute", "continuous"):
-                joints[joint.name] = (p, r @ axis_local)
-                r = r @ _axis_angle(axis_local, q)
-            elif joint.type == "prismatic":
-                joints[joint.name] = (p, r @ axis_local)
-                p = p + r @ (axis_local * q)
+            if joint.type in ("revolute", "continuous", "prismatic"):
+                axis = np.asarray(joint.axis, dtype=float)
+                joints[joint.name] = (p, r @ (axis / max(np.linalg.norm(axis), 1e-12)))
             links[joint.child] = (r, p)
             stack.append(joint.child)
-    return links, joints
-
-
-def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rotation matrix of `angle` about the unit `axis` (Rodrigues)."""
-    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+    return {name: pose[0] for name, pose in links.items()}, joints
 
 
 def joint_mirror(robot: RobotSpec) -> JointMirror:
-    """Each joint's mirror partner and sign, from the URDF at the default pose (see the module's docstring).
+    """Each joint's mirror partner and sign, from the URDF at the zero pose (see the module's docstring).
 
     SymmetryError, naming the joint, when a joint has no partner at its mirrored anchor, when the partner's
     axis is not parallel to the mirrored axis, or when the default pose is not itself mirror-symmetric."""
@@ -115,7 +103,7 @@ def joint_mirror(robot: RobotSpec) -> JointMirror:
         raise SymmetryError(f"robot '{robot.name}' has no floating base and default pose: left-right symmetry "
                             "is defined for legged robots")
     names = list(robot.joint_names)
-    _, frames = _link_poses(robot, {})  # the URDF's zero pose: mirror-symmetric whatever the signs
+    _, frames = _zero_pose_frames(robot)
     missing = [n for n in names if n not in frames]
     if missing:
         raise SymmetryError(f"{robot.yaml_path}: joint(s) {', '.join(missing)} are not below the base link "
@@ -156,11 +144,11 @@ def joint_mirror(robot: RobotSpec) -> JointMirror:
 
 def _imu_mirror(robot: RobotSpec) -> np.ndarray:
     """The reflection expressed in the IMU's frame: R^T M R for an IMU rotated by R from the base."""
-    links, _ = _link_poses(robot, {})
+    rotations, _ = _zero_pose_frames(robot)
     imu = robot.base.imu_link  # type: ignore[union-attr]
-    if imu not in links:
+    if imu not in rotations:
         raise SymmetryError(f"{robot.yaml_path}: the IMU link '{imu}' is not below the base link")
-    r = links[imu][0]
+    r = rotations[imu]
     return r.T @ MIRROR @ r
 
 

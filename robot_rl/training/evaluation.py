@@ -37,10 +37,7 @@ def evaluate(
     env = env_factory()
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     limit = episode_limit(env) if per_episode else None
-    returns: list[float] = []
-    lengths: list[int] = []
-    successes: list[bool] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []  # one per episode; the summary is made from them
     try:
         for i in range(episodes):
             obs, info = env.reset(seed=seed + i)
@@ -56,16 +53,13 @@ def evaluate(
                 total += float(reward)
                 steps += 1
                 done = bool(terminated or truncated) or (max_steps is not None and steps >= max_steps)
-            returns.append(total)
-            lengths.append(steps)
-            if "success" in info:
-                successes.append(bool(info["success"]))
             rows.append({"return": total, "length": steps,
                          "success": bool(info["success"]) if "success" in info else None,
                          "end": episode_end(bool(terminated), bool(truncated), steps, limit)})
     finally:
         env.close()
-    summary = summarize_episodes(returns, lengths, successes)
+    summary = summarize_episodes([r["return"] for r in rows], [r["length"] for r in rows],
+                                 [r["success"] for r in rows if r["success"] is not None])
     if per_episode:
         summary["per_episode"] = rows
     return summary
